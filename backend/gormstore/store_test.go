@@ -1,0 +1,384 @@
+package gormstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/gormstore"
+	"github.com/chirp-social/chirp/backend/internal/testdb"
+)
+
+func openStore(t *testing.T, url string) *gormstore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := gormstore.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func create(t *testing.T, s *gormstore.Store, content string) (chirp.Tweet, string) {
+	t.Helper()
+	d, err := chirp.NewDraft("tester", content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, hash, err := chirp.NewEditToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw, err := s.CreateTweet(context.Background(), d, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tw, token
+}
+
+func list(t *testing.T, s *gormstore.Store, q chirp.PageQuery) []chirp.Tweet {
+	t.Helper()
+	tweets, err := s.Tweets(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tweets
+}
+
+func ids(tweets []chirp.Tweet) []int64 {
+	out := make([]int64, len(tweets))
+	for i, tw := range tweets {
+		out[i] = tw.ID
+	}
+	return out
+}
+
+func TestCreateGetRoundTrip(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		before := time.Now().UTC().Truncate(time.Millisecond)
+		tw, _ := create(t, s, "héllo\nwörld")
+		if tw.ID <= 0 || tw.Author != "tester" || tw.Content != "héllo\nwörld" {
+			t.Fatalf("created %+v", tw)
+		}
+		if tw.CreatedAt.Before(before) || tw.CreatedAt.Location() != time.UTC || !tw.UpdatedAt.Equal(tw.CreatedAt) {
+			t.Fatalf("times %v / %v", tw.CreatedAt, tw.UpdatedAt)
+		}
+		got, err := s.Tweet(context.Background(), tw.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tw {
+			t.Fatalf("read back %+v, want %+v", got, tw)
+		}
+		_, err = s.Tweet(context.Background(), tw.ID+1)
+		if chirp.ErrorCode(err) != chirp.CodeNotFound {
+			t.Fatalf("missing tweet: %v", err)
+		}
+	})
+}
+
+// Ids must keep growing even after the newest tweet is deleted (SQLite reuses rowids unless
+// the table is AUTOINCREMENT), or a reader's since_id would hide the next tweet.
+func TestIDsNeverReused(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		a, _ := create(t, s, "a")
+		b, _ := create(t, s, "b")
+		if err := s.DeleteTweet(context.Background(), b.ID); err != nil {
+			t.Fatal(err)
+		}
+		c, _ := create(t, s, "c")
+		if !(a.ID < b.ID && b.ID < c.ID) {
+			t.Fatalf("ids %d %d %d do not grow", a.ID, b.ID, c.ID)
+		}
+	})
+}
+
+func TestPages(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		var all []int64
+		for i := range 7 {
+			tw, _ := create(t, s, fmt.Sprint("tweet ", i))
+			all = append(all, tw.ID)
+		}
+		slices.Reverse(all) // newest first
+		tests := []struct {
+			name string
+			q    chirp.PageQuery
+			want []int64
+		}{
+			{"Newest", chirp.PageQuery{Limit: 3, MaxID: chirp.NoMaxID}, all[:3]},
+			{"Older", chirp.PageQuery{Limit: 3, MaxID: all[2]}, all[3:6]},
+			{"SinceTakesNewest", chirp.PageQuery{Limit: 2, MaxID: chirp.NoMaxID, SinceID: all[6]}, all[:2]},
+			{"MinTakesOldest", chirp.PageQuery{Limit: 2, MaxID: chirp.NoMaxID, MinID: all[6]}, all[4:6]},
+			{"MinWithMax", chirp.PageQuery{Limit: 10, MaxID: all[1], MinID: all[4]}, all[2:4]},
+			{"SinceZeroIsEverything", chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}, all},
+			{"MaxZeroIsNothing", chirp.PageQuery{Limit: 100, MaxID: 0}, []int64{}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if got := ids(list(t, s, tt.q)); !slices.Equal(got, tt.want) {
+					t.Fatalf("got %v, want %v", got, tt.want)
+				}
+			})
+		}
+	})
+}
+
+func TestEditAndDelete(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		ctx := context.Background()
+		tw, token := create(t, s, "first")
+		_, other := create(t, s, "other")
+
+		if err := s.AuthorizeEdit(ctx, tw.ID, other); chirp.ErrorCode(err) != chirp.CodeForbidden {
+			t.Fatalf("wrong token: %v", err)
+		}
+		if err := s.AuthorizeEdit(ctx, tw.ID+100, token); chirp.ErrorCode(err) != chirp.CodeNotFound {
+			t.Fatalf("missing tweet: %v", err)
+		}
+		if err := s.AuthorizeEdit(ctx, tw.ID, token); err != nil {
+			t.Fatalf("right token: %v", err)
+		}
+		// Two edits within the same millisecond must still move UpdatedAt forward.
+		e1, _ := chirp.NewEdit("second")
+		u1, err := s.UpdateTweet(ctx, tw.ID, e1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e2, _ := chirp.NewEdit("third")
+		u2, err := s.UpdateTweet(ctx, tw.ID, e2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u2.Content != "third" || !u2.CreatedAt.Equal(tw.CreatedAt) || !u1.UpdatedAt.After(tw.UpdatedAt) || !u2.UpdatedAt.After(u1.UpdatedAt) {
+			t.Fatalf("after edits: %+v (was %+v, then %+v)", u2, tw, u1)
+		}
+		if got, _ := s.Tweet(ctx, tw.ID); got != u2 {
+			t.Fatalf("stored %+v, want %+v", got, u2)
+		}
+		if err := s.DeleteTweet(ctx, tw.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteTweet(ctx, tw.ID); chirp.ErrorCode(err) != chirp.CodeNotFound {
+			t.Fatalf("second delete: %v", err)
+		}
+		if _, err := s.UpdateTweet(ctx, tw.ID, e1); chirp.ErrorCode(err) != chirp.CodeNotFound {
+			t.Fatalf("update of deleted tweet: %v", err)
+		}
+	})
+}
+
+func TestConcurrentCreates(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		const n = 50
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		got := make(chan int64, n)
+		for i := range n {
+			wg.Go(func() {
+				d, _ := chirp.NewDraft("racer", fmt.Sprint("tweet ", i))
+				tw, err := s.CreateTweet(context.Background(), d, chirp.HashEditToken("t"))
+				if err != nil {
+					errs <- err
+					return
+				}
+				got <- tw.ID
+			})
+		}
+		wg.Wait()
+		close(errs)
+		close(got)
+		for err := range errs {
+			t.Error(err)
+		}
+		seen := map[int64]bool{}
+		for id := range got {
+			if seen[id] {
+				t.Fatalf("id %d handed out twice", id)
+			}
+			seen[id] = true
+		}
+		if stored := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}); len(stored) != n || len(seen) != n {
+			t.Fatalf("%d created, %d stored, want %d", len(seen), len(stored), n)
+		}
+	})
+}
+
+// TestCreatesCommitInIDOrder drives the store's own create path into the interleaving that
+// loses tweets when ids are not committed in order: create A has its id and is held open
+// before its commit; create B comes next with a larger id; a reader lists in between. Once the
+// reader has seen a tweet, no tweet with a smaller id may appear later.
+func TestCreatesCommitInIDOrder(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		ctx := context.Background()
+		seed, _ := create(t, s, "seed")
+
+		held, release := make(chan int64), make(chan struct{})
+		var first atomic.Bool
+		gormstore.SetBeforeCommit(s, func(id int64) {
+			if first.CompareAndSwap(false, true) { // only A is held
+				held <- id
+				<-release
+			}
+		})
+		type result struct {
+			tw  chirp.Tweet
+			err error
+		}
+		start := func(content string) chan result {
+			done := make(chan result, 1)
+			go func() {
+				d, _ := chirp.NewDraft("tester", content)
+				tw, err := s.CreateTweet(ctx, d, chirp.HashEditToken("t"))
+				done <- result{tw, err}
+			}()
+			return done
+		}
+		doneA := start("A")
+		idA := <-held
+		doneB := start("B")
+		bFinishedEarly := waitBlockedOrDone(t, s, doneB)
+
+		seen := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID, SinceID: seed.ID})
+		close(release)
+		a, b := <-doneA, <-doneB
+		if a.err != nil || b.err != nil {
+			t.Fatalf("creates failed: %v, %v", a.err, b.err)
+		}
+		if a.tw.ID != idA || b.tw.ID <= a.tw.ID {
+			t.Fatalf("ids: A %d (held %d), B %d", a.tw.ID, idA, b.tw.ID)
+		}
+		if bFinishedEarly {
+			t.Errorf("create B (id %d) committed while A (id %d) was still open", b.tw.ID, a.tw.ID)
+		}
+		// The invariant, stated as a reader would check it.
+		newestSeen := seed.ID
+		for _, tw := range seen {
+			newestSeen = max(newestSeen, tw.ID)
+		}
+		after := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID, SinceID: seed.ID})
+		for _, tw := range after {
+			if tw.ID < newestSeen && !slices.Contains(ids(seen), tw.ID) {
+				t.Errorf("tweet %d appeared after the reader had seen tweet %d: a reader walking with since_id skips it", tw.ID, newestSeen)
+			}
+		}
+	})
+}
+
+// waitBlockedOrDone waits until create B is provably waiting for its turn (PostgreSQL shows the
+// advisory lock wait) or has finished, and reports whether it finished. On SQLite, where the
+// wait happens in Go and cannot be observed, it gives B a generous moment instead.
+func waitBlockedOrDone[T any](t *testing.T, s *gormstore.Store, done chan T) bool {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case r := <-done:
+			done <- r // put it back for the caller
+			return true
+		case <-time.After(20 * time.Millisecond):
+		}
+		if !gormstore.IsPostgres(s) {
+			if time.Until(deadline) < 9500*time.Millisecond {
+				return false
+			}
+			continue
+		}
+		var waiting int64
+		err := gormstore.DB(s).Raw(`SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = 'advisory'`).Scan(&waiting).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			return false
+		}
+	}
+	t.Fatal("create B neither waited for A nor finished within 10 s")
+	return false
+}
+
+func TestMigrateConcurrently(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Go(func() {
+				s, err := gormstore.Open(context.Background(), url)
+				if err != nil {
+					errs <- err
+					return
+				}
+				s.Close()
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		s := openStore(t, url)
+		create(t, s, "after concurrent starts")
+	})
+}
+
+func TestUnavailableAfterClose(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s, err := gormstore.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if err := s.Ping(context.Background()); err == nil {
+			t.Fatal("ping after close succeeded")
+		}
+	})
+}
+
+func TestRequestDeadlineIsUnavailable(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		_, err := s.Tweets(ctx, chirp.NewestPage())
+		if chirp.ErrorCode(err) != chirp.CodeUnavailable || !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled list: %v", err)
+		}
+	})
+}
+
+func TestSQLitePath(t *testing.T) {
+	tests := []struct {
+		url, want string
+		ok        bool
+	}{
+		{"", "chirp.db", true},
+		{"sqlite:///var/lib/chirp/chirp.db", "/var/lib/chirp/chirp.db", true},
+		{"sqlite://relative.db", "relative.db", true},
+		{"sqlite://", "", false},
+		{"mysql://x", "", false},
+		{"sqlite:///x.db?mode=ro", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.url, func(t *testing.T) {
+			got, err := gormstore.SQLitePath(tt.url)
+			if (err == nil) != tt.ok || got != tt.want {
+				t.Fatalf("got %q, %v", got, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,90 @@
+// Package chirp is the domain of Chirp, a small realtime microblog: tweets, the rules their text
+// follows, the errors the product answers with, and the interfaces the adapters (store, HTTP API,
+// socket server) implement or need. It imports nothing of ours.
+package chirp
+
+import (
+	"context"
+	"math"
+	"time"
+)
+
+// Tweet is a stored tweet as the product shows it. Its edit token is never part of it.
+type Tweet struct {
+	ID        int64
+	Author    string
+	Content   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Edited reports whether the tweet changed after it was posted.
+func (t Tweet) Edited() bool { return !t.UpdatedAt.Equal(t.CreatedAt) }
+
+// DefaultPageSize and MaxPageSize bound how many tweets one list request returns.
+const (
+	DefaultPageSize = 20
+	MaxPageSize     = 100
+)
+
+// NoMaxID is PageQuery.MaxID when the page has no upper bound.
+const NoMaxID = math.MaxInt64
+
+// PageQuery selects a page of the timeline by id (keyset pagination, as Mastodon's API): ids
+// below MaxID and above SinceID or MinID. SinceID takes the newest Limit of those, MinID the
+// oldest Limit (the gap-free way to walk forward); only one of them may be set (non-zero).
+// Pages are always returned newest first. NewestPage is the usual starting point.
+type PageQuery struct {
+	Limit   int
+	MaxID   int64
+	SinceID int64
+	MinID   int64
+}
+
+// NewestPage is the query for the newest tweets: no bounds, the default page size.
+func NewestPage() PageQuery {
+	return PageQuery{Limit: DefaultPageSize, MaxID: NoMaxID}
+}
+
+// Validate checks the query's own consistency; the HTTP layer has already parsed its numbers.
+func (q PageQuery) Validate() error {
+	switch {
+	case q.Limit < 1 || q.Limit > MaxPageSize:
+		return Errorf(CodeBadRequest, "limit must be an integer from 1 to %d", MaxPageSize)
+	case q.MaxID < 0 || q.SinceID < 0 || q.MinID < 0:
+		return Errorf(CodeBadRequest, "ids must not be negative")
+	case q.SinceID > 0 && q.MinID > 0:
+		return Errorf(CodeBadRequest, "since_id and min_id cannot be combined")
+	}
+	return nil
+}
+
+// TweetStore keeps tweets. Implementations must make ids grow with every new tweet and must
+// make a tweet visible to Tweets only after every tweet with a smaller id is visible, so that a
+// reader walking forward with SinceID or MinID never skips one.
+type TweetStore interface {
+	// CreateTweet stores a new tweet whose edit token hashes to tokenHash; it returns once
+	// the tweet is committed.
+	CreateTweet(ctx context.Context, d Draft, tokenHash []byte) (Tweet, error)
+	// Tweet returns one tweet, or an error with CodeNotFound.
+	Tweet(ctx context.Context, id int64) (Tweet, error)
+	// Tweets returns one page of the timeline, newest first.
+	Tweets(ctx context.Context, q PageQuery) ([]Tweet, error)
+	// AuthorizeEdit checks that token is the edit token of tweet id: CodeNotFound when there is
+	// no such tweet, CodeForbidden when the token is wrong.
+	AuthorizeEdit(ctx context.Context, id int64, token string) error
+	// UpdateTweet replaces a tweet's content and moves its UpdatedAt forward.
+	UpdateTweet(ctx context.Context, id int64, e Edit) (Tweet, error)
+	// DeleteTweet removes a tweet for good; CodeNotFound when it is not there.
+	DeleteTweet(ctx context.Context, id int64) error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+}
+
+// Announcer tells connected clients about committed changes. Implementations must not block:
+// the request that triggered the event returns without waiting for any client.
+type Announcer interface {
+	TweetCreated(t Tweet)
+	TweetUpdated(t Tweet)
+	TweetDeleted(id int64)
+}
