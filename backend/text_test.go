@@ -159,4 +159,3 @@ func TestPageQueryValidate(t *testing.T) {
 		})
 	}
 }
-

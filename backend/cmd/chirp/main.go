@@ -1,0 +1,159 @@
+// Command chirp is Chirp's backend: the tweet API on one port.
+//
+//	chirp              serve (configured by the environment; see the README)
+//	chirp healthcheck  exit 0 when the server on the configured port says it is ready
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/chirp-social/chirp/backend/config"
+	"github.com/chirp-social/chirp/backend/gormstore"
+	"github.com/chirp-social/chirp/backend/httpapi"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "chirp:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: chirp [command]
+
+commands:
+  (none)       serve the API (configured by environment variables; see README.md)
+  healthcheck  exit 0 when the server on the configured HOST and PORT is ready
+  help         show this text
+`
+
+// run is the whole program, so that tests start it exactly as production does.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	command := ""
+	if len(args) > 1 {
+		command = args[1]
+	}
+	switch command {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "", "serve", "healthcheck":
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", command)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return err
+	}
+	if command == "healthcheck" {
+		return healthcheck(ctx, cfg)
+	}
+	return serve(ctx, cfg, newLogger(cfg, stderr))
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	store, err := gormstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	defer store.Close()
+	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL))
+
+	handler := httpapi.New(httpapi.Config{
+		Store:          store,
+		Logger:         log,
+		AllowedOrigins: cfg.AllowedOrigins,
+		RequestTimeout: cfg.RequestTimeout,
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		// No ReadTimeout or WriteTimeout here: they would cut long-lived socket connections.
+		// /api requests get both, per request, from the handler (REQUEST_TIMEOUT).
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return fmt.Errorf("listen on %s (HOST, PORT): %w", cfg.Addr(), err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	log.Info("listening", "addr", net.JoinHostPort(cfg.Host, strconv.Itoa(port)))
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	// In-flight requests finish; then the deferred store.Close closes the database.
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func databaseKind(url string) string {
+	if path, err := gormstore.SQLitePath(url); err == nil {
+		return "sqlite " + path
+	}
+	return "postgres"
+}
+
+// healthcheck asks the local server whether it is ready, for container images without curl.
+func healthcheck(ctx context.Context, cfg config.Config) error {
+	if cfg.Port == 0 {
+		return errors.New("healthcheck needs the server's PORT")
+	}
+	host := cfg.Host
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(cfg.Port)) + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
+	}
+	return nil
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/chirp-social/chirp/backend/internal/testdb"
+)
+
+// logBuffer is an io.Writer that tests can read while the server writes to it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.b.Write(p) }
+func (l *logBuffer) String() string              { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+
+type program struct {
+	base   string
+	logs   *logBuffer
+	env    map[string]string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs the whole program as production does, on a free port, and waits until it serves.
+func start(t *testing.T, env map[string]string) *program {
+	t.Helper()
+	env["HOST"] = "127.0.0.1"
+	env["PORT"] = "0"
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &program{logs: &logBuffer{}, env: env, cancel: cancel, done: make(chan error, 1)}
+	go func() {
+		p.done <- run(ctx, []string{"chirp"}, func(k string) string { return env[k] }, io.Discard, p.logs)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for p.base == "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening record in 30 s; logs:\n%s", p.logs)
+		}
+		select {
+		case err := <-p.done:
+			t.Fatalf("run ended early: %v\n%s", err, p.logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if m := listening.FindStringSubmatch(p.logs.String()); m != nil {
+			p.base = "http://" + m[1]
+			env["PORT"] = strings.Split(m[1], ":")[1]
+		}
+	}
+	for {
+		if resp, err := http.Get(p.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("/healthz never answered 200")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop sends what SIGTERM would and waits for run to return.
+func (p *program) stop(t *testing.T) error {
+	t.Helper()
+	p.cancel()
+	select {
+	case err, ok := <-p.done:
+		if ok {
+			close(p.done)
+		}
+		return err
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return 30 s after the signal")
+		return nil
+	}
+}
+
+func post(t *testing.T, base, content string) *http.Response {
+	t.Helper()
+	resp, err := http.Post(base+"/api/tweets", "application/json",
+		strings.NewReader(`{"author":"e2e","content":"`+content+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
+}
+
+func TestRunServesAndStops(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		p := start(t, map[string]string{"DATABASE_URL": url, "LOG_LEVEL": "debug"})
+		if resp := post(t, p.base, "hello from run"); resp.StatusCode != 201 {
+			t.Fatalf("create: %d", resp.StatusCode)
+		}
+		env := func(k string) string { return p.env[k] }
+		if err := run(context.Background(), []string{"chirp", "healthcheck"}, env, io.Discard, io.Discard); err != nil {
+			t.Fatalf("healthcheck against a ready server: %v", err)
+		}
+		if err := p.stop(t); err != nil {
+			t.Fatalf("run returned %v after the signal", err)
+		}
+		if !strings.Contains(p.logs.String(), "msg=stopped") {
+			t.Fatalf("no clean stop in the logs:\n%s", p.logs)
+		}
+		if err := run(context.Background(), []string{"chirp", "healthcheck"}, env, io.Discard, io.Discard); err == nil {
+			t.Fatal("healthcheck passed with the server stopped")
+		}
+	})
+}
+
+func TestDataSurvivesRestart(t *testing.T) {
+	url := testdb.SQLiteURL(t)
+	p := start(t, map[string]string{"DATABASE_URL": url})
+	post(t, p.base, "kept")
+	p.stop(t)
+	p = start(t, map[string]string{"DATABASE_URL": url})
+	resp, err := http.Get(p.base + "/api/tweets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(body), `"content":"kept"`) {
+		t.Fatalf("after restart: %s", body)
+	}
+}
+
+// TestShutdownFinishesInFlightRequests holds a POST inside PostgreSQL (the create lock is taken
+// from outside), signals the program, then lets the POST go: it must still get its 201, and
+// the program must then stop cleanly.
+func TestShutdownFinishesInFlightRequests(t *testing.T) {
+	url := testdb.PostgresURL(t)
+	p := start(t, map[string]string{"DATABASE_URL": url, "REQUEST_TIMEOUT": "20s"})
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tx, err := db.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec("SELECT pg_advisory_xact_lock(x'4368697270000002'::bigint)"); err != nil {
+		t.Fatal(err)
+	}
+	status := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(p.base+"/api/tweets", "application/json", strings.NewReader(`{"author":"a","content":"in flight"}`))
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	// Wait until the POST is waiting for the lock, then signal.
+	for i := 0; ; i++ {
+		var n int
+		db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'`).Scan(&n)
+		if n > 0 {
+			break
+		}
+		if i > 500 {
+			t.Fatal("the POST never reached the database")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- p.stop(t) }()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case err := <-stopped:
+		t.Fatalf("run returned (%v) while a request was in flight", err)
+	default:
+	}
+	tx.Rollback()
+	if got := <-status; got != 201 {
+		t.Fatalf("in-flight POST got %d", got)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunRefusesBadInput(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"BadPort", []string{"chirp"}, map[string]string{"PORT": "x"}, "PORT="},
+		{"BadDatabaseURL", []string{"chirp"}, map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL="},
+		{"UnknownCommand", []string{"chirp", "frobnicate"}, nil, "unknown command"},
+		{"HealthcheckWithoutPort", []string{"chirp", "healthcheck"}, map[string]string{"PORT": "0"}, "PORT"},
+		{"UnreachableDatabase", []string{"chirp"}, map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "PORT": "0"}, "DATABASE_URL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := run(ctx, tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want an error mentioning %q", err, tt.want)
+			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				t.Fatal("run hung")
+			}
+		})
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"chirp", "help"}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.Contains(out.String(), "healthcheck") {
+		t.Fatalf("help: %v %q", err, out.String())
+	}
+}

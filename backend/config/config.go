@@ -1,0 +1,137 @@
+// Package config reads Chirp's settings from the environment. Every variable is listed in
+// the README's configuration table; an invalid value stops start-up with a message naming it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the server's configuration.
+type Config struct {
+	Host            string
+	Port            int
+	LogFormat       string // "text" or "json"
+	LogLevel        slog.Level
+	DatabaseURL     string   // postgres://…, sqlite:///path, or "" for the default SQLite file
+	AllowedOrigins  []string // ["*"], or exact origins such as https://chirp.example
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// Addr is the listen address, HOST:PORT.
+func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// Load reads the configuration through getenv (os.Getenv in production). It reports every
+// invalid variable at once.
+func Load(getenv func(string) string) (Config, error) {
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	var errs []error
+	bad := func(name, value, want string) {
+		errs = append(errs, fmt.Errorf("%s=%q: %s", name, value, want))
+	}
+	c := Config{
+		Host:        get("HOST", "0.0.0.0"),
+		LogFormat:   get("LOG_FORMAT", "text"),
+		DatabaseURL: get("DATABASE_URL", ""),
+	}
+	if strings.ContainsAny(c.Host, " /[]") {
+		bad("HOST", c.Host, "want an IP address or host name to listen on, such as 0.0.0.0 or 127.0.0.1")
+	}
+	port := get("PORT", "8000")
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		bad("PORT", port, "want a port number from 0 to 65535 (0 picks a free port)")
+	} else {
+		c.Port = n
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT", c.LogFormat, "want text or json")
+	}
+	level := get("LOG_LEVEL", "info")
+	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil || !validLevel(level) {
+		bad("LOG_LEVEL", level, "want debug, info, warn or error")
+	}
+	if !validDatabaseURL(c.DatabaseURL) {
+		bad("DATABASE_URL", c.DatabaseURL, "want postgres://user:password@host:5432/db, sqlite:///path/to/file.db, or nothing for ./chirp.db")
+	}
+	origins := get("CORS_ALLOWED_ORIGINS", "*")
+	if list, err := parseOrigins(origins); err != nil {
+		bad("CORS_ALLOWED_ORIGINS", origins, err.Error())
+	} else {
+		c.AllowedOrigins = list
+	}
+	c.RequestTimeout = duration(get, "REQUEST_TIMEOUT", "5s", bad)
+	c.ShutdownTimeout = duration(get, "SHUTDOWN_TIMEOUT", "10s", bad)
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return c, nil
+}
+
+func validLevel(s string) bool {
+	switch strings.ToLower(s) {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+func validDatabaseURL(s string) bool {
+	switch {
+	case s == "":
+		return true
+	case strings.HasPrefix(s, "sqlite://"):
+		path := strings.TrimPrefix(s, "sqlite://")
+		return path != "" && !strings.ContainsAny(path, "?#")
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		u, err := url.Parse(s)
+		return err == nil && u.Host != ""
+	}
+	return false
+}
+
+// parseOrigins accepts "*" or a comma-separated list of exact origins (scheme://host[:port],
+// as browsers send them in the Origin header: no path, no trailing slash).
+func parseOrigins(s string) ([]string, error) {
+	if s == "*" {
+		return []string{"*"}, nil
+	}
+	var list []string
+	for _, o := range strings.Split(s, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, fmt.Errorf("%q is not an origin: want * or a comma-separated list such as http://localhost:3000,https://chirp.example", o)
+		}
+		list = append(list, o)
+	}
+	if len(list) == 0 {
+		return nil, errors.New("want * or at least one origin")
+	}
+	return list, nil
+}
+
+func duration(get func(string, string) string, name, def string, bad func(string, string, string)) time.Duration {
+	v := get(name, def)
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		bad(name, v, "want a positive Go duration such as 5s or 1m30s")
+		return 0
+	}
+	return d
+}

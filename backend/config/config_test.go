@@ -1,0 +1,78 @@
+package config_test
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chirp-social/chirp/backend/config"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr() != "0.0.0.0:8000" || c.LogFormat != "text" || c.LogLevel != slog.LevelInfo ||
+		c.DatabaseURL != "" || !slices.Equal(c.AllowedOrigins, []string{"*"}) ||
+		c.RequestTimeout != 5*time.Second || c.ShutdownTimeout != 10*time.Second {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestValidValues(t *testing.T) {
+	c, err := config.Load(env(map[string]string{
+		"HOST": "127.0.0.1", "PORT": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
+		"DATABASE_URL":         "postgres://chirp:secret@db:5432/chirp?sslmode=disable",
+		"CORS_ALLOWED_ORIGINS": "http://localhost:3000, https://chirp.example",
+		"REQUEST_TIMEOUT":      "250ms", "SHUTDOWN_TIMEOUT": "1m",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr() != "127.0.0.1:0" || c.LogLevel != slog.LevelDebug || c.RequestTimeout != 250*time.Millisecond ||
+		!slices.Equal(c.AllowedOrigins, []string{"http://localhost:3000", "https://chirp.example"}) {
+		t.Fatalf("parsed %+v", c)
+	}
+}
+
+func TestInvalidValuesNameTheVariable(t *testing.T) {
+	tests := []struct{ name, value string }{
+		{"PORT", "eighty"},
+		{"PORT", "70000"},
+		{"PORT", "-1"},
+		{"HOST", "local host"},
+		{"LOG_FORMAT", "xml"},
+		{"LOG_LEVEL", "loud"},
+		{"LOG_LEVEL", "info+2"},
+		{"DATABASE_URL", "mysql://root@db/chirp"},
+		{"DATABASE_URL", "sqlite://"},
+		{"CORS_ALLOWED_ORIGINS", "localhost:3000"},
+		{"CORS_ALLOWED_ORIGINS", "http://localhost:3000/"},
+		{"CORS_ALLOWED_ORIGINS", ","},
+		{"REQUEST_TIMEOUT", "5"},
+		{"REQUEST_TIMEOUT", "-1s"},
+		{"SHUTDOWN_TIMEOUT", "soon"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
+			_, err := config.Load(env(map[string]string{tt.name: tt.value}))
+			if err == nil || !strings.Contains(err.Error(), tt.name+"=") {
+				t.Fatalf("want an error naming %s, got %v", tt.name, err)
+			}
+		})
+	}
+}
+
+func TestEveryProblemIsReported(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"PORT": "x", "LOG_FORMAT": "y"}))
+	if err == nil || !strings.Contains(err.Error(), "PORT=") || !strings.Contains(err.Error(), "LOG_FORMAT=") {
+		t.Fatalf("got %v", err)
+	}
+}

@@ -1,0 +1,78 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/chirp-social/chirp/backend"
+)
+
+// statusOf is the one place where the product's error codes become HTTP statuses.
+var statusOf = map[chirp.Code]int{
+	chirp.CodeBadRequest:           http.StatusBadRequest,
+	chirp.CodeUnauthorized:         http.StatusUnauthorized,
+	chirp.CodeForbidden:            http.StatusForbidden,
+	chirp.CodeNotFound:             http.StatusNotFound,
+	chirp.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
+	chirp.CodeTooLarge:             http.StatusRequestEntityTooLarge,
+	chirp.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
+	chirp.CodeInvalid:              http.StatusUnprocessableEntity,
+	chirp.CodeRateLimited:          http.StatusTooManyRequests,
+	chirp.CodeInternal:             http.StatusInternalServerError,
+	chirp.CodeUnavailable:          http.StatusServiceUnavailable,
+}
+
+type errorBody struct {
+	Error errorJSON `json:"error"`
+}
+
+type errorJSON struct {
+	Code    chirp.Code        `json:"code"`
+	Message string            `json:"message"`
+	Fields  map[string]string `json:"fields,omitempty"`
+}
+
+// writeError answers with err as JSON and stops the request. Errors that are not the product's
+// own are logged with the request id and answered with a generic message: a client never sees
+// a driver error, SQL or a stack trace.
+func writeError(c *gin.Context, log *slog.Logger, err error) {
+	var e *chirp.Error
+	if !errors.As(err, &e) {
+		if errors.Is(err, context.DeadlineExceeded) {
+			e = chirp.Unavailable(err)
+		} else {
+			e = &chirp.Error{Code: chirp.CodeInternal, Message: "something went wrong on our side", Cause: err}
+		}
+	}
+	status, ok := statusOf[e.Code]
+	if !ok {
+		status = http.StatusInternalServerError
+	}
+	switch status {
+	case http.StatusInternalServerError, http.StatusServiceUnavailable:
+		level := slog.LevelError
+		if status == http.StatusServiceUnavailable {
+			level = slog.LevelWarn // the database is away: worth seeing, not a bug
+		}
+		log.LogAttrs(c.Request.Context(), level, "request failed",
+			slog.String("request_id", c.GetString(requestIDKey)), slog.String("error", err.Error()))
+	case http.StatusUnauthorized:
+		c.Header("WWW-Authenticate", `Bearer realm="chirp"`)
+	}
+	body := errorBody{Error: errorJSON{Code: e.Code, Message: e.Message}}
+	if e.Code == chirp.CodeInvalid {
+		body.Error.Fields = e.Fields
+	}
+	if c.Writer.Written() {
+		// The status line is gone already (a panic after the answer began); all that can be
+		// done is to stop.
+		c.Abort()
+		return
+	}
+	c.Abort()
+	c.PureJSON(status, body)
+}

@@ -1,0 +1,195 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/gormstore"
+	"github.com/chirp-social/chirp/backend/httpapi"
+)
+
+// events records what the API announced.
+type events struct {
+	mu  sync.Mutex
+	got []string
+}
+
+func (e *events) add(s string) { e.mu.Lock(); e.got = append(e.got, s); e.mu.Unlock() }
+
+func (e *events) TweetCreated(t chirp.Tweet) { e.add("created " + itoa(t.ID)) }
+func (e *events) TweetUpdated(t chirp.Tweet) { e.add("updated " + itoa(t.ID)) }
+func (e *events) TweetDeleted(id int64)      { e.add("deleted " + itoa(id)) }
+
+func (e *events) list() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.got...)
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// server is the real router over a real store, served on a free port.
+type server struct {
+	t      *testing.T
+	url    string
+	store  *gormstore.Store
+	events *events
+}
+
+func openStore(t *testing.T, databaseURL string) *gormstore.Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := gormstore.Open(ctx, databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newServer(t *testing.T, databaseURL string, cfg httpapi.Config) *server {
+	t.Helper()
+	s := &server{t: t, store: openStore(t, databaseURL), events: &events{}}
+	if cfg.Store == nil {
+		cfg.Store = s.store
+	}
+	cfg.Announcer = s.events
+	ts := httptest.NewServer(httpapi.New(cfg))
+	t.Cleanup(ts.Close)
+	s.url = ts.URL
+	return s
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+// json decodes the body into v, failing the test when it is not JSON.
+func (r response) json(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(r.body), v); err != nil {
+		t.Fatalf("body %q is not JSON: %v", r.body, err)
+	}
+}
+
+// errorCode checks the body is the product's JSON error and returns its code.
+func (r response) errorCode(t *testing.T) string {
+	t.Helper()
+	var e struct {
+		Error struct {
+			Code    string            `json:"code"`
+			Message string            `json:"message"`
+			Fields  map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	r.json(t, &e)
+	if e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("not an error body: %s", r.body)
+	}
+	if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+		t.Fatalf("error Content-Type %q", r.header.Get("Content-Type"))
+	}
+	return e.Error.Code
+}
+
+func (r response) fields(t *testing.T) map[string]string {
+	var e struct {
+		Error struct {
+			Fields map[string]string `json:"fields"`
+		} `json:"error"`
+	}
+	r.json(t, &e)
+	return e.Error.Fields
+}
+
+const jsonType = "application/json"
+
+// do sends a request; headers come in name, value pairs.
+func (s *server) do(method, path, contentType, body string, headers ...string) response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, s.url+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return s.send(req)
+}
+
+func (s *server) send(req *http.Request) response {
+	s.t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+type tweetOut struct {
+	ID        int64   `json:"id"`
+	Author    string  `json:"author"`
+	Content   string  `json:"content"`
+	CreatedAt string  `json:"created_at"`
+	UpdatedAt string  `json:"updated_at"`
+	EditToken *string `json:"edit_token"`
+}
+
+// post creates a tweet and returns it with its edit token.
+func (s *server) post(author, content string) (tweetOut, string) {
+	s.t.Helper()
+	b, _ := json.Marshal(map[string]string{"author": author, "content": content})
+	r := s.do("POST", "/api/tweets", jsonType, string(b))
+	if r.status != http.StatusCreated {
+		s.t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	var tw tweetOut
+	r.json(s.t, &tw)
+	if tw.EditToken == nil {
+		s.t.Fatal("no edit_token in the create response")
+	}
+	return tw, *tw.EditToken
+}
+
+// page lists tweets and returns them with the Link header.
+func (s *server) page(query string) ([]tweetOut, string) {
+	s.t.Helper()
+	r := s.do("GET", "/api/tweets"+query, "", "")
+	if r.status != http.StatusOK {
+		s.t.Fatalf("list %s: %d %s", query, r.status, r.body)
+	}
+	var tweets []tweetOut
+	r.json(s.t, &tweets)
+	return tweets, r.header.Get("Link")
+}
+
+func idsOf(tweets []tweetOut) []int64 {
+	out := make([]int64, len(tweets))
+	for i, t := range tweets {
+		out[i] = t.ID
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gin-contrib/cors"
+	"github.com/gin-gonic/gin"
+
+	"github.com/chirp-social/chirp/backend"
+)
+
+const requestIDKey = "request_id"
+
+// requestID gives every request an id, taken from a sane X-Request-ID header (so a proxy's id
+// carries through) or made here, and echoes it in the response.
+func requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-ID")
+		if !saneRequestID(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:]) // never fails on Linux; a zero id would still be unique enough to log
+			id = hex.EncodeToString(b[:])
+		}
+		c.Set(requestIDKey, id)
+		c.Header("X-Request-ID", id)
+		c.Next()
+	}
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// accessLog writes one structured record per request.
+func accessLog(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		status := c.Writer.Status()
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		log.LogAttrs(c.Request.Context(), level, "request",
+			slog.String("method", c.Request.Method),
+			slog.String("path", c.Request.URL.Path),
+			slog.Int("status", status),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("request_id", c.GetString(requestIDKey)),
+		)
+	}
+}
+
+// recoverPanics turns a panic in a handler into a logged JSON 500; the server keeps serving.
+func recoverPanics(log *slog.Logger) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			rec := recover()
+			if rec == nil {
+				return
+			}
+			if rec == http.ErrAbortHandler { //nolint:errorlint // a sentinel panic value, compared as net/http does
+				panic(rec) // net/http's way to abort a response on purpose
+			}
+			log.Error("panic in handler", "request_id", c.GetString(requestIDKey),
+				"panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+			writeError(c, log, chirp.Errorf(chirp.CodeInternal, "something went wrong on our side"))
+		}()
+		c.Next()
+	}
+}
+
+func isAPI(path string) bool { return path == "/api" || strings.HasPrefix(path, "/api/") }
+
+// apiCORS applies gin-contrib/cors to /api. With "*" any origin may call the API (without
+// credentials: it authenticates by header, not cookie). With a list, a foreign origin's
+// preflight is refused with 403 and its other requests get no CORS headers, so the browser
+// keeps the answer from the page while clients without a browser are unaffected.
+func apiCORS(origins []string, log *slog.Logger) gin.HandlerFunc {
+	all := len(origins) == 0 || slices.Contains(origins, "*")
+	cfg := cors.Config{
+		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowHeaders:  []string{"Content-Type", "Authorization", "Idempotency-Key", "X-Request-ID"},
+		ExposeHeaders: []string{"Location", "Link", "X-Request-ID"},
+		MaxAge:        10 * time.Minute,
+	}
+	if all {
+		cfg.AllowAllOrigins = true
+	} else {
+		cfg.AllowOrigins = origins
+	}
+	handle := cors.New(cfg)
+	return func(c *gin.Context) {
+		if !isAPI(c.Request.URL.Path) {
+			c.Next()
+			return
+		}
+		origin := c.GetHeader("Origin")
+		if origin != "" && !all && !slices.Contains(origins, origin) {
+			if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
+				writeError(c, log, chirp.Errorf(chirp.CodeForbidden, "origin %s may not call this API", origin))
+				return
+			}
+			c.Next()
+			return
+		}
+		handle(c)
+	}
+}
+
+// apiDeadline bounds each /api request by timeout: its context (which reaches the database)
+// and its connection's read and write deadlines, so a slow client cannot hold a handler.
+// Only /api: socket paths live longer, and http.TimeoutHandler would break websocket upgrades.
+func apiDeadline(timeout time.Duration) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if !isAPI(c.Request.URL.Path) {
+			c.Next()
+			return
+		}
+		deadline := time.Now().Add(timeout)
+		rc := http.NewResponseController(c.Writer)
+		// Errors mean the writer cannot take deadlines (a test recorder): nothing to bound then.
+		_ = rc.SetReadDeadline(deadline)
+		// The answer itself gets a moment past the deadline, so a timed-out request can
+		// still say 503.
+		_ = rc.SetWriteDeadline(deadline.Add(2 * time.Second))
+		// net/http does not clear a write deadline between requests on a kept-alive
+		// connection when the server has no WriteTimeout, and the next request on it may be a
+		// websocket upgrade that must live for hours.
+		defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+		ctx, cancel := context.WithDeadline(c.Request.Context(), deadline)
+		defer cancel()
+		c.Request = c.Request.WithContext(ctx)
+		c.Next()
+	}
+}

@@ -1,0 +1,82 @@
+// Package httpapi is Chirp's HTTP interface on Gin: the tweet API under /api, health checks,
+// the middleware every request passes through, and the one table from the product's error
+// codes to HTTP statuses.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/chirp-social/chirp/backend"
+)
+
+// Config is what the HTTP layer needs from the rest of the program.
+type Config struct {
+	Store chirp.TweetStore
+	// Announcer is told about every committed change; nil announces nothing.
+	Announcer chirp.Announcer
+	Logger    *slog.Logger
+	// AllowedOrigins are the browser origins that may call /api; "*" (or none) allows any.
+	AllowedOrigins []string
+	// RequestTimeout bounds each /api request, down to its database calls.
+	RequestTimeout time.Duration
+}
+
+// New returns the HTTP handler for the whole server.
+func New(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 5 * time.Second
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.HandleMethodNotAllowed = true
+	r.ContextWithFallback = true
+	// Chirp sees clients directly or through a proxy it does not know; it never trusts
+	// X-Forwarded-For for anything.
+	if err := r.SetTrustedProxies(nil); err != nil {
+		panic(err) // cannot fail for nil
+	}
+
+	r.Use(
+		requestID(),
+		accessLog(cfg.Logger),
+		recoverPanics(cfg.Logger),
+		apiCORS(cfg.AllowedOrigins, cfg.Logger),
+		apiDeadline(cfg.RequestTimeout),
+	)
+	r.NoRoute(func(c *gin.Context) {
+		writeError(c, cfg.Logger, chirp.Errorf(chirp.CodeNotFound, "no such route: %s %s", c.Request.Method, c.Request.URL.Path))
+	})
+	r.NoMethod(func(c *gin.Context) {
+		writeError(c, cfg.Logger, chirp.Errorf(chirp.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+	})
+
+	r.GET("/healthz", func(c *gin.Context) {
+		c.PureJSON(http.StatusOK, gin.H{"status": "ok"})
+	})
+	r.GET("/readyz", func(c *gin.Context) {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+		defer cancel()
+		if err := cfg.Store.Ping(ctx); err != nil {
+			writeError(c, cfg.Logger, chirp.Unavailable(err))
+			return
+		}
+		c.PureJSON(http.StatusOK, gin.H{"status": "ready"})
+	})
+
+	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, log: cfg.Logger}
+	api := r.Group("/api")
+	api.GET("/tweets", t.list)
+	api.POST("/tweets", t.create)
+	api.GET("/tweets/:id", t.get)
+	api.PATCH("/tweets/:id", t.update)
+	api.DELETE("/tweets/:id", t.delete)
+	return r
+}

@@ -1,0 +1,190 @@
+package httpapi
+
+import (
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/chirp-social/chirp/backend"
+)
+
+// tweetJSON is a tweet as the API shows it.
+type tweetJSON struct {
+	ID        int64  `json:"id"`
+	Author    string `json:"author"`
+	Content   string `json:"content"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+}
+
+// createdJSON is the answer to a create: the one time the edit token is shown.
+type createdJSON struct {
+	tweetJSON
+	EditToken string `json:"edit_token"`
+}
+
+// timeFormat is RFC 3339 in UTC with exactly three fractional digits.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func toJSON(t chirp.Tweet) tweetJSON {
+	return tweetJSON{
+		ID:        t.ID,
+		Author:    t.Author,
+		Content:   t.Content,
+		CreatedAt: t.CreatedAt.UTC().Format(timeFormat),
+		UpdatedAt: t.UpdatedAt.UTC().Format(timeFormat),
+	}
+}
+
+type tweets struct {
+	store     chirp.TweetStore
+	announcer chirp.Announcer
+	log       *slog.Logger
+}
+
+func (h *tweets) fail(c *gin.Context, err error) { writeError(c, h.log, err) }
+
+func (h *tweets) list(c *gin.Context) {
+	q, err := pageQuery(c.Request.URL.Query())
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	page, err := h.store.Tweets(c.Request.Context(), q)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	out := make([]tweetJSON, len(page))
+	for i, t := range page {
+		out[i] = toJSON(t)
+	}
+	if len(page) == q.Limit {
+		c.Header("Link", nextLink(q, page[len(page)-1].ID))
+	}
+	c.PureJSON(http.StatusOK, out)
+}
+
+func (h *tweets) create(c *gin.Context) {
+	obj, err := readObject(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	problems := map[string]string{}
+	author, content := obj.str("author", problems), obj.str("content", problems)
+	draft, err := chirp.NewDraft(author, content)
+	if err := invalid(problems, err); err != nil {
+		h.fail(c, err)
+		return
+	}
+	token, hash, err := chirp.NewEditToken()
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	t, err := h.store.CreateTweet(c.Request.Context(), draft, hash)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if h.announcer != nil {
+		h.announcer.TweetCreated(t)
+	}
+	c.Header("Location", "/api/tweets/"+strconv.FormatInt(t.ID, 10))
+	c.PureJSON(http.StatusCreated, createdJSON{tweetJSON: toJSON(t), EditToken: token})
+}
+
+func (h *tweets) get(c *gin.Context) {
+	id, err := parseID(c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	t, err := h.store.Tweet(c.Request.Context(), id)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	c.PureJSON(http.StatusOK, toJSON(t))
+}
+
+func (h *tweets) update(c *gin.Context) {
+	id, err := parseID(c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	obj, err := readObject(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if err := h.authorize(c, id); err != nil {
+		h.fail(c, err)
+		return
+	}
+	// Only content can change; anything else in the body, author included, is ignored.
+	problems := map[string]string{}
+	content := obj.str("content", problems)
+	edit, err := chirp.NewEdit(content)
+	if err := invalid(problems, err); err != nil {
+		h.fail(c, err)
+		return
+	}
+	t, err := h.store.UpdateTweet(c.Request.Context(), id, edit)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if h.announcer != nil {
+		h.announcer.TweetUpdated(t)
+	}
+	c.PureJSON(http.StatusOK, toJSON(t))
+}
+
+func (h *tweets) delete(c *gin.Context) {
+	id, err := parseID(c.Param("id"))
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
+	if err := h.authorize(c, id); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if err := h.store.DeleteTweet(c.Request.Context(), id); err != nil {
+		h.fail(c, err)
+		return
+	}
+	if h.announcer != nil {
+		h.announcer.TweetDeleted(id)
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// authorize checks the bearer edit token, after the tweet's existence: a missing tweet is a
+// 404 whether or not a token came with the request.
+func (h *tweets) authorize(c *gin.Context, id int64) error {
+	token, ok := bearerToken(c.GetHeader("Authorization"))
+	if !ok {
+		if _, err := h.store.Tweet(c.Request.Context(), id); err != nil {
+			return err
+		}
+		return chirp.Errorf(chirp.CodeUnauthorized, "send the tweet's edit token as Authorization: Bearer <edit_token>")
+	}
+	return h.store.AuthorizeEdit(c.Request.Context(), id, token)
+}
+
+func bearerToken(header string) (string, bool) {
+	scheme, token, found := strings.Cut(strings.TrimSpace(header), " ")
+	token = strings.TrimSpace(token)
+	if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return "", false
+	}
+	return token, true
+}
+
