@@ -187,4 +187,3 @@ func bearerToken(header string) (string, bool) {
 	}
 	return token, true
 }
-
