@@ -46,9 +46,7 @@ type server struct {
 
 func openStore(t *testing.T, databaseURL string) *gormstore.Store {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	s, err := gormstore.Open(ctx, databaseURL)
+	s, err := gormstoreOpen(databaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,4 +190,10 @@ func idsOf(tweets []tweetOut) []int64 {
 		out[i] = t.ID
 	}
 	return out
+}
+
+func gormstoreOpen(url string) (*gormstore.Store, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return gormstore.Open(ctx, url)
 }

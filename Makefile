@@ -1,0 +1,37 @@
+# Chirp: the commands a developer needs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+GO ?= go
+BACKEND := backend
+BIN := $(BACKEND)/bin/chirp
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+.PHONY: run
+run: ## run the backend on :8000 with the embedded SQLite database (backend/chirp.db)
+	cd $(BACKEND) && $(GO) run ./cmd/chirp
+
+.PHONY: build
+build: ## build the backend binary into backend/bin/chirp (static, no cgo)
+	cd $(BACKEND) && CGO_ENABLED=0 $(GO) build -trimpath -o bin/chirp ./cmd/chirp
+
+.PHONY: test
+test: check ## the whole test suite, with the race detector (PostgreSQL too when TEST_DATABASE_URL is set)
+	cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...
+
+.PHONY: check
+check: ## gofmt and go vet
+	@cd $(BACKEND) && unformatted=$$(gofmt -l .) && if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	cd $(BACKEND) && $(GO) vet ./...
+
+.PHONY: bench
+bench: ## Go benchmarks: list and create through the router on SQLite (and PostgreSQL with TEST_DATABASE_URL)
+	cd $(BACKEND) && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
+
+.PHONY: clean
+clean: ## remove build output and the local SQLite database
+	rm -rf $(BACKEND)/bin $(BACKEND)/chirp.db $(BACKEND)/chirp.db-wal $(BACKEND)/chirp.db-shm
