@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -62,9 +63,14 @@ type Store struct {
 	// writeSlot serialises this process's SQLite writers in Go, so that they queue without
 	// SQLite's busy-wait sleeps; nil on PostgreSQL, whose locks queue writers themselves.
 	writeSlot chan struct{}
-	// beforeCommit, set only by tests, runs inside a create's transaction after the insert,
-	// so a test can hold a create open at the worst moment.
-	beforeCommit func(id int64)
+	// beforeCommit, set only by tests, runs inside a create batch's transaction after the
+	// insert, so a test can hold creates open at the worst moment.
+	beforeCommit func(ids []int64)
+
+	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
+	closing    chan struct{}       // closed by Close
+	writerDone chan struct{}       // closed when the writer goroutine has returned
+	closeOnce  sync.Once
 }
 
 var _ chirp.TweetStore = (*Store)(nil)
@@ -115,6 +121,10 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	s.creates = make(chan *createRequest)
+	s.closing = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.writeCreates()
 	return s, nil
 }
 
@@ -163,13 +173,21 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the database connections.
+// Close finishes the batch being committed, then closes the database connections. Creates
+// after Close fail as unavailable.
 func (s *Store) Close() error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return err
-	}
-	return sqlDB.Close()
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		<-s.writerDone
+		sqlDB, dbErr := s.db.DB()
+		if dbErr != nil {
+			err = dbErr
+			return
+		}
+		err = sqlDB.Close()
+	})
+	return err
 }
 
 // Ping reports whether the database answers.
@@ -184,39 +202,139 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// CreateTweet stores a tweet. Ids come from the sequence when a row is inserted, not when it
-// commits, so two concurrent creates could commit out of order and a reader that saw the later
-// one would skip the earlier for good. Taking one lock before the insert and holding it to the
-// commit makes creates commit one at a time, in id order (docs/ARCHITECTURE.md).
+// CreateTweet stores a tweet and returns once it is committed.
+//
+// Ids come from the sequence when a row is inserted, not when it commits, so two concurrent
+// creates could commit out of order and a reader that saw the later one would skip the earlier
+// for good. So creates are committed one batch at a time, in id order: this process's creates
+// go to one writer goroutine that inserts whatever is waiting as one transaction, and every
+// batch takes one lock (across processes) before its insert and holds it to its commit
+// (docs/ARCHITECTURE.md). Batching is what keeps that fast: one commit, one WAL flush, serves
+// every tweet posted while the previous batch was committing.
 func (s *Store) CreateTweet(ctx context.Context, d chirp.Draft, tokenHash []byte) (chirp.Tweet, error) {
 	if err := d.Validate(); err != nil {
 		return chirp.Tweet{}, err
 	}
+	req := &createRequest{
+		row:  tweetRow{Author: d.Author, Content: d.Content, EditTokenHash: tokenHash},
+		ctx:  ctx,
+		done: make(chan createResult, 1),
+	}
+	select {
+	case s.creates <- req:
+	case <-ctx.Done():
+		return chirp.Tweet{}, fmt.Errorf("create tweet: %w", chirp.Unavailable(ctx.Err()))
+	case <-s.closing:
+		return chirp.Tweet{}, fmt.Errorf("create tweet: %w", chirp.Unavailable(errClosed))
+	}
+	// Once the writer has the request its batch may commit, so the answer is awaited even
+	// past the caller's deadline (the batch itself is bounded by the latest deadline in it):
+	// giving up here could tell a client "failed" about a tweet that was stored.
+	res := <-req.done
+	return res.tweet, res.err
+}
+
+var errClosed = errors.New("the store is closed")
+
+// maxCreateBatch bounds one batch's INSERT (five parameters a row).
+const maxCreateBatch = 256
+
+type createRequest struct {
+	row  tweetRow
+	ctx  context.Context
+	done chan createResult
+}
+
+type createResult struct {
+	tweet chirp.Tweet
+	err   error
+}
+
+// writeCreates is the one goroutine that commits this process's creates, in batches.
+func (s *Store) writeCreates() {
+	defer close(s.writerDone)
+	batch := make([]*createRequest, 0, maxCreateBatch)
+	for {
+		select {
+		case first := <-s.creates:
+			batch = append(batch[:0], first)
+		case <-s.closing:
+			return
+		}
+	collect:
+		for len(batch) < maxCreateBatch {
+			select {
+			case r := <-s.creates:
+				batch = append(batch, r)
+			default:
+				break collect
+			}
+		}
+		s.commitCreates(batch)
+		clear(batch) // let the requests go
+	}
+}
+
+// commitCreates inserts a batch as one transaction and answers each request.
+func (s *Store) commitCreates(batch []*createRequest) {
+	ctx, cancel := batchContext(batch)
+	defer cancel()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	rows := make([]tweetRow, len(batch))
+	for i, r := range batch {
+		rows[i] = r.row
+		rows[i].CreatedAt, rows[i].UpdatedAt = now, now
+	}
+	err := s.insertInOrder(ctx, rows)
+	for i, r := range batch {
+		if err != nil {
+			r.done <- createResult{err: fmt.Errorf("create tweet: %w", classify(err))}
+			continue
+		}
+		r.done <- createResult{tweet: rows[i].tweet()}
+	}
+}
+
+// batchContext bounds a batch by the latest deadline among its requests (all of them have
+// given up by then), or by a minute when one has none.
+func batchContext(batch []*createRequest) (context.Context, context.CancelFunc) {
+	var latest time.Time
+	for _, r := range batch {
+		d, ok := r.ctx.Deadline()
+		if !ok {
+			return context.WithTimeout(context.Background(), time.Minute)
+		}
+		if d.After(latest) {
+			latest = d
+		}
+	}
+	return context.WithDeadline(context.Background(), latest)
+}
+
+func (s *Store) insertInOrder(ctx context.Context, rows []tweetRow) error {
 	release, err := s.acquireWrite(ctx)
 	if err != nil {
-		return chirp.Tweet{}, fmt.Errorf("create tweet: %w", err)
+		return err
 	}
 	defer release()
-	now := time.Now().UTC().Truncate(time.Millisecond)
-	row := tweetRow{Author: d.Author, Content: d.Content, EditTokenHash: tokenHash, CreatedAt: now, UpdatedAt: now}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if s.postgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", createLockKey).Error; err != nil {
 				return err
 			}
 		}
-		if err := tx.Create(&row).Error; err != nil {
+		if err := tx.Create(&rows).Error; err != nil {
 			return err
 		}
 		if s.beforeCommit != nil {
-			s.beforeCommit(row.ID)
+			ids := make([]int64, len(rows))
+			for i, r := range rows {
+				ids[i] = r.ID
+			}
+			s.beforeCommit(ids)
 		}
 		return nil
 	})
-	if err != nil {
-		return chirp.Tweet{}, fmt.Errorf("create tweet: %w", classify(err))
-	}
-	return row.tweet(), nil
 }
 
 // Tweet returns one tweet.

@@ -219,81 +219,99 @@ func TestConcurrentCreates(t *testing.T) {
 
 // TestCreatesCommitInIDOrder drives the store's own create path into the interleaving that
 // loses tweets when ids are not committed in order: create A has its id and is held open
-// before its commit; create B comes next with a larger id; a reader lists in between. Once the
-// reader has seen a tweet, no tweet with a smaller id may appear later.
+// before its commit; create B comes next, from this process or from another one sharing the
+// database; a reader lists in between. Once the reader has seen a tweet, no tweet with a
+// smaller id may appear later.
 func TestCreatesCommitInIDOrder(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
-		s := openStore(t, url)
-		ctx := context.Background()
-		seed, _ := create(t, s, "seed")
-
-		held, release := make(chan int64), make(chan struct{})
-		var first atomic.Bool
-		gormstore.SetBeforeCommit(s, func(id int64) {
-			if first.CompareAndSwap(false, true) { // only A is held
-				held <- id
-				<-release
-			}
-		})
-		type result struct {
-			tw  chirp.Tweet
-			err error
-		}
-		start := func(content string) chan result {
-			done := make(chan result, 1)
-			go func() {
-				d, _ := chirp.NewDraft("tester", content)
-				tw, err := s.CreateTweet(ctx, d, chirp.HashEditToken("t"))
-				done <- result{tw, err}
-			}()
-			return done
-		}
-		doneA := start("A")
-		idA := <-held
-		doneB := start("B")
-		bFinishedEarly := waitBlockedOrDone(t, s, doneB)
-
-		seen := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID, SinceID: seed.ID})
-		close(release)
-		a, b := <-doneA, <-doneB
-		if a.err != nil || b.err != nil {
-			t.Fatalf("creates failed: %v, %v", a.err, b.err)
-		}
-		if a.tw.ID != idA || b.tw.ID <= a.tw.ID {
-			t.Fatalf("ids: A %d (held %d), B %d", a.tw.ID, idA, b.tw.ID)
-		}
-		if bFinishedEarly {
-			t.Errorf("create B (id %d) committed while A (id %d) was still open", b.tw.ID, a.tw.ID)
-		}
-		// The invariant, stated as a reader would check it.
-		newestSeen := seed.ID
-		for _, tw := range seen {
-			newestSeen = max(newestSeen, tw.ID)
-		}
-		after := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID, SinceID: seed.ID})
-		for _, tw := range after {
-			if tw.ID < newestSeen && !slices.Contains(ids(seen), tw.ID) {
-				t.Errorf("tweet %d appeared after the reader had seen tweet %d: a reader walking with since_id skips it", tw.ID, newestSeen)
-			}
+		for _, otherProcess := range []bool{false, true} {
+			name := map[bool]string{false: "SameProcess", true: "OtherProcess"}[otherProcess]
+			t.Run(name, func(t *testing.T) {
+				s := openStore(t, url)
+				bStore := s
+				if otherProcess {
+					bStore = openStore(t, url)
+				}
+				checkCommitOrder(t, s, bStore)
+			})
 		}
 	})
 }
 
-// waitBlockedOrDone waits until create B is provably waiting for its turn (PostgreSQL shows the
-// advisory lock wait) or has finished, and reports whether it finished. On SQLite, where the
-// wait happens in Go and cannot be observed, it gives B a generous moment instead.
-func waitBlockedOrDone[T any](t *testing.T, s *gormstore.Store, done chan T) bool {
+func checkCommitOrder(t *testing.T, s, bStore *gormstore.Store) {
+	ctx := context.Background()
+	seed, _ := create(t, s, "seed")
+
+	held, release := make(chan int64), make(chan struct{})
+	var first atomic.Bool
+	gormstore.SetBeforeCommit(s, func(ids []int64) {
+		if first.CompareAndSwap(false, true) { // only A's batch is held
+			held <- ids[0]
+			<-release
+		}
+	})
+	t.Cleanup(func() { gormstore.SetBeforeCommit(s, nil) })
+	type result struct {
+		tw  chirp.Tweet
+		err error
+	}
+	start := func(store *gormstore.Store, content string) chan result {
+		done := make(chan result, 1)
+		go func() {
+			d, _ := chirp.NewDraft("tester", content)
+			tw, err := store.CreateTweet(ctx, d, chirp.HashEditToken("t"))
+			done <- result{tw, err}
+		}()
+		return done
+	}
+	doneA := start(s, "A")
+	idA := <-held
+	doneB := start(bStore, "B")
+	bFinishedEarly := waitBlockedOrDone(t, bStore, s != bStore, doneB)
+
+	seen := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID, SinceID: seed.ID})
+	close(release)
+	a, b := <-doneA, <-doneB
+	if a.err != nil || b.err != nil {
+		t.Fatalf("creates failed: %v, %v", a.err, b.err)
+	}
+	if a.tw.ID != idA || b.tw.ID <= a.tw.ID {
+		t.Fatalf("ids: A %d (held %d), B %d", a.tw.ID, idA, b.tw.ID)
+	}
+	if bFinishedEarly {
+		t.Errorf("create B (id %d) committed while A (id %d) was still open", b.tw.ID, a.tw.ID)
+	}
+	// The invariant, stated as a reader would check it.
+	newestSeen := seed.ID
+	for _, tw := range seen {
+		newestSeen = max(newestSeen, tw.ID)
+	}
+	after := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID, SinceID: seed.ID})
+	for _, tw := range after {
+		if tw.ID < newestSeen && !slices.Contains(ids(seen), tw.ID) {
+			t.Errorf("tweet %d appeared after the reader had seen tweet %d: a reader walking with since_id skips it", tw.ID, newestSeen)
+		}
+	}
+}
+
+// waitBlockedOrDone waits until create B is provably waiting for its turn or has finished, and
+// reports whether it finished. A B from another process on PostgreSQL shows in
+// pg_stat_activity as waiting on the advisory lock. Elsewhere the wait happens where it cannot
+// be observed (in Go, or in SQLite's busy loop), so B gets a generous moment to finish instead:
+// if it finishes, the order was broken.
+func waitBlockedOrDone[T any](t *testing.T, s *gormstore.Store, otherProcess bool, done chan T) bool {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	observable := otherProcess && gormstore.IsPostgres(s)
+	start := time.Now()
+	for time.Since(start) < 10*time.Second {
 		select {
 		case r := <-done:
 			done <- r // put it back for the caller
 			return true
 		case <-time.After(20 * time.Millisecond):
 		}
-		if !gormstore.IsPostgres(s) {
-			if time.Until(deadline) < 9500*time.Millisecond {
+		if !observable {
+			if time.Since(start) > 500*time.Millisecond {
 				return false
 			}
 			continue
@@ -345,6 +363,13 @@ func TestUnavailableAfterClose(t *testing.T) {
 		s.Close()
 		if err := s.Ping(context.Background()); err == nil {
 			t.Fatal("ping after close succeeded")
+		}
+		d, _ := chirp.NewDraft("late", "after close")
+		if _, err := s.CreateTweet(context.Background(), d, chirp.HashEditToken("t")); chirp.ErrorCode(err) != chirp.CodeUnavailable {
+			t.Fatalf("create after close: %v", err)
+		}
+		if err := s.Close(); err != nil {
+			t.Fatalf("second close: %v", err)
 		}
 	})
 }
