@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -233,4 +234,27 @@ func TestRunRefusesBadInput(t *testing.T) {
 	if err := run(context.Background(), []string{"chirp", "help"}, func(string) string { return "" }, &out, io.Discard); err != nil || !strings.Contains(out.String(), "healthcheck") {
 		t.Fatalf("help: %v %q", err, out.String())
 	}
+}
+
+func TestJSONLogs(t *testing.T) {
+	var out logBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	env := map[string]string{"LOG_FORMAT": "json", "HOST": "127.0.0.1", "PORT": "0", "DATABASE_URL": testdb.SQLiteURL(t)}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"chirp"}, func(k string) string { return env[k] }, io.Discard, &out) }()
+	defer func() { cancel(); <-done }()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, line := range strings.Split(out.String(), "\n") {
+			var rec struct{ Msg, Addr, Level string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
+				if !regexp.MustCompile(`^127\.0\.0\.1:[1-9]\d*$`).MatchString(rec.Addr) || rec.Level != "INFO" {
+					t.Fatalf("listening record %+v", rec)
+				}
+				return
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("no JSON listening record:\n%s", out.String())
 }
