@@ -23,6 +23,10 @@ type Config struct {
 	AllowedOrigins  []string // ["*"], or exact origins such as https://chirp.example
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
+	// PingInterval is how often socket clients ping; PingTimeout how long after a client's
+	// last ping the server gives up on it.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
 }
 
 // Addr is the listen address, HOST:PORT.
@@ -73,6 +77,11 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.RequestTimeout = duration(get, "REQUEST_TIMEOUT", "5s", bad)
 	c.ShutdownTimeout = duration(get, "SHUTDOWN_TIMEOUT", "10s", bad)
+	c.PingInterval = duration(get, "PING_INTERVAL", "25s", bad)
+	c.PingTimeout = duration(get, "PING_TIMEOUT", "45s", bad)
+	if c.PingInterval > 0 && c.PingTimeout > 0 && c.PingTimeout <= c.PingInterval {
+		bad("PING_TIMEOUT", get("PING_TIMEOUT", "45s"), "must be above PING_INTERVAL: the server drops a client PING_TIMEOUT after its last ping")
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)
 	}

@@ -21,7 +21,8 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Addr() != "0.0.0.0:8000" || c.LogFormat != "text" || c.LogLevel != slog.LevelInfo ||
 		c.DatabaseURL != "" || !slices.Equal(c.AllowedOrigins, []string{"*"}) ||
-		c.RequestTimeout != 5*time.Second || c.ShutdownTimeout != 10*time.Second {
+		c.RequestTimeout != 5*time.Second || c.ShutdownTimeout != 10*time.Second ||
+		c.PingInterval != 25*time.Second || c.PingTimeout != 45*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -59,6 +60,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"REQUEST_TIMEOUT", "5"},
 		{"REQUEST_TIMEOUT", "-1s"},
 		{"SHUTDOWN_TIMEOUT", "soon"},
+		{"PING_INTERVAL", "0s"},
+		{"PING_TIMEOUT", "10s"}, // not above the default 25 s interval
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

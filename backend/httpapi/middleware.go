@@ -56,8 +56,11 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		c.Next()
 		status := c.Writer.Status()
 		level := slog.LevelInfo
-		if status >= 500 {
+		switch {
+		case status >= 500:
 			level = slog.LevelError
+		case strings.HasPrefix(c.Request.URL.Path, "/socket.io/"):
+			level = slog.LevelDebug // every long-poll is a request: too many to log by default
 		}
 		log.LogAttrs(c.Request.Context(), level, "request",
 			slog.String("method", c.Request.Method),

@@ -24,6 +24,11 @@ type Config struct {
 	AllowedOrigins []string
 	// RequestTimeout bounds each /api request, down to its database calls.
 	RequestTimeout time.Duration
+	// Realtime, when set, serves everything under /socket.io/ (the socket server and its
+	// client script) on the API's port.
+	Realtime http.Handler
+	// Connections, when set, reports live socket connections in /healthz.
+	Connections func() int
 }
 
 // New returns the HTTP handler for the whole server.
@@ -59,7 +64,11 @@ func New(cfg Config) http.Handler {
 	})
 
 	r.GET("/healthz", func(c *gin.Context) {
-		c.PureJSON(http.StatusOK, gin.H{"status": "ok"})
+		body := gin.H{"status": "ok"}
+		if cfg.Connections != nil {
+			body["connections"] = cfg.Connections()
+		}
+		c.PureJSON(http.StatusOK, body)
 	})
 	r.GET("/readyz", func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
@@ -70,6 +79,15 @@ func New(cfg Config) http.Handler {
 		}
 		c.PureJSON(http.StatusOK, gin.H{"status": "ready"})
 	})
+
+	if cfg.Realtime != nil {
+		// One catch-all route: a separate /socket.io/socket.io.js route beside it would make
+		// Gin panic at start, so the realtime handler serves the script itself.
+		socket := gin.WrapH(cfg.Realtime)
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodOptions} {
+			r.Handle(m, "/socket.io/*any", socket)
+		}
+	}
 
 	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, log: cfg.Logger}
 	api := r.Group("/api")

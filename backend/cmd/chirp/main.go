@@ -21,6 +21,7 @@ import (
 	"github.com/chirp-social/chirp/backend/config"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
+	"github.com/chirp-social/chirp/backend/realtime"
 )
 
 func main() {
@@ -81,11 +82,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer store.Close()
 	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL))
 
+	sockets, err := realtime.New(realtime.Config{
+		Logger:         log,
+		AllowedOrigins: cfg.AllowedOrigins,
+		PingInterval:   cfg.PingInterval,
+		PingTimeout:    cfg.PingTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("PING_INTERVAL, PING_TIMEOUT: %w", err)
+	}
 	handler := httpapi.New(httpapi.Config{
 		Store:          store,
+		Announcer:      sockets,
 		Logger:         log,
 		AllowedOrigins: cfg.AllowedOrigins,
 		RequestTimeout: cfg.RequestTimeout,
+		Realtime:       sockets,
+		Connections:    sockets.Connections,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -96,6 +109,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		MaxHeaderBytes: 64 << 10,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Shutdown stops accepting, then waits for requests to finish; a long-poll would wait
+	// until its timeout, so every socket is closed as soon as shutdown begins (clients
+	// reconnect to the next process). Websockets are hijacked and not waited for at all.
+	srv.RegisterOnShutdown(sockets.Close)
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return fmt.Errorf("listen on %s (HOST, PORT): %w", cfg.Addr(), err)
@@ -113,7 +130,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	// In-flight requests finish; then the deferred store.Close closes the database.
+	// In-flight requests finish, sockets close; then the deferred store.Close closes the
+	// database.
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

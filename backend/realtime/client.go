@@ -1,0 +1,87 @@
+package realtime
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"net/http"
+	"strings"
+)
+
+// clientScript is socket.io-client 2.4.0's browser build (dist/socket.io.js, MIT, licence in
+// client/LICENSE), byte for byte as npm ships it: the 2.x client speaks Engine.IO 3 like
+// go-socket.io v1 (3.x and 4.x clients cannot connect), and 2.4.0 passed the default transport
+// mode where 2.5.0 sometimes did not.
+//
+//go:embed client/socket.io.js
+var clientScript []byte
+
+// ClientScriptPath is where pages load the client from, as with Node's socket.io.
+const ClientScriptPath = "/socket.io/socket.io.js"
+
+// clientFile serves the client script with an ETag (so browsers revalidate cheaply), no-cache
+// (so a new server's client is picked up at once) and gzip when asked.
+type clientFile struct {
+	plain, gzipped []byte
+	etag           string
+}
+
+func newClientFile(script []byte) *clientFile {
+	sum := sha256.Sum256(script)
+	var gz bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // only fails for a bad level
+	zw.Write(script)
+	zw.Close()
+	return &clientFile{plain: script, gzipped: gz.Bytes(), etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+}
+
+func (f *clientFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+ClientScriptPath)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/javascript; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", f.etag)
+	h.Set("Vary", "Accept-Encoding")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if etagMatches(r.Header.Get("If-None-Match"), f.etag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	body := f.plain
+	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+		h.Set("Content-Encoding", "gzip")
+		body = f.gzipped
+	}
+	h.Set("Content-Length", itoa(len(body)))
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			return q != "q=0" && q != "q=0.0" && q != "q=0.00" && q != "q=0.000"
+		}
+	}
+	return false
+}

@@ -1,0 +1,370 @@
+package realtime
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/googollee/go-socket.io/engineio/frame"
+	"github.com/googollee/go-socket.io/engineio/packet"
+	"github.com/googollee/go-socket.io/engineio/transport"
+)
+
+// pollingTransport is Chirp's own Engine.IO 3 long-polling transport, in place of the
+// library's. The library's refuses every POST while an upgrade to websocket is in progress
+// ("400 payload: paused", go-socket.io#547), and a default browser client loses what it sent
+// then (its first emit, in 7 of 20 page loads measured). Here an upgrade only pauses the
+// server's side of the exchange, as the protocol intends: the waiting GET is answered at once
+// (with what is queued, or a noop) so the client can finish its switch, and writes wait for the
+// new transport; the client's POSTs go on being read until the switch is done.
+type pollingTransport struct {
+	// maxQueued bounds the packets waiting for a client's next GET; past it, writers wait (and
+	// the session's write deadline ends a client that stops polling).
+	maxQueued int
+	// maxPostBytes caps one POST body.
+	maxPostBytes int64
+}
+
+func (t *pollingTransport) Name() string { return "polling" }
+
+func (t *pollingTransport) Accept(_ http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+	return newPollingConn(t, r), nil
+}
+
+func (t *pollingTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
+	return nil, errors.New("chirp's polling transport only serves")
+}
+
+// retryError tells the session to take its current transport again: it is how the session
+// moves its reader and writers from the old transport to the new one after an upgrade. It
+// satisfies the library's payload.Error.
+type retryError struct{}
+
+func (retryError) Error() string   { return "transport switched" }
+func (retryError) Temporary() bool { return true }
+
+var (
+	errTimeout = timeoutError{}
+	errClosed  = errors.New("polling transport closed")
+)
+
+type timeoutError struct{}
+
+func (timeoutError) Error() string   { return "polling transport: deadline exceeded" }
+func (timeoutError) Timeout() bool   { return true }
+func (timeoutError) Temporary() bool { return false }
+
+// retriesAfterUpgrade is how many blocked or later calls get retryError once the transport
+// was closed after a pause; the session's reader and writers need one each to move over, and
+// a bound keeps a close that was not an upgrade from spinning them.
+const retriesAfterUpgrade = 8
+
+// pollingConn is one client's polling transport: queued packets out, POSTed packets in.
+type pollingConn struct {
+	t          *pollingTransport
+	url        url.URL
+	header     http.Header
+	localAddr  net.Addr
+	remoteAddr net.Addr
+
+	incoming chan enginePacket // unbuffered: a POST returns once the reader has taken its packets
+
+	mu            sync.Mutex
+	changed       chan struct{} // closed and replaced whenever the state below changes
+	queue         []string      // encoded packets waiting for a GET
+	reserved      int           // writers that have a slot and have not closed yet
+	getting       bool          // a GET is being answered
+	posting       bool          // a POST is being read
+	paused        bool
+	closed        bool
+	retries       int // retryError answers left after an upgrade's close
+	readDeadline  time.Time
+	writeDeadline time.Time
+	closedCh      chan struct{}
+}
+
+func newPollingConn(t *pollingTransport, r *http.Request) *pollingConn {
+	return &pollingConn{
+		t:          t,
+		url:        *r.URL,
+		header:     r.Header.Clone(),
+		localAddr:  addr(r.Host),
+		remoteAddr: addr(r.RemoteAddr),
+		incoming:   make(chan enginePacket),
+		changed:    make(chan struct{}),
+		closedCh:   make(chan struct{}),
+	}
+}
+
+type addr string
+
+func (a addr) Network() string { return "tcp" }
+func (a addr) String() string  { return string(a) }
+
+func (c *pollingConn) URL() url.URL              { return c.url }
+func (c *pollingConn) LocalAddr() net.Addr       { return c.localAddr }
+func (c *pollingConn) RemoteAddr() net.Addr      { return c.remoteAddr }
+func (c *pollingConn) RemoteHeader() http.Header { return c.header }
+
+func (c *pollingConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.readDeadline = t
+	c.signalLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+func (c *pollingConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.writeDeadline = t
+	c.signalLocked()
+	c.mu.Unlock()
+	return nil
+}
+
+// signalLocked wakes everyone waiting for a change. c.mu must be held.
+func (c *pollingConn) signalLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// waitLocked releases c.mu until the state changes, the deadline passes (false), or done is
+// closed (false); it returns with c.mu held.
+func (c *pollingConn) waitLocked(deadline time.Time, done <-chan struct{}) bool {
+	changed := c.changed
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		d := time.Until(deadline)
+		if d <= 0 {
+			return false
+		}
+		timer := time.NewTimer(d)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	c.mu.Unlock()
+	defer c.mu.Lock()
+	select {
+	case <-changed:
+		return true
+	case <-timeout:
+		return false
+	case <-done:
+		return false
+	}
+}
+
+// closedErrLocked is what a call on a closed transport gets. c.mu must be held.
+func (c *pollingConn) closedErrLocked() error {
+	if c.retries > 0 {
+		c.retries--
+		return retryError{}
+	}
+	return errClosed
+}
+
+// Pause stops serving the client's GETs (the waiting one is answered now) and holds writers,
+// during an upgrade; reading goes on.
+func (c *pollingConn) Pause() {
+	c.mu.Lock()
+	c.paused = true
+	c.signalLocked()
+	c.mu.Unlock()
+}
+
+// Resume undoes Pause after a failed upgrade.
+func (c *pollingConn) Resume() {
+	c.mu.Lock()
+	c.paused = false
+	c.signalLocked()
+	c.mu.Unlock()
+}
+
+// Close ends the transport. After a pause it is the end of a successful upgrade, and the
+// session's reader and writers, blocked here, are told to retry on the new transport.
+func (c *pollingConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	if c.paused {
+		c.retries = retriesAfterUpgrade
+	}
+	close(c.closedCh)
+	c.signalLocked()
+	return nil
+}
+
+// NextReader returns the next packet the client POSTed.
+func (c *pollingConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
+	c.mu.Lock()
+	deadline, closed := c.readDeadline, c.closed
+	if closed {
+		err := c.closedErrLocked()
+		c.mu.Unlock()
+		return 0, 0, nil, err
+	}
+	c.mu.Unlock()
+	var timeout <-chan time.Time
+	if !deadline.IsZero() {
+		timer := time.NewTimer(time.Until(deadline))
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	select {
+	case p := <-c.incoming:
+		return p.frame, p.typ, io.NopCloser(bytes.NewReader(p.data)), nil
+	case <-c.closedCh:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return 0, 0, nil, c.closedErrLocked()
+	case <-timeout:
+		return 0, 0, nil, errTimeout
+	}
+}
+
+// NextWriter waits for room in the queue (and for the end of a pause), then returns a writer
+// whose Close queues the packet for the client's next GET.
+func (c *pollingConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for {
+		switch {
+		case c.closed:
+			return nil, c.closedErrLocked()
+		case !c.paused && len(c.queue)+c.reserved < c.t.maxQueued:
+			c.reserved++
+			return &packetWriter{c: c, p: enginePacket{frame: ft, typ: pt}}, nil
+		}
+		if !c.waitLocked(c.writeDeadline, nil) {
+			return nil, errTimeout
+		}
+	}
+}
+
+type packetWriter struct {
+	c   *pollingConn
+	p   enginePacket
+	buf bytes.Buffer
+}
+
+func (w *packetWriter) Write(b []byte) (int, error) { return w.buf.Write(b) }
+
+func (w *packetWriter) Close() error {
+	w.p.data = w.buf.Bytes()
+	c := w.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reserved--
+	if c.closed {
+		return errClosed
+	}
+	c.queue = append(c.queue, w.p.encodeText())
+	c.signalLocked()
+	return nil
+}
+
+// ServeHTTP answers the client's long-poll GETs and its POSTs.
+func (c *pollingConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+		c.serveGet(w, r)
+	case http.MethodPost:
+		c.servePost(w, r)
+	default:
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+var (
+	noopPayload  = string(appendPayload(nil, enginePacket{typ: packet.NOOP}.encodeText()))
+	closePayload = string(appendPayload(nil, enginePacket{typ: packet.CLOSE}.encodeText()))
+)
+
+func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.getting {
+		c.mu.Unlock()
+		http.Error(w, "overlapping GET requests", http.StatusBadRequest)
+		return
+	}
+	c.getting = true
+	var body []byte
+	for body == nil {
+		switch {
+		case len(c.queue) > 0:
+			for _, p := range c.queue {
+				body = appendPayload(body, p)
+			}
+			c.queue = c.queue[:0]
+		case c.closed && c.retries > 0:
+			body = []byte(noopPayload) // upgraded: the client has moved on
+		case c.closed:
+			body = []byte(closePayload)
+		case c.paused:
+			body = []byte(noopPayload)
+		default:
+			if !c.waitLocked(time.Time{}, r.Context().Done()) && r.Context().Err() != nil {
+				c.getting = false
+				c.mu.Unlock()
+				return // the client went away; what is queued waits for its next GET
+			}
+		}
+	}
+	c.getting = false
+	c.signalLocked() // room in the queue for waiting writers
+	c.mu.Unlock()
+	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
+	w.Write(body)
+}
+
+func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	if c.posting {
+		c.mu.Unlock()
+		http.Error(w, "overlapping POST requests", http.StatusBadRequest)
+		return
+	}
+	c.posting = true
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.posting = false
+		c.mu.Unlock()
+	}()
+
+	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == "application/octet-stream" {
+		http.Error(w, "binary payloads are not supported; send text", http.StatusBadRequest)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.t.maxPostBytes))
+	if err != nil {
+		http.Error(w, "payload too large or unreadable", http.StatusBadRequest)
+		return
+	}
+	packets, err := decodeTextPayload(string(body))
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	for _, p := range packets {
+		select {
+		case c.incoming <- p:
+		case <-c.closedCh:
+			http.Error(w, "session closed", http.StatusBadRequest)
+			return
+		case <-r.Context().Done():
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "text/html")
+	w.Write([]byte("ok"))
+}

@@ -1,0 +1,268 @@
+// Package realtime is Chirp's socket.io server (github.com/googollee/go-socket.io v1.7.0, which
+// speaks Engine.IO 3 to socket.io-client 2.x): namespace "/", the newTweet relay, the
+// announcer of committed changes, the origin policy, and the browser client file. See
+// ../shared/notes/go-socket.io-facts.md for the library's measured traps this package avoids.
+package realtime
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	socketio "github.com/googollee/go-socket.io"
+	"github.com/googollee/go-socket.io/engineio"
+	"github.com/googollee/go-socket.io/engineio/transport"
+	"github.com/googollee/go-socket.io/engineio/transport/websocket"
+
+	"github.com/chirp-social/chirp/backend"
+)
+
+// Config is what the socket server needs.
+type Config struct {
+	Logger *slog.Logger
+	// AllowedOrigins are the browser origins that may connect; "*" (or none) allows any.
+	AllowedOrigins []string
+	// PingInterval is how often clients ping; PingTimeout how long after its last ping a
+	// silent client is dropped. PingTimeout must be well above PingInterval.
+	PingInterval, PingTimeout time.Duration
+	// QueueSize is each connection's outgoing queue; a client that falls this far behind is
+	// disconnected. Zero means DefaultQueueSize.
+	QueueSize int
+}
+
+// Defaults for Config.
+const (
+	DefaultPingInterval = 25 * time.Second
+	DefaultPingTimeout  = 45 * time.Second
+	DefaultQueueSize    = 16
+)
+
+// Events, as the page and the original protocol name them.
+const (
+	EventNewTweet     = "newTweet"
+	EventTweetUpdated = "tweetUpdated"
+	EventTweetDeleted = "tweetDeleted"
+)
+
+// Server is the socket.io server and Chirp's chirp.Announcer.
+type Server struct {
+	log      *slog.Logger
+	origins  originPolicy
+	sio      *socketio.Server
+	registry *registry
+	client   *clientFile
+	closing  atomic.Bool
+}
+
+var _ chirp.Announcer = (*Server)(nil)
+
+// New builds the server and starts its accept loop.
+func New(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = DefaultPingInterval
+	}
+	if cfg.PingTimeout <= 0 {
+		cfg.PingTimeout = DefaultPingTimeout
+	}
+	if cfg.PingTimeout <= cfg.PingInterval {
+		return nil, fmt.Errorf("ping timeout %v must be above the ping interval %v: the server's deadline runs from the client's last ping", cfg.PingTimeout, cfg.PingInterval)
+	}
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = DefaultQueueSize
+	}
+	s := &Server{
+		log:     cfg.Logger,
+		origins: newOriginPolicy(cfg.AllowedOrigins),
+		client:  newClientFile(clientScript),
+	}
+	s.registry = newRegistry(cfg.QueueSize, func(id string) {
+		s.log.Info("socket dropped: its queue is full", "id", id)
+	})
+	s.sio = socketio.NewServer(&engineio.Options{
+		PingInterval: cfg.PingInterval,
+		PingTimeout:  cfg.PingTimeout,
+		Transports: []transport.Transport{
+			&pollingTransport{maxQueued: cfg.QueueSize, maxPostBytes: 64 << 10},
+			&websocket.Transport{
+				// Chirp's frames are tiny; small buffers keep thousands of idle sockets cheap.
+				ReadBufferSize:  1024,
+				WriteBufferSize: 1024,
+				// ServeHTTP has applied the origin policy already; without this gorilla would
+				// refuse every cross-origin upgrade with 403.
+				CheckOrigin: func(r *http.Request) bool { return s.origins.allows(r) },
+			},
+		},
+		SessionIDGenerator: randomSessionIDs{},
+	})
+	s.sio.OnConnect("/", s.onConnect)
+	s.sio.OnEvent("/", EventNewTweet, s.onNewTweet)
+	s.sio.OnDisconnect("/", s.onDisconnect)
+	s.sio.OnError("/", s.onError)
+	// Serve returns only on sio.Close, which is never called: Close after the last request
+	// is not enough, because a handshake's session can still reach the closed accept channel
+	// a moment later and panic ("send on closed channel"). The loop dies with the process.
+	go s.sio.Serve()
+	return s, nil
+}
+
+// randomSessionIDs makes unguessable session ids (the library's are 1, 2, 3, …, and a guessed
+// id lets anyone poll someone else's session).
+type randomSessionIDs struct{}
+
+func (randomSessionIDs) NewID() string {
+	b := make([]byte, 16)
+	rand.Read(b) // never fails on Linux (crypto/rand panics rather than return short)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (s *Server) onConnect(c socketio.Conn) (err error) {
+	// A panic here would kill the process: the library runs this outside any recovery.
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in socket connect", "panic", fmt.Sprint(r))
+			err = fmt.Errorf("connect failed")
+		}
+	}()
+	if s.closing.Load() {
+		return fmt.Errorf("server shutting down")
+	}
+	// No Emit here: a synchronous Emit in OnConnect hangs the connection. The registry's
+	// writer goroutine does all emitting.
+	s.registry.add(c)
+	s.log.Debug("socket connected", "id", c.ID(), "transport", transportOf(c), "remote", c.RemoteAddr().String())
+	return nil
+}
+
+func (s *Server) onDisconnect(c socketio.Conn, reason string) {
+	s.registry.remove(c.ID())
+	s.log.Debug("socket disconnected", "id", c.ID(), "transport", transportOf(c), "reason", reason)
+}
+
+func (s *Server) onError(c socketio.Conn, err error) {
+	if c == nil { // a failed handshake
+		s.log.Debug("socket handshake failed", "error", err)
+		return
+	}
+	s.log.Debug("socket error", "id", c.ID(), "error", err)
+}
+
+// onNewTweet relays a client's newTweet to every other client as true: its data is never
+// forwarded, since events are hints and the API is the truth.
+func (s *Server) onNewTweet(c socketio.Conn, _ any) {
+	s.registry.broadcast(event{name: EventNewTweet, payload: true}, c.ID())
+}
+
+func transportOf(c socketio.Conn) string {
+	u := c.URL()
+	return u.Query().Get("transport")
+}
+
+type idPayload struct {
+	ID int64 `json:"id"`
+}
+
+// TweetCreated tells every client a tweet was committed.
+func (s *Server) TweetCreated(chirp.Tweet) {
+	s.registry.broadcast(event{name: EventNewTweet, payload: true}, "")
+}
+
+// TweetUpdated tells every client a tweet was edited.
+func (s *Server) TweetUpdated(t chirp.Tweet) {
+	s.registry.broadcast(event{name: EventTweetUpdated, payload: idPayload{ID: t.ID}}, "")
+}
+
+// TweetDeleted tells every client a tweet was deleted.
+func (s *Server) TweetDeleted(id int64) {
+	s.registry.broadcast(event{name: EventTweetDeleted, payload: idPayload{ID: id}}, "")
+}
+
+// Connections is the number of live socket connections.
+func (s *Server) Connections() int { return s.registry.count() }
+
+// Close disconnects every client (they reconnect to the next process) and refuses new ones.
+// Call it once the HTTP server has stopped accepting.
+func (s *Server) Close() {
+	s.closing.Store(true)
+	s.registry.closeAll()
+}
+
+// ServeHTTP serves everything under /socket.io/: the client script, CORS preflights, and the
+// Engine.IO endpoint (polling GET/POST and websocket upgrades).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == ClientScriptPath {
+		s.client.ServeHTTP(w, r)
+		return
+	}
+	origin := r.Header.Get("Origin")
+	if !s.origins.allows(r) {
+		writeError(w, http.StatusForbidden, "forbidden", "origin "+origin+" may not connect")
+		return
+	}
+	if origin != "" {
+		// The 2.x browser client sends its polling requests with credentials, which browsers
+		// refuse against "*": so the origin is reflected. Nothing here reads cookies.
+		h := w.Header()
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Add("Vary", "Origin")
+	}
+	if r.Method == http.MethodOptions {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+		h.Set("Access-Control-Allow-Headers", "Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if s.closing.Load() {
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the server is restarting; reconnect")
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("transport") == "polling" && q.Get("j") != "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "JSONP polling is not supported; use XHR polling or websocket")
+		return
+	}
+	s.sio.ServeHTTP(w, r)
+}
+
+// originPolicy decides which browser pages may connect. Requests without an Origin header
+// (Node clients, curl) are not from a page and are always accepted.
+type originPolicy struct {
+	all     bool
+	allowed []string
+}
+
+func newOriginPolicy(origins []string) originPolicy {
+	return originPolicy{all: len(origins) == 0 || slices.Contains(origins, "*"), allowed: origins}
+}
+
+func (p originPolicy) allows(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || p.all || slices.Contains(p.allowed, origin) {
+		return true
+	}
+	// The API's own origin (a page served by this server) is not cross-origin.
+	return origin == "http://"+r.Host || origin == "https://"+r.Host
+}
+
+// writeError answers in the same JSON shape as the API's errors.
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
