@@ -1,0 +1,232 @@
+package realtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/googollee/go-socket.io/engineio/frame"
+	"github.com/googollee/go-socket.io/engineio/packet"
+	"github.com/googollee/go-socket.io/engineio/payload"
+)
+
+func newTestConn(maxQueued int) *pollingConn {
+	r := httptest.NewRequest("GET", "/socket.io/?EIO=3&transport=polling", nil)
+	return newPollingConn(&pollingTransport{maxQueued: maxQueued, maxPostBytes: 1 << 10}, r)
+}
+
+func post(c *pollingConn, body string) *httptest.ResponseRecorder {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/socket.io/?EIO=3&transport=polling&sid=x", strings.NewReader(body))
+	r.Header.Set("Content-Type", "text/plain;charset=UTF-8")
+	c.ServeHTTP(w, r)
+	return w
+}
+
+// get runs a long-poll GET in the background; the result arrives on the channel.
+func get(c *pollingConn, ctx context.Context) chan *httptest.ResponseRecorder {
+	out := make(chan *httptest.ResponseRecorder, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest("GET", "/socket.io/?EIO=3&transport=polling&sid=x", nil).WithContext(ctx)
+		c.ServeHTTP(w, r)
+		out <- w
+	}()
+	return out
+}
+
+func write(t *testing.T, c *pollingConn, pt packet.Type, data string) error {
+	t.Helper()
+	w, err := c.NextWriter(frame.String, pt)
+	if err != nil {
+		return err
+	}
+	io.WriteString(w, data)
+	return w.Close()
+}
+
+func within[T any](t *testing.T, ch chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(3 * time.Second):
+		t.Fatalf("not within 3 s: %s", what)
+		panic("unreachable")
+	}
+}
+
+func TestPollingDeliversQueuedPacketsInOrder(t *testing.T) {
+	c := newTestConn(8)
+	if err := write(t, c, packet.OPEN, `{"sid":"x"}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(t, c, packet.MESSAGE, "0"); err != nil {
+		t.Fatal(err)
+	}
+	w := within(t, get(c, context.Background()), "GET answered")
+	if w.Body.String() != `12:0{"sid":"x"}2:40` || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET gave %q (%s)", w.Body.String(), w.Header().Get("Content-Type"))
+	}
+	// The next GET waits for the next packet.
+	next := get(c, context.Background())
+	select {
+	case w := <-next:
+		t.Fatalf("GET answered with nothing to send: %q", w.Body.String())
+	case <-time.After(50 * time.Millisecond):
+	}
+	write(t, c, packet.PONG, "")
+	if w := within(t, next, "GET wakes for a packet"); w.Body.String() != "1:3" {
+		t.Fatalf("got %q", w.Body.String())
+	}
+}
+
+// TestPostsAreReadDuringUpgrade is the reason this transport exists: the library's answered
+// "400 payload: paused" here and the client's message was lost.
+func TestPostsAreReadDuringUpgrade(t *testing.T) {
+	c := newTestConn(8)
+	waiting := get(c, context.Background())
+	time.Sleep(20 * time.Millisecond)
+	c.Pause()
+	if w := within(t, waiting, "the waiting GET is released by the pause"); w.Body.String() != "1:6" {
+		t.Fatalf("paused GET gave %q, want a noop", w.Body.String())
+	}
+	read := make(chan string, 1)
+	go func() {
+		_, pt, r, err := c.NextReader()
+		if err != nil {
+			read <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(r)
+		r.Close()
+		read <- pt.String() + " " + string(b)
+	}()
+	if w := post(c, `19:42["newTweet",true]`); w.Code != 200 || w.Body.String() != "ok" {
+		t.Fatalf("POST during the upgrade: %d %q", w.Code, w.Body.String())
+	}
+	if got := within(t, read, "the reader gets the POSTed packet"); got != `message 2["newTweet",true]` {
+		t.Fatalf("read %q", got)
+	}
+}
+
+func TestWritersWaitForTheNewTransport(t *testing.T) {
+	c := newTestConn(8)
+	c.Pause()
+	result := make(chan error, 1)
+	go func() { result <- write(t, c, packet.MESSAGE, "2[\"newTweet\",true]") }()
+	select {
+	case err := <-result:
+		t.Fatalf("a write went to a paused transport: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	// The upgrade succeeds: the session closes the old transport; the writer must be told to
+	// retry (on the new one), not that the connection failed.
+	c.Close()
+	err := within(t, result, "the blocked writer is released")
+	var retry payload.Error
+	if !errors.As(err, &retry) || !retry.Temporary() {
+		t.Fatalf("blocked writer got %v, want a temporary error", err)
+	}
+	_, _, _, err = c.NextReader()
+	if !errors.As(err, &retry) || !retry.Temporary() {
+		t.Fatalf("reader got %v, want a temporary error", err)
+	}
+	// The retries are bounded, so a close that was not an upgrade cannot spin a caller.
+	for range retriesAfterUpgrade {
+		c.NextReader()
+	}
+	if _, _, _, err := c.NextReader(); !errors.Is(err, errClosed) {
+		t.Fatalf("after the retries: %v", err)
+	}
+}
+
+func TestResumeAfterFailedUpgrade(t *testing.T) {
+	c := newTestConn(8)
+	c.Pause()
+	result := make(chan error, 1)
+	go func() { result <- write(t, c, packet.MESSAGE, "x") }()
+	time.Sleep(20 * time.Millisecond)
+	c.Resume()
+	if err := within(t, result, "the writer goes on"); err != nil {
+		t.Fatal(err)
+	}
+	if w := within(t, get(c, context.Background()), "GET"); w.Body.String() != "2:4x" {
+		t.Fatalf("got %q", w.Body.String())
+	}
+}
+
+func TestFullQueueWaitsUntilTheWriteDeadline(t *testing.T) {
+	c := newTestConn(2)
+	write(t, c, packet.MESSAGE, "a")
+	write(t, c, packet.MESSAGE, "b")
+	c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+	start := time.Now()
+	_, err := c.NextWriter(frame.String, packet.MESSAGE)
+	if !errors.Is(err, errTimeout) || time.Since(start) < 90*time.Millisecond {
+		t.Fatalf("full queue: %v after %v", err, time.Since(start))
+	}
+	// A GET drains the queue and makes room.
+	within(t, get(c, context.Background()), "GET")
+	c.SetWriteDeadline(time.Time{})
+	if err := write(t, c, packet.MESSAGE, "c"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReadDeadlineEndsASilentClient(t *testing.T) {
+	c := newTestConn(2)
+	c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	_, _, _, err := c.NextReader()
+	var temp payload.Error
+	if !errors.Is(err, errTimeout) || (errors.As(err, &temp) && temp.Temporary()) {
+		t.Fatalf("got %v, want a final timeout", err)
+	}
+}
+
+func TestClosedSessionAnswersGETWithClose(t *testing.T) {
+	c := newTestConn(2)
+	waiting := get(c, context.Background())
+	time.Sleep(20 * time.Millisecond)
+	c.Close()
+	if w := within(t, waiting, "GET released"); w.Body.String() != "1:1" {
+		t.Fatalf("got %q, want a close packet", w.Body.String())
+	}
+}
+
+func TestPollingRejects(t *testing.T) {
+	c := newTestConn(2)
+	tests := []struct {
+		name, contentType, body string
+	}{
+		{"Binary", "application/octet-stream", "\x00\x01\xff4x"},
+		{"Malformed", "text/plain", "5:4a"},
+		{"TooLarge", "text/plain", "2000:4" + strings.Repeat("x", 1999)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httptest.NewRecorder()
+			r := httptest.NewRequest("POST", "/socket.io/?EIO=3&transport=polling&sid=x", strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", tt.contentType)
+			c.ServeHTTP(w, r)
+			if w.Code != http.StatusBadRequest {
+				t.Fatalf("%d %q", w.Code, w.Body.String())
+			}
+		})
+	}
+	t.Run("OverlappingGET", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		first := get(c, ctx)
+		time.Sleep(20 * time.Millisecond)
+		if w := within(t, get(c, context.Background()), "second GET"); w.Code != http.StatusBadRequest {
+			t.Fatalf("second GET: %d", w.Code)
+		}
+		cancel()
+		within(t, first, "first GET ends with its client")
+	})
+}

@@ -1,0 +1,173 @@
+package realtime_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/chirp-social/chirp/backend/realtime"
+)
+
+func newServer(t *testing.T, origins ...string) *httptest.Server {
+	t.Helper()
+	s, err := realtime.New(realtime.Config{AllowedOrigins: origins})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); ts.Close() })
+	return ts
+}
+
+func do(t *testing.T, method, url string, headers ...string) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	tr := &http.Transport{DisableCompression: true}
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+// The embedded client must be exactly the file npm installs for the pinned version.
+func TestClientScriptIsTheNPMFile(t *testing.T) {
+	const installed = "../../frontend/node_modules/socket.io-client/dist/socket.io.js"
+	want, err := os.ReadFile(installed)
+	if err != nil {
+		if os.Getenv("CHIRP_REQUIRE_NODE") != "" {
+			t.Fatalf("CHIRP_REQUIRE_NODE is set but %s cannot be read: %v", installed, err)
+		}
+		t.Skipf("run npm ci in frontend/ to compare with the installed client: %v", err)
+	}
+	ts := newServer(t)
+	resp, body := do(t, "GET", ts.URL+realtime.ClientScriptPath)
+	if resp.StatusCode != 200 || !bytes.Equal(body, want) {
+		t.Fatalf("served %d, %d bytes; npm's file has %d", resp.StatusCode, len(body), len(want))
+	}
+	if !bytes.Contains(body[:200], []byte("Socket.IO v2.4.0")) {
+		t.Fatalf("not the 2.4.0 client: %q", body[:80])
+	}
+}
+
+func TestClientScriptHeaders(t *testing.T) {
+	ts := newServer(t)
+	url := ts.URL + realtime.ClientScriptPath
+	resp, plain := do(t, "GET", url)
+	h := resp.Header
+	if !strings.HasPrefix(h.Get("Content-Type"), "application/javascript") || h.Get("Cache-Control") != "no-cache" ||
+		h.Get("ETag") == "" || h.Get("Content-Encoding") != "" || len(plain) < 50_000 {
+		t.Fatalf("plain: %v, %d bytes", h, len(plain))
+	}
+	resp, _ = do(t, "GET", url, "If-None-Match", h.Get("ETag"))
+	if resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("revalidation: %d", resp.StatusCode)
+	}
+	resp, zipped := do(t, "GET", url, "Accept-Encoding", "br, gzip;q=0.8")
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(zipped) >= len(plain)/2 {
+		t.Fatalf("gzip: %v, %d bytes", resp.Header, len(zipped))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(zipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzipped, _ := io.ReadAll(zr)
+	if !bytes.Equal(unzipped, plain) {
+		t.Fatal("gzipped client differs")
+	}
+	if resp, _ := do(t, "GET", url, "Accept-Encoding", "gzip;q=0"); resp.Header.Get("Content-Encoding") != "" {
+		t.Fatal("gzip sent though refused")
+	}
+	if resp, body := do(t, "HEAD", url); resp.StatusCode != 200 || len(body) != 0 || resp.Header.Get("Content-Length") != h.Get("Content-Length") {
+		t.Fatalf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, _ := do(t, "POST", url); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("POST: %d", resp.StatusCode)
+	}
+}
+
+const handshake = "/socket.io/?EIO=3&transport=polling&t=x"
+
+func TestAnyOriginConnectsWithCredentials(t *testing.T) {
+	ts := newServer(t)
+	resp, body := do(t, "GET", ts.URL+handshake, "Origin", "http://page.example:3000")
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"sid"`) {
+		t.Fatalf("handshake: %d %q", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "http://page.example:3000" || resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Fatalf("CORS headers %v", resp.Header)
+	}
+	resp, _ = do(t, "OPTIONS", ts.URL+handshake, "Origin", "http://page.example:3000", "Access-Control-Request-Method", "POST")
+	if resp.StatusCode/100 != 2 || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+		resp.Header.Get("Access-Control-Allow-Origin") != "http://page.example:3000" {
+		t.Fatalf("preflight %d %v", resp.StatusCode, resp.Header)
+	}
+	ws, wsResp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http")+"/socket.io/?EIO=3&transport=websocket",
+		http.Header{"Origin": {"http://page.example:3000"}})
+	if err != nil {
+		t.Fatalf("cross-origin websocket: %v (%v)", err, wsResp)
+	}
+	ws.Close()
+}
+
+func TestOriginOutsideTheListIsRefused(t *testing.T) {
+	ts := newServer(t, "http://allowed.example")
+	resp, body := do(t, "GET", ts.URL+handshake, "Origin", "http://evil.example")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), `"forbidden"`) {
+		t.Fatalf("polling: %d %q", resp.StatusCode, body)
+	}
+	_, wsResp, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http")+"/socket.io/?EIO=3&transport=websocket",
+		http.Header{"Origin": {"http://evil.example"}})
+	if err == nil || wsResp == nil || wsResp.StatusCode != http.StatusForbidden {
+		t.Fatalf("websocket: %v %v", err, wsResp)
+	}
+	for _, origin := range []string{"http://allowed.example", ""} {
+		if resp, body := do(t, "GET", ts.URL+handshake, "Origin", origin); resp.StatusCode != 200 {
+			t.Fatalf("origin %q: %d %q", origin, resp.StatusCode, body)
+		}
+	}
+}
+
+func TestSessionIDsAreRandom(t *testing.T) {
+	ts := newServer(t)
+	_, a := do(t, "GET", ts.URL+handshake)
+	_, b := do(t, "GET", ts.URL+handshake)
+	sid := func(body []byte) string {
+		s := string(body)
+		i := strings.Index(s, `"sid":"`)
+		if i < 0 {
+			t.Fatalf("no sid in %q", s)
+		}
+		s = s[i+7:]
+		return s[:strings.IndexByte(s, '"')]
+	}
+	if x, y := sid(a), sid(b); len(x) < 20 || x == y {
+		t.Fatalf("session ids %q and %q", x, y)
+	}
+}
+
+func TestJSONPIsRefused(t *testing.T) {
+	ts := newServer(t)
+	if resp, _ := do(t, "GET", ts.URL+handshake+"&j=0"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("JSONP: %d", resp.StatusCode)
+	}
+}
+
+func TestPingTimeoutMustExceedInterval(t *testing.T) {
+	if _, err := realtime.New(realtime.Config{PingInterval: 10 * time.Second, PingTimeout: 10 * time.Second}); err == nil {
+		t.Fatal("accepted a ping timeout equal to the interval")
+	}
+}
