@@ -19,9 +19,18 @@ run: ## run the backend on :8000 with the embedded SQLite database (backend/chir
 build: ## build the backend binary into backend/bin/chirp (static, no cgo)
 	cd $(BACKEND) && CGO_ENABLED=0 $(GO) build -trimpath -o bin/chirp ./cmd/chirp
 
+FRONTEND := frontend
+
 .PHONY: test
-test: check ## the whole test suite, with the race detector (PostgreSQL too when TEST_DATABASE_URL is set)
+test: check $(FRONTEND)/node_modules ## the whole suite: Go (race detector; PostgreSQL too with TEST_DATABASE_URL), then Node and browser tests
 	cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...
+	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
+	cd $(FRONTEND) && CHIRP_BIN=../$(BIN) npm test
+
+# The socket.io client and playwright-core, exactly as package-lock.json pins them.
+$(FRONTEND)/node_modules: $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
+	cd $(FRONTEND) && npm ci --no-audit --no-fund
+	@touch $@
 
 .PHONY: check
 check: ## gofmt and go vet

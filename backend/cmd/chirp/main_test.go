@@ -41,7 +41,7 @@ type program struct {
 }
 
 // start runs the whole program as production does, on a free port, and waits until it serves.
-func start(t *testing.T, env map[string]string) *program {
+func start(t testing.TB, env map[string]string) *program {
 	t.Helper()
 	env["HOST"] = "127.0.0.1"
 	env["PORT"] = "0"
@@ -82,7 +82,7 @@ func start(t *testing.T, env map[string]string) *program {
 }
 
 // stop sends what SIGTERM would and waits for run to return.
-func (p *program) stop(t *testing.T) error {
+func (p *program) stop(t testing.TB) error {
 	t.Helper()
 	p.cancel()
 	select {

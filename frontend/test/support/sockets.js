@@ -1,0 +1,48 @@
+// Helpers for talking to the backend with the real socket.io 2.x client from npm.
+import io24 from 'socket.io-client';
+import io25 from 'socket.io-client-2.5';
+
+export const clients = { '2.4.0': io24, '2.5.0': io25 };
+
+export const modes = {
+  polling: { transports: ['polling'] },
+  websocket: { transports: ['websocket'] },
+  default: {}, // polling first, then the upgrade to websocket
+};
+
+/** connect opens a socket and waits for it to connect (or fails within 5 s). */
+export function connect(url, { version = '2.4.0', mode = 'default', origin, ...opts } = {}) {
+  const socket = clients[version](url, {
+    forceNew: true,
+    ...modes[mode],
+    ...(origin ? { extraHeaders: { Origin: origin } } : {}),
+    ...opts,
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { socket.close(); reject(new Error(`no connect in 5 s (${version}, ${mode})`)); }, 5000);
+    socket.once('connect', () => { clearTimeout(timer); resolve(socket); });
+    socket.once('connect_error', (err) => {
+      clearTimeout(timer);
+      socket.close();
+      reject(Object.assign(new Error(`connect_error: ${err.message ?? err}`), { cause: err }));
+    });
+  });
+}
+
+/** recorder collects every event a socket receives, by name. */
+export function recorder(socket, names = ['newTweet', 'tweetUpdated', 'tweetDeleted']) {
+  const got = Object.fromEntries(names.map((n) => [n, []]));
+  for (const n of names) socket.on(n, (...args) => got[n].push(args));
+  return got;
+}
+
+/** until polls cond every 10 ms and fails after ms. */
+export async function until(cond, what, ms = 2000) {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
