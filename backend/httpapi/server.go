@@ -91,10 +91,10 @@ func New(cfg Config) http.Handler {
 
 	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, log: cfg.Logger}
 	api := r.Group("/api")
-	api.GET("/tweets", t.list)
-	api.POST("/tweets", t.create)
-	api.GET("/tweets/:id", t.get)
-	api.PATCH("/tweets/:id", t.update)
-	api.DELETE("/tweets/:id", t.delete)
+	api.GET("/tweets", t.handle(t.list))
+	api.POST("/tweets", t.handle(t.create))
+	api.GET("/tweets/:id", t.handle(t.get))
+	api.PATCH("/tweets/:id", t.handle(t.update))
+	api.DELETE("/tweets/:id", t.handle(t.delete))
 	return r
 }

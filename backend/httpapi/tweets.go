@@ -45,18 +45,24 @@ type tweets struct {
 	log       *slog.Logger
 }
 
-func (h *tweets) fail(c *gin.Context, err error) { writeError(c, h.log, err) }
+// handle adapts a handler that returns its error, so that every failure is written by
+// writeError in one place.
+func (h *tweets) handle(f func(c *gin.Context) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if err := f(c); err != nil {
+			writeError(c, h.log, err)
+		}
+	}
+}
 
-func (h *tweets) list(c *gin.Context) {
+func (h *tweets) list(c *gin.Context) error {
 	q, err := pageQuery(c.Request.URL.Query())
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	page, err := h.store.Tweets(c.Request.Context(), q)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	out := make([]tweetJSON, len(page))
 	for i, t := range page {
@@ -66,104 +72,94 @@ func (h *tweets) list(c *gin.Context) {
 		c.Header("Link", nextLink(q, page[len(page)-1].ID))
 	}
 	c.PureJSON(http.StatusOK, out)
+	return nil
 }
 
-func (h *tweets) create(c *gin.Context) {
+func (h *tweets) create(c *gin.Context) error {
 	obj, err := readObject(c)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	problems := map[string]string{}
 	author, content := obj.str("author", problems), obj.str("content", problems)
 	draft, err := chirp.NewDraft(author, content)
 	if err := invalid(problems, err); err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	token, hash, err := chirp.NewEditToken()
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	t, err := h.store.CreateTweet(c.Request.Context(), draft, hash)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	if h.announcer != nil {
 		h.announcer.TweetCreated(t)
 	}
 	c.Header("Location", "/api/tweets/"+strconv.FormatInt(t.ID, 10))
 	c.PureJSON(http.StatusCreated, createdJSON{tweetJSON: toJSON(t), EditToken: token})
+	return nil
 }
 
-func (h *tweets) get(c *gin.Context) {
+func (h *tweets) get(c *gin.Context) error {
 	id, err := parseID(c.Param("id"))
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	t, err := h.store.Tweet(c.Request.Context(), id)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	c.PureJSON(http.StatusOK, toJSON(t))
+	return nil
 }
 
-func (h *tweets) update(c *gin.Context) {
+func (h *tweets) update(c *gin.Context) error {
 	id, err := parseID(c.Param("id"))
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	obj, err := readObject(c)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	if err := h.authorize(c, id); err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	// Only content can change; anything else in the body, author included, is ignored.
 	problems := map[string]string{}
-	content := obj.str("content", problems)
-	edit, err := chirp.NewEdit(content)
+	edit, err := chirp.NewEdit(obj.str("content", problems))
 	if err := invalid(problems, err); err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	t, err := h.store.UpdateTweet(c.Request.Context(), id, edit)
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	if h.announcer != nil {
 		h.announcer.TweetUpdated(t)
 	}
 	c.PureJSON(http.StatusOK, toJSON(t))
+	return nil
 }
 
-func (h *tweets) delete(c *gin.Context) {
+func (h *tweets) delete(c *gin.Context) error {
 	id, err := parseID(c.Param("id"))
 	if err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	if err := h.authorize(c, id); err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	if err := h.store.DeleteTweet(c.Request.Context(), id); err != nil {
-		h.fail(c, err)
-		return
+		return err
 	}
 	if h.announcer != nil {
 		h.announcer.TweetDeleted(id)
 	}
 	c.Status(http.StatusNoContent)
+	return nil
 }
 
 // authorize checks the bearer edit token, after the tweet's existence: a missing tweet is a

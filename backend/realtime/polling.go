@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/googollee/go-socket.io/engineio/frame"
@@ -74,13 +75,13 @@ type pollingConn struct {
 	remoteAddr net.Addr
 
 	incoming chan enginePacket // unbuffered: a POST returns once the reader has taken its packets
+	posting  atomic.Bool       // a POST is being read
 
 	mu            sync.Mutex
 	changed       chan struct{} // closed and replaced whenever the state below changes
 	queue         []string      // encoded packets waiting for a GET
 	reserved      int           // writers that have a slot and have not closed yet
 	getting       bool          // a GET is being answered
-	posting       bool          // a POST is being read
 	paused        bool
 	closed        bool
 	retries       int // retryError answers left after an upgrade's close
@@ -293,6 +294,7 @@ func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	if c.getting {
 		c.mu.Unlock()
+		// One long-poll at a time, as Engine.IO clients do; a second is a confused client.
 		http.Error(w, "overlapping GET requests", http.StatusBadRequest)
 		return
 	}
@@ -327,19 +329,11 @@ func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
-	c.mu.Lock()
-	if c.posting {
-		c.mu.Unlock()
+	if !c.posting.CompareAndSwap(false, true) {
 		http.Error(w, "overlapping POST requests", http.StatusBadRequest)
 		return
 	}
-	c.posting = true
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.posting = false
-		c.mu.Unlock()
-	}()
+	defer c.posting.Store(false)
 
 	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == "application/octet-stream" {
 		http.Error(w, "binary payloads are not supported; send text", http.StatusBadRequest)
