@@ -82,6 +82,7 @@ type pollingConn struct {
 	queue         []string      // encoded packets waiting for a GET
 	reserved      int           // writers that have a slot and have not closed yet
 	getting       bool          // a GET is being answered
+	answered      bool          // a GET has been answered (the handshake is over)
 	paused        bool
 	closed        bool
 	retries       int // retryError answers left after an upgrade's close
@@ -241,6 +242,13 @@ func (c *pollingConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser,
 		switch {
 		case c.closed:
 			return nil, c.closedErrLocked()
+		case c.paused && pt == packet.PONG:
+			// The session answers a ping from the reader goroutine; holding that answer would
+			// hold the reader, and with it the client's POST and so its switch to websocket.
+			// The pong is queued instead: delivered if the upgrade fails, dropped (harmlessly:
+			// the client resets its timer on any packet) if it succeeds.
+			c.reserved++
+			return &packetWriter{c: c, p: enginePacket{frame: ft, typ: pt}}, nil
 		case !c.paused && len(c.queue)+c.reserved < c.t.maxQueued:
 			c.reserved++
 			return &packetWriter{c: c, p: enginePacket{frame: ft, typ: pt}}, nil
@@ -300,8 +308,20 @@ func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 	}
 	c.getting = true
 	var body []byte
+	handshake := !c.answered
+	handshakeDeadline := time.Now().Add(2 * time.Second)
 	for body == nil {
 		switch {
+		case handshake && len(c.queue) == 1 && !c.closed && time.Now().Before(handshakeDeadline):
+			// The handshake's answer waits for the namespace's connect packet behind the open
+			// packet. The library registers the session between the two, and a client that got
+			// its sid earlier could poll (or upgrade) with it first and be told "invalid sid".
+			c.waitLocked(handshakeDeadline, r.Context().Done())
+			if r.Context().Err() != nil {
+				c.getting = false
+				c.mu.Unlock()
+				return
+			}
 		case len(c.queue) > 0:
 			for _, p := range c.queue {
 				body = appendPayload(body, p)
@@ -322,6 +342,7 @@ func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	c.getting = false
+	c.answered = true
 	c.signalLocked() // room in the queue for waiting writers
 	c.mu.Unlock()
 	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")

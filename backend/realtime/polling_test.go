@@ -15,9 +15,12 @@ import (
 	"github.com/googollee/go-socket.io/engineio/payload"
 )
 
+// newTestConn is a polling transport past its handshake.
 func newTestConn(maxQueued int) *pollingConn {
 	r := httptest.NewRequest("GET", "/socket.io/?EIO=3&transport=polling", nil)
-	return newPollingConn(&pollingTransport{maxQueued: maxQueued, maxPostBytes: 1 << 10}, r)
+	c := newPollingConn(&pollingTransport{maxQueued: maxQueued, maxPostBytes: 1 << 10}, r)
+	c.answered = true
+	return c
 }
 
 func post(c *pollingConn, body string) *httptest.ResponseRecorder {
@@ -63,13 +66,22 @@ func within[T any](t *testing.T, ch chan T, what string) T {
 
 func TestPollingDeliversQueuedPacketsInOrder(t *testing.T) {
 	c := newTestConn(8)
+	c.answered = false
 	if err := write(t, c, packet.OPEN, `{"sid":"x"}`); err != nil {
 		t.Fatal(err)
+	}
+	// The handshake is answered only with the connect packet too: the library registers the
+	// session between writing the two, and the client must not learn its sid before that.
+	handshake := get(c, context.Background())
+	select {
+	case w := <-handshake:
+		t.Fatalf("handshake answered before the connect packet: %q", w.Body.String())
+	case <-time.After(50 * time.Millisecond):
 	}
 	if err := write(t, c, packet.MESSAGE, "0"); err != nil {
 		t.Fatal(err)
 	}
-	w := within(t, get(c, context.Background()), "GET answered")
+	w := within(t, handshake, "GET answered")
 	if w.Body.String() != `12:0{"sid":"x"}2:40` || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET gave %q (%s)", w.Body.String(), w.Header().Get("Content-Type"))
 	}
@@ -143,6 +155,22 @@ func TestWritersWaitForTheNewTransport(t *testing.T) {
 	}
 	if _, _, _, err := c.NextReader(); !errors.Is(err, errClosed) {
 		t.Fatalf("after the retries: %v", err)
+	}
+}
+
+// A ping read during the pause is answered without waiting, or the reader (and the client's
+// POST, and so its switch) would wait for the switch.
+func TestPongDuringUpgradeDoesNotWait(t *testing.T) {
+	c := newTestConn(8)
+	c.Pause()
+	result := make(chan error, 1)
+	go func() { result <- write(t, c, packet.PONG, "") }()
+	if err := within(t, result, "the pong is written"); err != nil {
+		t.Fatal(err)
+	}
+	c.Resume()
+	if w := within(t, get(c, context.Background()), "GET after a failed upgrade"); w.Body.String() != "1:3" {
+		t.Fatalf("got %q", w.Body.String())
 	}
 }
 

@@ -134,6 +134,13 @@ func TestOriginOutsideTheListIsRefused(t *testing.T) {
 	if err == nil || wsResp == nil || wsResp.StatusCode != http.StatusForbidden {
 		t.Fatalf("websocket: %v %v", err, wsResp)
 	}
+	// A DNS-rebinding page: its Host matches its Origin; that must not let it in.
+	req, _ := http.NewRequest("GET", ts.URL+handshake, nil)
+	req.Host = "evil.example"
+	req.Header.Set("Origin", "http://evil.example")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("same-host origin outside the list: %v %v", err, resp)
+	}
 	for _, origin := range []string{"http://allowed.example", ""} {
 		if resp, body := do(t, "GET", ts.URL+handshake, "Origin", origin); resp.StatusCode != 200 {
 			t.Fatalf("origin %q: %d %q", origin, resp.StatusCode, body)

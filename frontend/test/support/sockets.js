@@ -36,8 +36,8 @@ export function recorder(socket, names = ['newTweet', 'tweetUpdated', 'tweetDele
   return got;
 }
 
-/** until polls cond every 10 ms and fails after ms. */
-export async function until(cond, what, ms = 2000) {
+/** until polls cond every 10 ms and fails after ms (generous: CI shares two cores with Chromium). */
+export async function until(cond, what, ms = 5000) {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
