@@ -27,6 +27,9 @@ type Config struct {
 	// last ping the server gives up on it.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
+	// DebugAddr, when set, is a separate listener for net/http/pprof (profiling); keep it on
+	// a loopback address.
+	DebugAddr string
 }
 
 // Addr is the listen address, HOST:PORT.
@@ -49,6 +52,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Host:        get("HOST", "0.0.0.0"),
 		LogFormat:   get("LOG_FORMAT", "text"),
 		DatabaseURL: get("DATABASE_URL", ""),
+		DebugAddr:   get("DEBUG_ADDR", ""),
 	}
 	if strings.ContainsAny(c.Host, " /[]") {
 		bad("HOST", c.Host, "want an IP address or host name to listen on, such as 0.0.0.0 or 127.0.0.1")
@@ -58,6 +62,11 @@ func Load(getenv func(string) string) (Config, error) {
 		bad("PORT", port, "want a port number from 0 to 65535 (0 picks a free port)")
 	} else {
 		c.Port = n
+	}
+	if c.DebugAddr != "" {
+		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || port == "" {
+			bad("DEBUG_ADDR", c.DebugAddr, "want host:port, such as 127.0.0.1:6060")
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", c.LogFormat, "want text or json")

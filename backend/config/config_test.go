@@ -61,6 +61,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"REQUEST_TIMEOUT", "-1s"},
 		{"SHUTDOWN_TIMEOUT", "soon"},
 		{"PING_INTERVAL", "0s"},
+		{"DEBUG_ADDR", "6060"},
 		{"PING_TIMEOUT", "10s"}, // not above the default 25 s interval
 	}
 	for _, tt := range tests {

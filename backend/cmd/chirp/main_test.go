@@ -118,6 +118,9 @@ func TestRunServesAndStops(t *testing.T) {
 		if err := run(context.Background(), []string{"chirp", "healthcheck"}, env, io.Discard, io.Discard); err != nil {
 			t.Fatalf("healthcheck against a ready server: %v", err)
 		}
+		if resp, err := http.Get(p.base + "/debug/pprof/"); err != nil || resp.StatusCode != 404 {
+			t.Fatalf("pprof must never be on the public port: %v %v", err, resp)
+		}
 		if err := p.stop(t); err != nil {
 			t.Fatalf("run returned %v after the signal", err)
 		}
@@ -128,6 +131,19 @@ func TestRunServesAndStops(t *testing.T) {
 			t.Fatal("healthcheck passed with the server stopped")
 		}
 	})
+}
+
+func TestDebugAddrServesPprof(t *testing.T) {
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "DEBUG_ADDR": "127.0.0.1:0"})
+	m := regexp.MustCompile(`msg="debug listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(p.logs.String())
+	if m == nil {
+		t.Fatalf("no debug listener in the logs:\n%s", p.logs)
+	}
+	resp, err := http.Get("http://" + m[1] + "/debug/pprof/goroutine?debug=1")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("pprof: %v %v", err, resp)
+	}
+	resp.Body.Close()
 }
 
 func TestDataSurvivesRestart(t *testing.T) {
