@@ -267,6 +267,10 @@ type packetWriter struct {
 
 func (w *packetWriter) Write(b []byte) (int, error) { return w.buf.Write(b) }
 
+// WriteByte makes packetWriter a byte writer, so the socket.io encoder writes into it directly
+// rather than through a new 4 KiB bufio.Writer per packet.
+func (w *packetWriter) WriteByte(b byte) error { return w.buf.WriteByte(b) }
+
 func (w *packetWriter) Close() error {
 	w.p.data = w.buf.Bytes()
 	c := w.c

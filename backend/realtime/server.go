@@ -19,7 +19,7 @@ import (
 	socketio "github.com/googollee/go-socket.io"
 	"github.com/googollee/go-socket.io/engineio"
 	"github.com/googollee/go-socket.io/engineio/transport"
-	"github.com/googollee/go-socket.io/engineio/transport/websocket"
+	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend"
 )
@@ -93,14 +93,7 @@ func New(cfg Config) (*Server, error) {
 		PingTimeout:  cfg.PingTimeout,
 		Transports: []transport.Transport{
 			&pollingTransport{maxQueued: cfg.QueueSize, maxPostBytes: 64 << 10},
-			&websocket.Transport{
-				// Chirp's frames are tiny; small buffers keep thousands of idle sockets cheap.
-				ReadBufferSize:  1024,
-				WriteBufferSize: 1024,
-				// ServeHTTP has applied the origin policy already; without this gorilla would
-				// refuse every cross-origin upgrade with 403.
-				CheckOrigin: func(r *http.Request) bool { return s.origins.allows(r) },
-			},
+			newWebsocketTransport(s.origins.allows),
 		},
 		SessionIDGenerator: randomSessionIDs{},
 	})
@@ -229,6 +222,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if q.Get("transport") == "websocket" && !websocket.IsWebSocketUpgrade(r) {
+		writeError(w, http.StatusBadRequest, "bad_request", "transport=websocket needs a websocket upgrade request")
+		return
+	}
 	if q.Get("transport") == "polling" && q.Get("j") != "" {
 		writeError(w, http.StatusBadRequest, "bad_request", "JSONP polling is not supported; use XHR polling or websocket")
 		return

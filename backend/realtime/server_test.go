@@ -166,10 +166,18 @@ func TestSessionIDsAreRandom(t *testing.T) {
 	}
 }
 
-func TestJSONPIsRefused(t *testing.T) {
+func TestUnsupportedRequestsAreRefused(t *testing.T) {
 	ts := newServer(t)
-	if resp, _ := do(t, "GET", ts.URL+handshake+"&j=0"); resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("JSONP: %d", resp.StatusCode)
+	for name, path := range map[string]string{
+		"JSONP":              handshake + "&j=0",
+		"WebsocketNoUpgrade": "/socket.io/?EIO=3&transport=websocket",
+		"UnknownTransport":   "/socket.io/?EIO=3&transport=carrier-pigeon",
+	} {
+		t.Run(name, func(t *testing.T) {
+			if resp, body := do(t, "GET", ts.URL+path); resp.StatusCode != http.StatusBadRequest {
+				t.Fatalf("%d %q", resp.StatusCode, body)
+			}
+		})
 	}
 }
 

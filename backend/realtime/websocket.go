@@ -1,0 +1,131 @@
+package realtime
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/googollee/go-socket.io/engineio/frame"
+	"github.com/googollee/go-socket.io/engineio/packet"
+	"github.com/googollee/go-socket.io/engineio/transport"
+	"github.com/gorilla/websocket"
+)
+
+// websocketTransport is Chirp's Engine.IO 3 websocket transport, in place of the library's, for
+// what thousands of idle sockets cost. The library's keeps the upgrade request's handler
+// goroutine parked until the socket closes (holding net/http's 8 KiB of buffers with it), owns
+// a write buffer per socket, and starts a goroutine and a timer for every frame read or
+// written. Here the handler returns once the connection is upgraded, write buffers come from
+// a pool shared by all sockets, and a frame is one gorilla message.
+type websocketTransport struct {
+	upgrader websocket.Upgrader
+}
+
+func newWebsocketTransport(checkOrigin func(*http.Request) bool) *websocketTransport {
+	return &websocketTransport{upgrader: websocket.Upgrader{
+		// Chirp's frames are a few bytes (pings, events); a larger message is read in parts.
+		ReadBufferSize:  512,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
+		// ServeHTTP has applied the origin policy already; gorilla's default would refuse
+		// every cross-origin upgrade with 403.
+		CheckOrigin:      checkOrigin,
+		HandshakeTimeout: 10 * time.Second,
+	}}
+}
+
+func (t *websocketTransport) Name() string { return "websocket" }
+
+func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+	ws, err := t.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		// gorilla has answered the request; the library must not write to it again.
+		return nil, websocket.HandshakeError{}
+	}
+	return &websocketConn{ws: ws, url: *r.URL, header: r.Header.Clone()}, nil
+}
+
+func (t *websocketTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
+	return nil, errors.New("chirp's websocket transport only serves")
+}
+
+// websocketConn is one client's websocket. It deliberately has no ServeHTTP: the library would
+// call it and it would have to block for the life of the socket.
+type websocketConn struct {
+	ws     *websocket.Conn
+	url    url.URL
+	header http.Header
+
+	writeMu   sync.Mutex // gorilla allows one writer at a time: the session's and its pongs
+	closeOnce sync.Once
+}
+
+func (c *websocketConn) URL() url.URL                       { return c.url }
+func (c *websocketConn) LocalAddr() net.Addr                { return c.ws.LocalAddr() }
+func (c *websocketConn) RemoteAddr() net.Addr               { return c.ws.RemoteAddr() }
+func (c *websocketConn) RemoteHeader() http.Header          { return c.header }
+func (c *websocketConn) SetReadDeadline(t time.Time) error  { return c.ws.SetReadDeadline(t) }
+func (c *websocketConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+
+func (c *websocketConn) Close() error {
+	var err error
+	c.closeOnce.Do(func() { err = c.ws.Close() })
+	return err
+}
+
+// NextReader reads the next message: a text frame starts with the packet type's digit, a
+// binary one with the type as a byte.
+func (c *websocketConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return 0, 0, nil, err
+		}
+		if len(data) == 0 {
+			continue // not a packet; Engine.IO never sends one
+		}
+		switch mt {
+		case websocket.TextMessage:
+			if data[0] < '0' || data[0] > '6' {
+				return 0, 0, nil, errBadPayload
+			}
+			return frame.String, packet.Type(data[0] - '0'), io.NopCloser(bytes.NewReader(data[1:])), nil
+		case websocket.BinaryMessage:
+			return frame.Binary, packet.Type(data[0]), io.NopCloser(bytes.NewReader(data[1:])), nil
+		}
+	}
+}
+
+// NextWriter returns a writer whose Close sends one message. It is a byte writer, so the
+// socket.io encoder writes into it directly instead of wrapping it in a fresh bufio.Writer
+// for every packet.
+func (c *websocketConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
+	w := &websocketWriter{c: c, messageType: websocket.TextMessage}
+	if ft == frame.Binary {
+		w.messageType = websocket.BinaryMessage
+		w.buf.WriteByte(byte(pt))
+	} else {
+		w.buf.WriteByte('0' + byte(pt))
+	}
+	return w, nil
+}
+
+type websocketWriter struct {
+	c           *websocketConn
+	messageType int
+	buf         bytes.Buffer
+}
+
+func (w *websocketWriter) Write(p []byte) (int, error) { return w.buf.Write(p) }
+func (w *websocketWriter) WriteByte(b byte) error      { return w.buf.WriteByte(b) }
+
+func (w *websocketWriter) Close() error {
+	w.c.writeMu.Lock()
+	defer w.c.writeMu.Unlock()
+	return w.c.ws.WriteMessage(w.messageType, w.buf.Bytes())
+}
