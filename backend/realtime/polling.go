@@ -95,7 +95,7 @@ func newPollingConn(t *pollingTransport, r *http.Request) *pollingConn {
 	return &pollingConn{
 		t:          t,
 		url:        *r.URL,
-		header:     r.Header.Clone(),
+		header:     remoteHeader(r),
 		localAddr:  addr(r.Host),
 		remoteAddr: addr(r.RemoteAddr),
 		incoming:   make(chan enginePacket),

@@ -47,7 +47,7 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 		// gorilla has answered the request; the library must not write to it again.
 		return nil, websocket.HandshakeError{}
 	}
-	return &websocketConn{ws: ws, url: *r.URL, header: r.Header.Clone()}, nil
+	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r)}, nil
 }
 
 func (t *websocketTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
@@ -128,4 +128,16 @@ func (w *websocketWriter) Close() error {
 	w.c.writeMu.Lock()
 	defer w.c.writeMu.Unlock()
 	return w.c.ws.WriteMessage(w.messageType, w.buf.Bytes())
+}
+
+// remoteHeader keeps the few request headers worth knowing about a connection for its whole
+// life; a full copy of every header cost a kilobyte per socket.
+func remoteHeader(r *http.Request) http.Header {
+	h := http.Header{}
+	for _, name := range []string{"Origin", "User-Agent", "X-Forwarded-For", "X-Request-Id"} {
+		if v := r.Header.Values(name); len(v) > 0 {
+			h[name] = v
+		}
+	}
+	return h
 }
