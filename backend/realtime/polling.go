@@ -259,20 +259,19 @@ func (c *pollingConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser,
 	}
 }
 
+// packetWriter collects one packet. The embedded buffer makes it a byte writer, so the
+// socket.io encoder writes into it directly rather than through a new 4 KiB bufio.Writer per
+// packet.
 type packetWriter struct {
-	c   *pollingConn
-	p   enginePacket
-	buf bytes.Buffer
+	bytes.Buffer
+	c *pollingConn
+	p enginePacket
 }
 
-func (w *packetWriter) Write(b []byte) (int, error) { return w.buf.Write(b) }
-
-// WriteByte makes packetWriter a byte writer, so the socket.io encoder writes into it directly
-// rather than through a new 4 KiB bufio.Writer per packet.
-func (w *packetWriter) WriteByte(b byte) error { return w.buf.WriteByte(b) }
+var _ io.ByteWriter = (*packetWriter)(nil)
 
 func (w *packetWriter) Close() error {
-	w.p.data = w.buf.Bytes()
+	w.p.data = w.Bytes()
 	c := w.c
 	c.mu.Lock()
 	defer c.mu.Unlock()

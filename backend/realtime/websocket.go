@@ -101,33 +101,31 @@ func (c *websocketConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, er
 	}
 }
 
-// NextWriter returns a writer whose Close sends one message. It is a byte writer, so the
-// socket.io encoder writes into it directly instead of wrapping it in a fresh bufio.Writer
-// for every packet.
+// NextWriter returns a writer whose Close sends one message.
 func (c *websocketConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
 	w := &websocketWriter{c: c, messageType: websocket.TextMessage}
 	if ft == frame.Binary {
 		w.messageType = websocket.BinaryMessage
-		w.buf.WriteByte(byte(pt))
+		w.WriteByte(byte(pt))
 	} else {
-		w.buf.WriteByte('0' + byte(pt))
+		w.WriteByte('0' + byte(pt))
 	}
 	return w, nil
 }
 
+// websocketWriter collects one packet; the embedded buffer makes it a byte writer.
 type websocketWriter struct {
+	bytes.Buffer
 	c           *websocketConn
 	messageType int
-	buf         bytes.Buffer
 }
 
-func (w *websocketWriter) Write(p []byte) (int, error) { return w.buf.Write(p) }
-func (w *websocketWriter) WriteByte(b byte) error      { return w.buf.WriteByte(b) }
+var _ io.ByteWriter = (*websocketWriter)(nil)
 
 func (w *websocketWriter) Close() error {
 	w.c.writeMu.Lock()
 	defer w.c.writeMu.Unlock()
-	return w.c.ws.WriteMessage(w.messageType, w.buf.Bytes())
+	return w.c.ws.WriteMessage(w.messageType, w.Bytes())
 }
 
 // remoteHeader keeps the few request headers worth knowing about a connection for its whole
