@@ -27,6 +27,10 @@ type Config struct {
 	// last ping the server gives up on it.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
+	// WebPort, WebRoot and APIURL configure `chirp web`, the page server of make run.
+	WebPort int
+	WebRoot string
+	APIURL  string // the API's origin as the page should use it; checked by `chirp web`
 	// DebugAddr, when set, is a separate listener for net/http/pprof (profiling); keep it on
 	// a loopback address.
 	DebugAddr string
@@ -53,6 +57,8 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:   get("LOG_FORMAT", "text"),
 		DatabaseURL: get("DATABASE_URL", ""),
 		DebugAddr:   get("DEBUG_ADDR", ""),
+		WebRoot:     get("WEB_ROOT", "frontend/public"),
+		APIURL:      get("API_URL", ""),
 	}
 	if strings.ContainsAny(c.Host, " /[]") {
 		bad("HOST", c.Host, "want an IP address or host name to listen on, such as 0.0.0.0 or 127.0.0.1")
@@ -67,6 +73,12 @@ func Load(getenv func(string) string) (Config, error) {
 		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || port == "" {
 			bad("DEBUG_ADDR", c.DebugAddr, "want host:port, such as 127.0.0.1:6060")
 		}
+	}
+	webPort := get("WEB_PORT", "3000")
+	if n, err := strconv.Atoi(webPort); err != nil || n < 0 || n > 65535 {
+		bad("WEB_PORT", webPort, "want a port number from 0 to 65535")
+	} else {
+		c.WebPort = n
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", c.LogFormat, "want text or json")

@@ -62,6 +62,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT", "soon"},
 		{"PING_INTERVAL", "0s"},
 		{"DEBUG_ADDR", "6060"},
+		{"WEB_PORT", "web"},
+
 		{"PING_TIMEOUT", "10s"}, // not above the default 25 s interval
 	}
 	for _, tt := range tests {

@@ -2,6 +2,7 @@
 //
 //	chirp              serve (configured by the environment; see the README)
 //	chirp healthcheck  exit 0 when the server on the configured port says it is ready
+//	chirp web          serve the page bundle on its own port (make run)
 package main
 
 import (
@@ -23,6 +24,7 @@ import (
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/realtime"
+	"github.com/chirp-social/chirp/backend/web"
 )
 
 func main() {
@@ -39,6 +41,7 @@ const usage = `usage: chirp [command]
 commands:
   (none)       serve the API (configured by environment variables; see README.md)
   healthcheck  exit 0 when the server on the configured HOST and PORT is ready
+  web          serve the page (WEB_ROOT) on WEB_PORT, from its own origin, for make run
   help         show this text
 `
 
@@ -52,7 +55,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "", "serve", "healthcheck":
+	case "", "serve", "healthcheck", "web":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", command)
@@ -61,8 +64,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if command == "healthcheck" {
+	switch command {
+	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "web":
+		return serveWeb(ctx, cfg, newLogger(cfg, stderr))
 	}
 	return serve(ctx, cfg, newLogger(cfg, stderr))
 }
@@ -121,12 +127,39 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		}
 		defer stop()
 	}
-	ln, err := net.Listen("tcp", cfg.Addr())
+	// In-flight requests finish, sockets close; then the deferred store.Close closes the
+	// database.
+	return listenAndServe(ctx, srv, cfg.Host, cfg.Port, "HOST, PORT", cfg.ShutdownTimeout, log)
+}
+
+// serveWeb serves the page bundle from its own origin, for `make run` (compose uses nginx).
+func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	page, err := web.New(web.Config{Root: cfg.WebRoot, APIURL: cfg.APIURL})
 	if err != nil {
-		return fmt.Errorf("listen on %s (HOST, PORT): %w", cfg.Addr(), err)
+		return err
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	log.Info("listening", "addr", net.JoinHostPort(cfg.Host, strconv.Itoa(port)))
+	defer page.Close()
+	srv := &http.Server{
+		Handler:           page,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return listenAndServe(ctx, srv, cfg.Host, cfg.WebPort, "HOST, WEB_PORT", cfg.ShutdownTimeout, log)
+}
+
+// listenAndServe serves until ctx ends, logging `listening addr=HOST:PORT` with the real port
+// (PORT=0 picks one), then shuts down gracefully within timeout.
+func listenAndServe(ctx context.Context, srv *http.Server, host string, port int, vars string, timeout time.Duration, log *slog.Logger) error {
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (%s): %w", addr, vars, err)
+	}
+	log.Info("listening", "addr", net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
@@ -135,11 +168,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	log.Info("shutting down", "timeout", timeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	// In-flight requests finish, sockets close; then the deferred store.Close closes the
-	// database.
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}

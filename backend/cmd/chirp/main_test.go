@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -273,4 +275,57 @@ func TestJSONLogs(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("no JSON listening record:\n%s", out.String())
+}
+
+// TestWebServesThePageFromItsOwnPort starts `chirp web` as make run does and checks it serves
+// the folder with its headers and the API address in /config.js.
+func TestWebServesThePageFromItsOwnPort(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte("<!doctype html><title>Chirp</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs logBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	env := map[string]string{"HOST": "127.0.0.1", "WEB_PORT": "0", "WEB_ROOT": root, "API_URL": "http://127.0.0.1:8000"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"chirp", "web"}, func(k string) string { return env[k] }, io.Discard, &logs)
+	}()
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
+		if m := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(logs.String()); m != nil {
+			base = "http://" + m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("chirp web did not start:\n%s", logs.String())
+		}
+	}
+	resp, err := http.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "<title>Chirp</title>") ||
+		!strings.Contains(resp.Header.Get("Content-Security-Policy"), "connect-src http://127.0.0.1:8000 ws://127.0.0.1:8000") {
+		t.Fatalf("page: %d %q %v", resp.StatusCode, body, resp.Header)
+	}
+	resp, _ = http.Get(base + "/config.js")
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"apiUrl":"http://127.0.0.1:8000"`) {
+		t.Fatalf("config.js: %q", body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("chirp web stopped with %v", err)
+	}
+	env["WEB_ROOT"] = filepath.Join(root, "missing")
+	if err := run(context.Background(), []string{"chirp", "web"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "WEB_ROOT") {
+		t.Fatalf("missing WEB_ROOT: %v", err)
+	}
+	env["WEB_ROOT"], env["API_URL"] = root, "localhost:8000"
+	if err := run(context.Background(), []string{"chirp", "web"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "API_URL") {
+		t.Fatalf("bad API_URL: %v", err)
+	}
 }
