@@ -1,0 +1,1 @@
+window.CHIRP_CONFIG = {};

@@ -1,0 +1,49 @@
+// The live connection: socket.io 2.x from the API (window.io), websocket first, polling when
+// websocket cannot get through (a proxy that refuses upgrades, say); the 2.x client does not
+// fall back on its own.
+
+/**
+ * connectLive opens the socket and reports through handlers:
+ * onNewTweet(), onTweetUpdated(id), onTweetDeleted(id), onStatus('online'|'reconnecting'),
+ * onConnect() (at every connect, the first included: time to check what was missed, since
+ * events sent while the page had no socket never arrive).
+ */
+export function connectLive(io, apiUrl, handlers) {
+  const socket = io(apiUrl, {
+    transports: ['websocket'],
+    reconnectionDelay: 1000,
+    reconnectionDelayMax: 5000,
+  });
+  let everConnected = false;
+  let fellBack = false;
+
+  const fallBack = () => {
+    if (fellBack || everConnected) return;
+    fellBack = true;
+    // Polling first, and the upgrade to websocket if it works after all.
+    socket.io.opts.transports = ['polling', 'websocket'];
+  };
+  socket.on('connect_error', fallBack);
+  socket.on('connect', () => {
+    everConnected = true;
+    handlers.onStatus?.('online');
+    handlers.onConnect?.();
+  });
+  socket.on('disconnect', (reason) => {
+    if (reason === 'io client disconnect') return;
+    handlers.onStatus?.('reconnecting');
+  });
+  socket.on('connect_error', () => {
+    if (everConnected) handlers.onStatus?.('reconnecting');
+  });
+  socket.on('newTweet', () => handlers.onNewTweet?.());
+  socket.on('tweetUpdated', (p) => Number.isSafeInteger(p?.id) && handlers.onTweetUpdated?.(p.id));
+  socket.on('tweetDeleted', (p) => Number.isSafeInteger(p?.id) && handlers.onTweetDeleted?.(p.id));
+
+  return {
+    socket,
+    /** announce tells the other tabs, as the original protocol does, that this one posted. */
+    announce() { if (socket.connected) socket.emit('newTweet', true); },
+    close() { socket.close(); },
+  };
+}

@@ -1,0 +1,133 @@
+// The composition root: builds the API client, the store, the views and the live connection,
+// and wires them together.
+import { Api } from './api.js';
+import { TweetStore } from './store.js';
+import { TimelineView } from './timeline.js';
+import { Composer } from './composer.js';
+import { Tokens } from './tokens.js';
+import { Coalescer } from './coalesce.js';
+import { connectLive } from './live.js';
+import { newTweetsLabel } from './format.js';
+
+const $ = (sel) => document.querySelector(sel);
+const apiUrl = (window.CHIRP_CONFIG?.apiUrl || `${location.protocol}//${location.hostname}:8000`).replace(/\/+$/, '');
+
+const api = new Api(apiUrl);
+const store = new TweetStore();
+const tokens = new Tokens();
+const WALK = 100; // the API's largest page
+
+const dialog = $('#confirm-delete');
+const confirmDelete = () => new Promise((resolve) => {
+  dialog.returnValue = '';
+  dialog.showModal();
+  dialog.addEventListener('close', () => resolve(dialog.returnValue === 'delete'), { once: true });
+});
+
+const timeline = new TimelineView({
+  list: $('#timeline'), older: $('#older'), empty: $('#empty'), failure: $('#load-failed'),
+  store, api, tokens, confirmDelete,
+});
+
+// The "Show N new tweets" button. Events only say "something happened": the page asks the API
+// what is above the newest tweet it has loaded in order, and offers what it has not shown.
+const button = $('#new-tweets');
+const announcer = $('#announcer');
+const baseTitle = document.title;
+let live = null;
+
+function showPending(count, more) {
+  if (count === 0) {
+    button.hidden = true;
+    document.title = baseTitle;
+    return;
+  }
+  const label = newTweetsLabel(count, more);
+  if (button.hidden || button.textContent !== label) announcer.textContent = label.replace(/^Show /, '') + ' available';
+  button.textContent = label;
+  button.hidden = false;
+  document.title = `(${more ? '100+' : count}) ${baseTitle}`;
+}
+
+const checker = new Coalescer(async () => {
+  if (!timeline.loaded) return;
+  const page = await api.tweets({ since_id: store.newestInOrder, limit: WALK });
+  showPending(store.unseen(page).length, page.length === WALK);
+}, 1000);
+
+async function showNew() {
+  button.disabled = true;
+  try {
+    // Walk forward from the edge with min_id (the oldest first), so nothing is skipped when
+    // more than a page waits.
+    const added = [];
+    for (let i = 0; i < 1000; i++) {
+      const page = await api.tweets({ min_id: store.newestInOrder, limit: WALK });
+      added.push(...store.addNewer(page));
+      if (page.length < WALK) break;
+    }
+    timeline.insert(added);
+    showPending(0, false);
+    window.scrollTo({ top: 0, behavior: 'smooth' });
+    timeline.list.querySelector('li.tweet')?.focus?.();
+  } catch (err) {
+    announcer.textContent = `Couldn't load new tweets: ${err.message}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+button.addEventListener('click', showNew);
+
+new Composer({
+  form: $('#composer'),
+  api,
+  onPosted(tweet) {
+    tokens.set(tweet.id, tweet.edit_token);
+    const { edit_token: _, ...shown } = tweet;
+    timeline.insert(store.addOwn(shown));
+    live?.announce();
+  },
+});
+
+// The live connection, once the socket.io client has loaded from the API (it is retried while
+// the API is away).
+const status = $('#connection');
+function setStatus(s) {
+  status.hidden = s === 'online';
+  status.textContent = s === 'online' ? '' : 'Reconnecting…';
+}
+
+function loadClient(delay = 0) {
+  setTimeout(() => {
+    const script = document.createElement('script');
+    script.src = `${apiUrl}/socket.io/socket.io.js`;
+    script.onload = () => {
+      live = connectLive(window.io, apiUrl, {
+        onStatus: setStatus,
+        onConnect: () => checker.request(),
+        onNewTweet: () => checker.request(),
+        onTweetUpdated: async (id) => {
+          if (!store.has(id)) return;
+          try {
+            const t = await api.request('GET', `/api/tweets/${id}`);
+            store.update(t);
+            timeline.replace(id);
+          } catch (err) {
+            if (err.status === 404) timeline.remove(id);
+          }
+        },
+        onTweetDeleted: (id) => { if (store.has(id)) timeline.remove(id); },
+      });
+    };
+    script.onerror = () => {
+      script.remove();
+      setStatus('reconnecting');
+      loadClient(Math.min(delay * 2 || 1000, 10_000));
+    };
+    document.head.append(script);
+  }, delay);
+}
+
+$('#load-failed button').addEventListener('click', () => timeline.loadFirst().then(() => checker.request()));
+timeline.loadFirst().then(() => checker.request());
+loadClient();

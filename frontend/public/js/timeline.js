@@ -1,0 +1,212 @@
+// The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), paging
+// down, editing and deleting one's own tweets. It keeps the DOM in the store's order.
+import { linkParts, relativeTime, cleanText, textProblem, MAX_CONTENT, charactersLeft } from './format.js';
+
+const el = (tag, props = {}, ...children) => {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === 'class') node.className = v;
+    else if (k === 'text') node.textContent = v;
+    else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'role' || k === 'dir' || k === 'rel' || k === 'for') node.setAttribute(k, v);
+    else node[k] = v;
+  }
+  node.append(...children);
+  return node;
+};
+
+export class TimelineView {
+  /**
+   * @param {object} deps {list, older, status, store, api, tokens, confirmDelete}
+   */
+  constructor({ list, older, empty, failure, store, api, tokens, confirmDelete }) {
+    Object.assign(this, { list, older, empty, failure, store, api, tokens, confirmDelete });
+    this.pageSize = 20;
+    this.list.addEventListener('click', (e) => this.#onClick(e));
+    this.older.addEventListener('click', () => this.loadOlder());
+    // Relative times age while the page stays open.
+    setInterval(() => this.refreshTimes(), 60_000);
+  }
+
+  async loadFirst() {
+    this.failure.hidden = true;
+    this.list.setAttribute('aria-busy', 'true');
+    try {
+      const page = await this.api.tweets({ limit: this.pageSize });
+      this.insert(this.store.addFirst(page, this.pageSize));
+      this.loaded = true;
+    } catch (err) {
+      this.failure.querySelector('p').textContent = `Couldn't load tweets: ${err.message}`;
+      this.failure.hidden = false;
+      this.loaded = false;
+    } finally {
+      this.list.removeAttribute('aria-busy');
+      this.#updateEdges();
+    }
+    return this.loaded;
+  }
+
+  async loadOlder() {
+    if (this.store.reachedEnd || this.store.oldest === null) return;
+    this.older.disabled = true;
+    this.older.textContent = 'Loading…';
+    try {
+      const page = await this.api.tweets({ limit: this.pageSize, max_id: this.store.oldest });
+      this.insert(this.store.addOlder(page, this.pageSize));
+      this.older.textContent = 'Show older';
+    } catch (err) {
+      this.older.textContent = `Couldn't load older tweets (${err.message}). Try again`;
+    } finally {
+      this.older.disabled = false;
+      this.#updateEdges();
+    }
+  }
+
+  /** insert puts tweets in their place, newest first, and returns their nodes. */
+  insert(tweets) {
+    const nodes = [];
+    for (const t of [...tweets].sort((a, b) => b.id - a.id)) {
+      const node = this.#render(t);
+      let before = null;
+      for (const li of this.list.children) {
+        if (Number(li.dataset.id) < t.id) { before = li; break; }
+      }
+      this.list.insertBefore(node, before);
+      nodes.push(node);
+    }
+    this.#updateEdges();
+    return nodes;
+  }
+
+  /**
+   * replace re-renders a tweet that changed. An edit made elsewhere does not throw away the
+   * reader's own edit in progress; `force` ends that edit.
+   */
+  replace(id, force = false) {
+    const old = this.#node(id);
+    const t = this.store.get(id);
+    if (!old || !t || (old.classList.contains('editing') && !force)) return;
+    old.replaceWith(this.#render(t));
+  }
+
+  remove(id) {
+    this.#node(id)?.remove();
+    this.store.remove(id);
+    this.#updateEdges();
+  }
+
+  refreshTimes() {
+    const now = new Date();
+    for (const time of this.list.querySelectorAll('time')) {
+      time.textContent = relativeTime(new Date(time.dateTime), now);
+    }
+  }
+
+  #node(id) { return this.list.querySelector(`li[data-id="${id}"]`); }
+
+  #updateEdges() {
+    const ready = this.loaded;
+    this.empty.hidden = !ready || this.store.size > 0;
+    this.older.hidden = !ready || this.store.size === 0 || this.store.reachedEnd;
+    const end = this.older.nextElementSibling;
+    if (end) end.hidden = !ready || this.store.size === 0 || !this.store.reachedEnd;
+  }
+
+  #render(t) {
+    const created = new Date(t.created_at);
+    const li = el('li', { class: 'tweet', 'data-id': String(t.id) });
+    const time = el('time', { dateTime: t.created_at, title: created.toLocaleString(), text: relativeTime(created) });
+    const head = el('header', { class: 'tweet-head' },
+      el('span', { class: 'avatar', 'aria-hidden': 'true', text: initial(t.author) }),
+      el('strong', { class: 'author', dir: 'auto', text: t.author }),
+      el('span', { class: 'dot', 'aria-hidden': 'true', text: '·' }),
+      time);
+    if (t.updated_at !== t.created_at) {
+      head.append(el('span', { class: 'edited', title: `Edited ${new Date(t.updated_at).toLocaleString()}`, text: 'edited' }));
+    }
+    const body = el('p', { class: 'content', dir: 'auto' });
+    for (const part of linkParts(t.content)) {
+      body.append(part.href
+        ? el('a', { href: part.href, rel: 'noopener noreferrer nofollow', target: '_blank', text: part.text })
+        : document.createTextNode(part.text));
+    }
+    li.append(head, body);
+    if (this.tokens.get(t.id)) {
+      li.append(el('div', { class: 'actions' },
+        el('button', { type: 'button', class: 'link', 'data-action': 'edit', text: 'Edit' }),
+        el('button', { type: 'button', class: 'link danger', 'data-action': 'delete', text: 'Delete' })));
+    }
+    li.append(el('p', { class: 'error', role: 'alert' }));
+    return li;
+  }
+
+  #onClick(e) {
+    const button = e.target.closest('button[data-action]');
+    if (!button) return;
+    const li = button.closest('li.tweet');
+    const id = Number(li.dataset.id);
+    const action = button.dataset.action;
+    if (action === 'edit') this.#startEdit(li, id);
+    else if (action === 'delete') this.#delete(li, id);
+    else if (action === 'save') this.#save(li, id);
+    else if (action === 'cancel') this.replace(id, true);
+  }
+
+  #startEdit(li, id) {
+    const t = this.store.get(id);
+    li.classList.add('editing');
+    const area = el('textarea', { class: 'edit-box', rows: 3, value: t.content, 'aria-label': 'Edit tweet' });
+    const left = el('span', { class: 'counter' });
+    const save = el('button', { type: 'button', class: 'primary small', 'data-action': 'save', text: 'Save' });
+    const update = () => {
+      const n = charactersLeft(area.value);
+      left.textContent = String(n);
+      left.classList.toggle('over', n < 0);
+      area.setAttribute('aria-invalid', String(n < 0));
+      save.disabled = textProblem(cleanText(area.value), MAX_CONTENT, true) !== '';
+    };
+    area.addEventListener('input', update);
+    area.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); if (!save.disabled) this.#save(li, id); }
+      if (e.key === 'Escape') this.replace(id, true);
+    });
+    li.querySelector('.content').replaceWith(area);
+    li.querySelector('.actions').replaceChildren(left,
+      el('button', { type: 'button', class: 'link', 'data-action': 'cancel', text: 'Cancel' }), save);
+    update();
+    area.focus();
+  }
+
+  async #save(li, id) {
+    const area = li.querySelector('textarea');
+    const error = li.querySelector('.error');
+    const save = li.querySelector('[data-action="save"]');
+    save.disabled = true;
+    error.textContent = '';
+    try {
+      const t = await this.api.update(id, area.value, this.tokens.get(id));
+      this.store.update(t);
+      this.replace(id, true);
+    } catch (err) {
+      error.textContent = err.fields?.content ? `Content ${err.fields.content}.` : err.message;
+      save.disabled = false;
+    }
+  }
+
+  async #delete(li, id) {
+    if (!(await this.confirmDelete())) return;
+    const error = li.querySelector('.error');
+    error.textContent = '';
+    try {
+      await this.api.remove(id, this.tokens.get(id));
+    } catch (err) {
+      if (err.status !== 404) { error.textContent = err.message; return; }
+    }
+    this.tokens.delete(id);
+    this.remove(id);
+  }
+}
+
+function initial(name) {
+  const first = [...name.trim()][0] ?? '?';
+  return first.toLocaleUpperCase();
+}
