@@ -12,8 +12,9 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## run the backend on :8000 with the embedded SQLite database (backend/chirp.db)
-	cd $(BACKEND) && $(GO) run ./cmd/chirp
+run: ## the API on :8000 (embedded SQLite: backend/chirp.db) and the page on :3000; Ctrl+C stops both
+	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
+	cd $(BACKEND) && { WEB_ROOT=../frontend/public ./bin/chirp web & web=$$!; trap 'kill $$web 2>/dev/null; wait $$web' EXIT; ./bin/chirp; }
 
 .PHONY: build
 build: ## build the backend binary into backend/bin/chirp (static, no cgo)

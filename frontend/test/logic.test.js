@@ -1,0 +1,173 @@
+// Unit tests of the page's logic that needs no browser: counting exactly as the server does
+// (the server's own vectors), relative time, links, the new-tweets label, the coalescing of
+// checks, and the store's bookkeeping of pages and one's own posts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import {
+  cleanText, textLength, textProblem, charactersLeft, relativeTime, newTweetsLabel, linkParts,
+  MAX_CONTENT, MAX_AUTHOR,
+} from '../public/js/format.js';
+import { Coalescer } from '../public/js/coalesce.js';
+import { TweetStore } from '../public/js/store.js';
+
+const rules = JSON.parse(readFileSync(new URL('../../docs/text-rules.json', import.meta.url), 'utf8'));
+
+test('the limits are the server\'s', () => {
+  assert.equal(rules.limits.content, MAX_CONTENT);
+  assert.equal(rules.limits.author, MAX_AUTHOR);
+});
+
+for (const v of rules.vectors) {
+  test(`text rule: ${v.name}`, () => {
+    const clean = cleanText(v.input);
+    const multiline = v.field === 'content';
+    const problem = textProblem(clean, multiline ? MAX_CONTENT : MAX_AUTHOR, multiline);
+    if (v.valid) {
+      assert.equal(problem, '', `valid input judged ${problem}`);
+      assert.equal(clean, v.stored);
+      assert.equal(textLength(clean), v.length);
+    } else {
+      assert.equal(problem, v.problem);
+    }
+  });
+}
+
+test('the counter counts code points after cleaning', () => {
+  assert.equal(charactersLeft(''), 280);
+  assert.equal(charactersLeft('😀'.repeat(281)), -1); // 562 UTF-16 units, 281 characters
+  assert.equal(charactersLeft('e\u0301'.repeat(280)), 0); // 560 code points before NFC
+  assert.equal(charactersLeft('  hi  '), 278);
+});
+
+test('relative time', () => {
+  const now = new Date(2026, 10, 25, 12, 0, 0);
+  const ago = (s) => new Date(now - s * 1000);
+  assert.equal(relativeTime(ago(0), now), 'now');
+  assert.equal(relativeTime(ago(59), now), 'now');
+  assert.equal(relativeTime(ago(60), now), '1m');
+  assert.equal(relativeTime(ago(3 * 60 + 5), now), '3m');
+  assert.equal(relativeTime(ago(2 * 3600), now), '2h');
+  assert.equal(relativeTime(ago(23 * 3600 + 59 * 60), now), '23h');
+  assert.equal(relativeTime(new Date(2026, 10, 20, 9, 0), now), 'Nov 20');
+  assert.equal(relativeTime(new Date(2025, 0, 3), now), 'Jan 3, 2025');
+  assert.equal(relativeTime(new Date(now.getTime() + 5000), now), 'now'); // a clock a little ahead
+});
+
+test('the new-tweets label', () => {
+  assert.equal(newTweetsLabel(1), 'Show 1 new tweet');
+  assert.equal(newTweetsLabel(5), 'Show 5 new tweets');
+  assert.equal(newTweetsLabel(99), 'Show 99 new tweets');
+  assert.equal(newTweetsLabel(100), 'Show 100+ new tweets');
+  assert.equal(newTweetsLabel(37, true), 'Show 100+ new tweets');
+});
+
+test('links: http and https only, sentence punctuation left out', () => {
+  const parts = (s) => linkParts(s).map((p) => (p.href ? `[${p.href}]` : p.text)).join('');
+  assert.equal(parts('see https://example.com/a?b=1.'), 'see [https://example.com/a?b=1].');
+  assert.equal(parts('(http://x.org/path) ok'), '([http://x.org/path]) ok');
+  assert.equal(parts('https://en.wikipedia.org/wiki/Go_(language)!'), '[https://en.wikipedia.org/wiki/Go_(language)]!');
+  assert.equal(parts('javascript:alert(1) ftp://x.org'), 'javascript:alert(1) ftp://x.org');
+  assert.equal(parts('two: http://a.io, https://b.io'), 'two: [http://a.io], [https://b.io]');
+  assert.equal(parts('no links'), 'no links');
+  assert.deepEqual(linkParts(''), []);
+});
+
+/** A clock the test moves by hand. */
+function fakeClock() {
+  let now = 0;
+  let timers = [];
+  return {
+    now: () => now,
+    setTimeout: (f, ms) => { const t = { at: now + ms, f }; timers.push(t); return t; },
+    clearTimeout: (t) => { timers = timers.filter((x) => x !== t); },
+    async advance(ms) {
+      now += ms;
+      for (const t of timers.filter((x) => x.at <= now)) {
+        timers = timers.filter((x) => x !== t);
+        t.f();
+      }
+      await new Promise((r) => setImmediate(r));
+    },
+  };
+}
+
+test('coalescing: one check in flight, at most one a second, none lost', async () => {
+  const clock = fakeClock();
+  let runs = 0;
+  let release;
+  const c = new Coalescer(() => { runs++; return new Promise((r) => { release = r; }); }, 1000, clock);
+  c.request();
+  assert.equal(runs, 1);
+  for (let i = 0; i < 10; i++) c.request(); // a burst while the first is in flight
+  assert.equal(runs, 1);
+  release();
+  await clock.advance(0);
+  assert.equal(runs, 1, 'the follow-up waits for the second to pass');
+  await clock.advance(999);
+  assert.equal(runs, 1);
+  await clock.advance(1);
+  assert.equal(runs, 2, 'the burst cost one more check');
+  release();
+  await clock.advance(5000);
+  assert.equal(runs, 2, 'nothing more was asked for');
+  c.request();
+  assert.equal(runs, 3, 'a request long after runs at once');
+  release();
+});
+
+test('coalescing: a failed check does not stop later ones', async () => {
+  const clock = fakeClock();
+  let runs = 0;
+  const c = new Coalescer(async () => { runs++; throw new Error('offline'); }, 1000, clock);
+  c.request();
+  await clock.advance(0);
+  await clock.advance(1000);
+  c.request();
+  assert.equal(runs, 2);
+});
+
+const tw = (id) => ({ id, author: 'a', content: `tweet ${id}`, created_at: '', updated_at: '' });
+
+test('store: pages merge without duplicates, newest first', () => {
+  const s = new TweetStore();
+  assert.deepEqual(s.addFirst([tw(30), tw(29), tw(28)], 3).map((t) => t.id), [30, 29, 28]);
+  assert.equal(s.newestInOrder, 30);
+  assert.equal(s.oldest, 28);
+  assert.equal(s.reachedEnd, false);
+  assert.deepEqual(s.addOlder([tw(28), tw(27)], 3).map((t) => t.id), [27]);
+  assert.equal(s.reachedEnd, true);
+  assert.deepEqual(s.ids(), [30, 29, 28, 27]);
+});
+
+test('store: an empty timeline walks from 0', () => {
+  const s = new TweetStore();
+  s.addFirst([], 20);
+  assert.equal(s.newestInOrder, 0);
+  assert.equal(s.reachedEnd, true);
+});
+
+test('store: one\'s own post is shown early without hiding the tweets before it', () => {
+  const s = new TweetStore();
+  s.addFirst([tw(10)], 20);
+  // Tweets 11 and 12 wait behind the button; the reader posts 13.
+  s.addOwn(tw(13));
+  assert.equal(s.newestInOrder, 10, 'the own post must not move the edge');
+  // The next check: since_id=10 gives 13, 12, 11; only 12 and 11 are news.
+  assert.deepEqual(s.unseen([tw(13), tw(12), tw(11)]).map((t) => t.id), [12, 11]);
+  // The click walks min_id=10 and inserts 11 and 12 around the own post.
+  assert.deepEqual(s.addNewer([tw(13), tw(12), tw(11)]).map((t) => t.id), [12, 11]);
+  assert.equal(s.newestInOrder, 13);
+  assert.deepEqual(s.ids(), [13, 12, 11, 10]);
+});
+
+test('store: updates and removals', () => {
+  const s = new TweetStore();
+  s.addFirst([tw(2), tw(1)], 20);
+  assert.equal(s.update({ id: 2, content: 'changed' }), true);
+  assert.equal(s.get(2).content, 'changed');
+  assert.equal(s.get(2).author, 'a');
+  assert.equal(s.update({ id: 9, content: 'x' }), false);
+  assert.equal(s.remove(1), true);
+  assert.deepEqual(s.ids(), [2]);
+});
