@@ -69,7 +69,12 @@ async function showNew() {
     timeline.insert(added);
     showPending(0, false);
     window.scrollTo({ top: 0, behavior: 'smooth' });
-    timeline.list.querySelector('li.tweet')?.focus?.();
+    // Keyboard and screen-reader users continue from the newest tweet, where the button was.
+    const first = timeline.list.querySelector('li.tweet');
+    if (first) {
+      first.tabIndex = -1;
+      first.focus({ preventScroll: true });
+    }
   } catch (err) {
     announcer.textContent = `Couldn't load new tweets: ${err.message}`;
   } finally {
