@@ -13,6 +13,9 @@ export function connectLive(io, apiUrl, handlers) {
     transports: ['websocket'],
     reconnectionDelay: 1000,
     reconnectionDelayMax: 5000,
+    // A websocket that a proxy accepts and then drops before the handshake raises no error in
+    // the 2.x client, only this timeout (20 s by default): keep it short so the fallback is.
+    timeout: 5000,
   });
   let everConnected = false;
   let fellBack = false;
@@ -24,6 +27,7 @@ export function connectLive(io, apiUrl, handlers) {
     socket.io.opts.transports = ['polling', 'websocket'];
   };
   socket.on('connect_error', fallBack);
+  socket.on('connect_timeout', fallBack);
   socket.on('connect', () => {
     everConnected = true;
     handlers.onStatus?.('online');
