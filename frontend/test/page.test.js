@@ -498,3 +498,27 @@ e2e('the name and an unsent draft survive a reload; Ctrl+Enter posts with an Ide
   assert.notEqual(key2, key, 'a new post gets a new key');
   assertClean(a);
 });
+
+e2e('the API is away when the page loads: the failure says so, and "Try again" loads once it is back', {}, async ({ backend, web: startPage, open, defer }) => {
+  // An API that has stopped leaves its port and its database (in our folder) for the restart.
+  const dir = mkdtempSync(path.join(tmpdir(), 'chirp-outage-'));
+  defer(async () => rmSync(dir, { recursive: true, force: true }));
+  const first = await startServer({ dir });
+  const { port } = first;
+  await postTweet(first.url, 'written before the outage');
+  await first.stop();
+  const web = await startPage(`http://127.0.0.1:${port}`);
+  const tab = await open(web, 'tab', { waitReady: false });
+  const failure = tab.page.locator('#load-failed');
+  await failure.waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match(await failure.locator('p').textContent(), /^Couldn't load tweets: .*unreachable/);
+  assert.ok(await tab.page.locator('#connection').isVisible(), '"Reconnecting…" shows while the API is away');
+
+  const api = await backend({ port, dir });
+  await failure.locator('button', { hasText: 'Try again' }).click();
+  await tab.ready();
+  assert.ok(await failure.isHidden());
+  assert.deepEqual((await tab.tweets()).map((t) => t.content), ['written before the outage']);
+  await postTweet(api.url, 'after the outage');
+  await tab.waitForButton('Show 1 new tweet');
+});
