@@ -2,11 +2,10 @@
 // the page folder from its own origin (with its CSP and /config.js pointing at the API), a
 // handle on one browser tab of the page, and the small waits and reads the tests share.
 // Importing this module starts nothing.
-import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chirpBin } from './server.js';
+import { runChirp } from './server.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The page folder `chirp web` serves (CHIRP_WEB_ROOT overrides it, to try a modified copy). */
@@ -18,53 +17,10 @@ export const outputDir = path.resolve(here, '../../test-output');
 
 /**
  * startWeb runs `chirp web` on a free port (WEB_PORT=0), serving webRoot with API_URL=apiUrl.
- * Returns {url, port, proc, logs(), stop()}.
+ * Returns {url, port, proc, logs(), stop(), kill()}.
  */
-export async function startWeb({ apiUrl, env = {} }) {
-  const proc = spawn(chirpBin, ['web'], {
-    env: {
-      PATH: process.env.PATH,
-      HOST: '127.0.0.1',
-      WEB_PORT: '0',
-      WEB_ROOT: webRoot,
-      API_URL: apiUrl,
-      LOG_LEVEL: 'debug',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let logs = '';
-  proc.stderr.setEncoding('utf8');
-  proc.stderr.on('data', (chunk) => { logs += chunk; });
-  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const addr = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`chirp web: no listening record in 20 s:\n${logs}`)), 20_000);
-    const look = () => {
-      const m = /msg=listening addr=(127\.0\.0\.1:\d+)/.exec(logs);
-      if (m) { clearTimeout(timer); proc.stderr.off('data', look); resolve(m[1]); }
-    };
-    proc.stderr.on('data', look);
-    look();
-    exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`chirp web exited (${code}):\n${logs}`)); });
-  });
-  const url = `http://${addr}`;
-  for (let i = 0; ; i++) {
-    try {
-      if ((await fetch(`${url}/config.js`)).ok) break;
-    } catch { /* not yet */ }
-    if (i > 200) throw new Error(`chirp web never answered:\n${logs}`);
-    await sleep(25);
-  }
-  return {
-    url,
-    port: Number(addr.split(':')[1]),
-    proc,
-    logs: () => logs,
-    async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      return exited;
-    },
-  };
+export function startWeb({ apiUrl, env = {} }) {
+  return runChirp({ args: ['web'], env: { WEB_PORT: '0', WEB_ROOT: webRoot, API_URL: apiUrl, ...env }, readyPath: '/config.js' });
 }
 
 /** sleep resolves after ms. */

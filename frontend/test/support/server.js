@@ -19,15 +19,31 @@ export const chirpBin = process.env.CHIRP_BIN
 export async function startServer({ env = {}, port = 0, dir } = {}) {
   const ownDir = !dir;
   dir ??= mkdtempSync(path.join(tmpdir(), 'chirp-test-'));
-  const proc = spawn(chirpBin, [], {
-    env: {
-      PATH: process.env.PATH,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATABASE_URL: `sqlite://${path.join(dir, 'chirp.db')}`,
-      LOG_LEVEL: 'debug',
-      ...env,
+  const run = await runChirp({
+    env: { PORT: String(port), DATABASE_URL: `sqlite://${path.join(dir, 'chirp.db')}`, ...env },
+    readyPath: '/healthz',
+  });
+  return {
+    ...run,
+    dir,
+    /** stop sends SIGTERM and waits for a clean exit (code 0). */
+    async stop() {
+      const res = await run.stop();
+      if (ownDir) rmSync(dir, { recursive: true, force: true });
+      return res;
     },
+  };
+}
+
+/**
+ * runChirp starts the binary (args: [] for the API, ['web'] for the page server) on
+ * 127.0.0.1, reads its port from the `listening` log record, and waits until readyPath answers.
+ * Returns {url, port, proc, logs(), stop(), kill()}.
+ */
+export async function runChirp({ args = [], env = {}, readyPath }) {
+  const name = ['chirp', ...args].join(' ');
+  const proc = spawn(chirpBin, args, {
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'debug', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let logs = '';
@@ -36,34 +52,32 @@ export async function startServer({ env = {}, port = 0, dir } = {}) {
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
 
   const addr = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening record in 20 s:\n${logs}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`${name}: no listening record in 20 s:\n${logs}`)), 20_000);
     const look = () => {
       const m = /msg=listening addr=(127\.0\.0\.1:\d+)/.exec(logs);
       if (m) { clearTimeout(timer); proc.stderr.off('data', look); resolve(m[1]); }
     };
     proc.stderr.on('data', look);
-    exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`chirp exited (${code}):\n${logs}`)); });
+    look();
+    exited.then(({ code }) => { clearTimeout(timer); reject(new Error(`${name} exited (${code}):\n${logs}`)); });
   });
   const url = `http://${addr}`;
   for (let i = 0; ; i++) {
     try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
+      if ((await fetch(url + readyPath)).ok) break;
     } catch { /* not yet */ }
-    if (i > 200) throw new Error(`/healthz never answered:\n${logs}`);
+    if (i > 200) throw new Error(`${name}: ${readyPath} never answered:\n${logs}`);
     await new Promise((r) => setTimeout(r, 25));
   }
   return {
     url,
     port: Number(addr.split(':')[1]),
-    dir,
     proc,
     logs: () => logs,
-    /** stop sends SIGTERM and waits for a clean exit (code 0). */
+    /** stop sends SIGTERM and waits for the process to exit. */
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const res = await exited;
-      if (ownDir) rmSync(dir, { recursive: true, force: true });
-      return res;
+      return exited;
     },
     /** kill ends the process at once, as a crash would. */
     async kill() {
