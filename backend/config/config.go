@@ -63,22 +63,12 @@ func Load(getenv func(string) string) (Config, error) {
 	if strings.ContainsAny(c.Host, " /[]") {
 		bad("HOST", c.Host, "want an IP address or host name to listen on, such as 0.0.0.0 or 127.0.0.1")
 	}
-	port := get("PORT", "8000")
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		bad("PORT", port, "want a port number from 0 to 65535 (0 picks a free port)")
-	} else {
-		c.Port = n
-	}
+	c.Port = portNumber(get, "PORT", "8000", bad)
+	c.WebPort = portNumber(get, "WEB_PORT", "3000", bad)
 	if c.DebugAddr != "" {
 		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || port == "" {
 			bad("DEBUG_ADDR", c.DebugAddr, "want host:port, such as 127.0.0.1:6060")
 		}
-	}
-	webPort := get("WEB_PORT", "3000")
-	if n, err := strconv.Atoi(webPort); err != nil || n < 0 || n > 65535 {
-		bad("WEB_PORT", webPort, "want a port number from 0 to 65535")
-	} else {
-		c.WebPort = n
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", c.LogFormat, "want text or json")
@@ -154,6 +144,16 @@ func parseOrigins(s string) ([]string, error) {
 		return nil, errors.New("want * or at least one origin")
 	}
 	return list, nil
+}
+
+func portNumber(get func(string, string) string, name, def string, bad func(string, string, string)) int {
+	v := get(name, def)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 {
+		bad(name, v, "want a port number from 0 to 65535 (0 picks a free port)")
+		return 0
+	}
+	return n
 }
 
 func duration(get func(string, string) string, name, def string, bad func(string, string, string)) time.Duration {
