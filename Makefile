@@ -25,6 +25,7 @@ FRONTEND := frontend
 .PHONY: test
 test: check $(FRONTEND)/node_modules ## the whole suite: Go (race detector; PostgreSQL too with TEST_DATABASE_URL), then Node and browser tests
 	cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...
+	cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...
 	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
 	cd $(FRONTEND) && CHIRP_BIN=../$(BIN) npm test
 
@@ -35,8 +36,9 @@ $(FRONTEND)/node_modules: $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
 
 .PHONY: check
 check: ## gofmt and go vet
-	@cd $(BACKEND) && unformatted=$$(gofmt -l .) && if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@unformatted=$$(gofmt -l $(BACKEND) deploy/check) && if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	cd $(BACKEND) && $(GO) vet ./...
+	cd deploy/check && $(GO) vet ./...
 
 .PHONY: bench
 bench: ## Go benchmarks: list and create through the router on SQLite (and PostgreSQL with TEST_DATABASE_URL)

@@ -1,0 +1,162 @@
+// Package check tests what cannot run on a machine without a Docker engine: that
+// docker-compose.yml says what Chirp needs (loaded with compose-go, the library Docker Compose
+// itself uses) and that the backend's Dockerfile builds what the tests build.
+package check
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+func loadProject(t *testing.T, env map[string]string) *types.Project {
+	t.Helper()
+	var envList []string
+	for k, v := range env {
+		envList = append(envList, k+"="+v)
+	}
+	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"},
+		cli.WithWorkingDirectory("../.."),
+		cli.WithEnv(envList),
+		cli.WithName("chirp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := opts.LoadProject(context.Background())
+	if err != nil {
+		t.Fatalf("docker-compose.yml does not load: %v", err)
+	}
+	return p
+}
+
+func TestComposeServices(t *testing.T) {
+	p := loadProject(t, nil)
+	if names := p.ServiceNames(); !slices.Equal(sorted(names), []string{"backend", "db", "frontend"}) {
+		t.Fatalf("services %v", names)
+	}
+	db, backend, frontend := p.Services["db"], p.Services["backend"], p.Services["frontend"]
+
+	t.Run("Ports", func(t *testing.T) {
+		for name, want := range map[string]string{"backend": "8000", "frontend": "3000"} {
+			s := p.Services[name]
+			if len(s.Ports) != 1 || s.Ports[0].Published != want || s.Ports[0].Target != mustAtoi(want) {
+				t.Fatalf("%s ports %+v", name, s.Ports)
+			}
+		}
+		if len(db.Ports) != 0 {
+			t.Fatalf("the database is published: %+v", db.Ports)
+		}
+	})
+	t.Run("PortsFromEnv", func(t *testing.T) {
+		q := loadProject(t, map[string]string{"BACKEND_PORT": "18000", "FRONTEND_PORT": "13000"})
+		if q.Services["backend"].Ports[0].Published != "18000" || q.Services["frontend"].Ports[0].Published != "13000" {
+			t.Fatalf("ports do not follow .env: %+v %+v", q.Services["backend"].Ports, q.Services["frontend"].Ports)
+		}
+	})
+	t.Run("Healthchecks", func(t *testing.T) {
+		for name, want := range map[string]string{"db": "pg_isready", "backend": "/chirp healthcheck", "frontend": "/config.js"} {
+			hc := p.Services[name].HealthCheck
+			if hc == nil || !strings.Contains(strings.Join(hc.Test, " "), want) {
+				t.Fatalf("%s healthcheck %+v", name, hc)
+			}
+		}
+	})
+	t.Run("DependsOn", func(t *testing.T) {
+		if d, ok := backend.DependsOn["db"]; !ok || d.Condition != types.ServiceConditionHealthy {
+			t.Fatalf("backend depends_on %+v", backend.DependsOn)
+		}
+		if _, ok := frontend.DependsOn["backend"]; !ok {
+			t.Fatalf("frontend depends_on %+v", frontend.DependsOn)
+		}
+	})
+	t.Run("Volume", func(t *testing.T) {
+		if _, ok := p.Volumes["db-data"]; !ok {
+			t.Fatalf("volumes %v", p.Volumes)
+		}
+		// The image's major version decides where its data lives: from 18 on the image wants
+		// the volume at /var/lib/postgresql, before 18 at /var/lib/postgresql/data; a mismatch
+		// makes the container exit at start.
+		m := regexp.MustCompile(`^postgres:(\d+)`).FindStringSubmatch(db.Image)
+		if m == nil {
+			t.Fatalf("db image %q is not an official postgres image with a pinned major version", db.Image)
+		}
+		want := "/var/lib/postgresql/data"
+		if mustAtoi(m[1]) >= 18 {
+			want = "/var/lib/postgresql"
+		}
+		if len(db.Volumes) != 1 || db.Volumes[0].Source != "db-data" || db.Volumes[0].Target != want {
+			t.Fatalf("db volumes %+v, want db-data at %s", db.Volumes, want)
+		}
+	})
+	t.Run("BackendEnvironment", func(t *testing.T) {
+		url := backend.Environment["DATABASE_URL"]
+		if url == nil || !strings.HasPrefix(*url, "postgres://chirp:chirp-dev-only@db:5432/chirp") {
+			t.Fatalf("DATABASE_URL %v", url)
+		}
+		if backend.Build == nil || backend.Build.Context == "" || !strings.HasSuffix(backend.Build.Context, "backend") {
+			t.Fatalf("backend build %+v", backend.Build)
+		}
+		if backend.Restart != "unless-stopped" || backend.StopSignal != "SIGTERM" {
+			t.Fatalf("restart %q stop signal %q", backend.Restart, backend.StopSignal)
+		}
+	})
+	t.Run("FrontendServesOnlyPublic", func(t *testing.T) {
+		var targets []string
+		for _, v := range frontend.Volumes {
+			targets = append(targets, v.Target)
+			if v.Target == "/usr/share/nginx/html" && !strings.HasSuffix(v.Source, "frontend/public") {
+				t.Fatalf("the web root is %s, not frontend/public", v.Source)
+			}
+			if !v.ReadOnly {
+				t.Fatalf("volume %s is writable", v.Target)
+			}
+		}
+		if !slices.Contains(targets, "/usr/share/nginx/html") || !slices.Contains(targets, "/etc/nginx/templates") {
+			t.Fatalf("frontend volumes %v", targets)
+		}
+		if api := frontend.Environment["API_URL"]; api == nil || *api != "http://localhost:8000" {
+			t.Fatalf("API_URL %v", api)
+		}
+	})
+}
+
+// Every variable the compose file reads must be documented in .env.example.
+func TestEveryVariableIsInEnvExample(t *testing.T) {
+	compose, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^([A-Z_][A-Z0-9_]*)=`).FindAllStringSubmatch(string(example), -1) {
+		documented[m[1]] = true
+	}
+	used := regexp.MustCompile(`\$\{([A-Z_][A-Z0-9_]*)`).FindAllStringSubmatch(string(compose), -1)
+	if len(used) < 10 {
+		t.Fatalf("found only %d variables in docker-compose.yml", len(used))
+	}
+	for _, m := range used {
+		if !documented[m[1]] {
+			t.Errorf("%s is used by docker-compose.yml but not in .env.example", m[1])
+		}
+	}
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+func mustAtoi(s string) uint32 {
+	var n uint32
+	for _, r := range s {
+		n = n*10 + uint32(r-'0')
+	}
+	return n
+}
