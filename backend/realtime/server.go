@@ -255,9 +255,8 @@ func (p originPolicy) allows(r *http.Request) bool {
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	body, _ := json.Marshal(map[string]any{"error": map[string]string{"code": code, "message": message}})
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Content-Length", itoa(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
