@@ -259,4 +259,3 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	w.WriteHeader(status)
 	w.Write(body)
 }
-
