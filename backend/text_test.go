@@ -141,10 +141,12 @@ func TestPageQueryValidate(t *testing.T) {
 	}{
 		{"Default", chirp.PageQuery{Limit: 20}, true},
 		{"MaxAndSince", chirp.PageQuery{Limit: 1, MaxID: 9, SinceID: 2}, true},
-		{"MaxAndMin", chirp.PageQuery{Limit: 100, MaxID: 9, MinID: 2}, true},
+		{"MaxAndMin", chirp.PageQuery{Limit: 100, MaxID: 9, MinID: 2, Forward: true}, true},
+		{"MinZero", chirp.PageQuery{Limit: 100, MaxID: 9, Forward: true}, true},
+		{"MinWithoutForward", chirp.PageQuery{Limit: 100, MaxID: 9, MinID: 2}, false},
 		{"LimitZero", chirp.PageQuery{Limit: 0}, false},
 		{"LimitTooBig", chirp.PageQuery{Limit: 101}, false},
-		{"SinceAndMin", chirp.PageQuery{Limit: 5, SinceID: 1, MinID: 1}, false},
+		{"SinceAndMin", chirp.PageQuery{Limit: 5, SinceID: 1, MinID: 1, Forward: true}, false},
 		{"Negative", chirp.PageQuery{Limit: 5, MaxID: -1}, false},
 	}
 	for _, tt := range tests {

@@ -31,14 +31,17 @@ const (
 const NoMaxID = math.MaxInt64
 
 // PageQuery selects a page of the timeline by id (keyset pagination, as Mastodon's API): ids
-// below MaxID and above SinceID or MinID. SinceID takes the newest Limit of those, MinID the
-// oldest Limit (the gap-free way to walk forward); only one of them may be set (non-zero).
-// Pages are always returned newest first. NewestPage is the usual starting point.
+// below MaxID and above SinceID or MinID. SinceID takes the newest Limit of those; a Forward
+// query takes the oldest Limit above MinID instead (the gap-free way to walk forward). Pages
+// are always returned newest first. NewestPage is the usual starting point.
 type PageQuery struct {
 	Limit   int
 	MaxID   int64
 	SinceID int64
 	MinID   int64
+	// Forward says MinID was given, even as 0 (from the very first tweet): it is the
+	// parameter's presence, not its value, that makes a query walk forward.
+	Forward bool
 }
 
 // NewestPage is the query for the newest tweets: no bounds, the default page size.
@@ -53,8 +56,10 @@ func (q PageQuery) Validate() error {
 		return Errorf(CodeBadRequest, "limit must be an integer from 1 to %d", MaxPageSize)
 	case q.MaxID < 0 || q.SinceID < 0 || q.MinID < 0:
 		return Errorf(CodeBadRequest, "ids must not be negative")
-	case q.SinceID > 0 && q.MinID > 0:
+	case q.Forward && q.SinceID > 0:
 		return Errorf(CodeBadRequest, "since_id and min_id cannot be combined")
+	case !q.Forward && q.MinID > 0:
+		return Errorf(CodeBadRequest, "min_id needs a forward query")
 	}
 	return nil
 }

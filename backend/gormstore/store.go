@@ -356,7 +356,7 @@ func (s *Store) Tweets(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, e
 		return nil, err
 	}
 	db := s.db.WithContext(ctx).Select(publicColumns).Where("id < ?", q.MaxID).Limit(q.Limit)
-	if q.MinID > 0 {
+	if q.Forward {
 		db = db.Where("id > ?", q.MinID).Order("id ASC")
 	} else {
 		db = db.Where("id > ?", q.SinceID).Order("id DESC")
@@ -369,7 +369,7 @@ func (s *Store) Tweets(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, e
 	for i, r := range rows {
 		tweets[i] = r.tweet()
 	}
-	if q.MinID > 0 {
+	if q.Forward {
 		// The oldest Limit were selected; pages are always newest first.
 		for i, j := 0, len(tweets)-1; i < j; i, j = i+1, j-1 {
 			tweets[i], tweets[j] = tweets[j], tweets[i]

@@ -120,8 +120,9 @@ func TestPages(t *testing.T) {
 			{"Newest", chirp.PageQuery{Limit: 3, MaxID: chirp.NoMaxID}, all[:3]},
 			{"Older", chirp.PageQuery{Limit: 3, MaxID: all[2]}, all[3:6]},
 			{"SinceTakesNewest", chirp.PageQuery{Limit: 2, MaxID: chirp.NoMaxID, SinceID: all[6]}, all[:2]},
-			{"MinTakesOldest", chirp.PageQuery{Limit: 2, MaxID: chirp.NoMaxID, MinID: all[6]}, all[4:6]},
-			{"MinWithMax", chirp.PageQuery{Limit: 10, MaxID: all[1], MinID: all[4]}, all[2:4]},
+			{"MinTakesOldest", chirp.PageQuery{Limit: 2, MaxID: chirp.NoMaxID, MinID: all[6], Forward: true}, all[4:6]},
+			{"MinWithMax", chirp.PageQuery{Limit: 10, MaxID: all[1], MinID: all[4], Forward: true}, all[2:4]},
+			{"MinZeroTakesTheFirst", chirp.PageQuery{Limit: 2, MaxID: chirp.NoMaxID, Forward: true}, all[5:]},
 			{"SinceZeroIsEverything", chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}, all},
 			{"MaxZeroIsNothing", chirp.PageQuery{Limit: 100, MaxID: 0}, []int64{}},
 		}

@@ -153,6 +153,7 @@ func pageQuery(values url.Values) (chirp.PageQuery, error) {
 	if values.Has("since_id") && values.Has("min_id") {
 		return q, chirp.Errorf(chirp.CodeBadRequest, "since_id and min_id cannot be combined: since_id takes the newest tweets above it, min_id the oldest")
 	}
+	q.Forward = values.Has("min_id")
 	v, present, err := single(values, "limit")
 	if err != nil {
 		return q, err
@@ -187,7 +188,7 @@ func nextLink(q chirp.PageQuery, lastID int64) string {
 	if q.SinceID > 0 {
 		v.Set("since_id", strconv.FormatInt(q.SinceID, 10))
 	}
-	if q.MinID > 0 {
+	if q.Forward {
 		v.Set("min_id", strconv.FormatInt(q.MinID, 10))
 	}
 	return fmt.Sprintf(`</api/tweets?%s>; rel="next"`, v.Encode())

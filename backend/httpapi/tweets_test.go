@@ -254,6 +254,18 @@ func TestPaging(t *testing.T) {
 				t.Fatalf("walked %v, want %v", walked, created[:20])
 			}
 		})
+		t.Run("MinIDZeroStartsFromTheFirst", func(t *testing.T) {
+			// The parameter's presence chooses the mode: min_id=0 is the two oldest, not the
+			// two newest (which since_id=0 gives), and the Link keeps min_id.
+			tweets, link := s.page("?limit=2&min_id=0")
+			if !slices.Equal(idsOf(tweets), created[23:25]) {
+				t.Fatalf("got %v, want %v", idsOf(tweets), created[23:25])
+			}
+			want := fmt.Sprintf(`</api/tweets?limit=2&max_id=%d&min_id=0>; rel="next"`, created[24])
+			if link != want {
+				t.Fatalf("Link %q, want %q", link, want)
+			}
+		})
 		t.Run("MaxIDWithMinID", func(t *testing.T) {
 			tweets, _ := s.page(fmt.Sprintf("?max_id=%d&min_id=%d&limit=2", created[3], created[10]))
 			if !slices.Equal(idsOf(tweets), created[8:10]) {
