@@ -17,6 +17,7 @@ const (
 	CodeNotFound             Code = "not_found"
 	CodeMethodNotAllowed     Code = "method_not_allowed"
 	CodeTooLarge             Code = "too_large"
+	CodeRequestTimeout       Code = "request_timeout"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
 	CodeInvalid              Code = "invalid"
 	CodeRateLimited          Code = "rate_limited"

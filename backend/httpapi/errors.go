@@ -19,6 +19,7 @@ var statusOf = map[chirp.Code]int{
 	chirp.CodeNotFound:             http.StatusNotFound,
 	chirp.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	chirp.CodeTooLarge:             http.StatusRequestEntityTooLarge,
+	chirp.CodeRequestTimeout:       http.StatusRequestTimeout,
 	chirp.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
 	chirp.CodeInvalid:              http.StatusUnprocessableEntity,
 	chirp.CodeRateLimited:          http.StatusTooManyRequests,
@@ -62,6 +63,10 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 			slog.String("request_id", c.GetString(requestIDKey)), slog.String("error", err.Error()))
 	case http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer realm="chirp"`)
+	case http.StatusRequestTimeout:
+		// The rest of the body is not coming in time; the connection cannot carry another
+		// request.
+		c.Header("Connection", "close")
 	}
 	body := errorBody{Error: errorJSON{Code: e.Code, Message: e.Message}}
 	if e.Code == chirp.CodeInvalid {

@@ -129,9 +129,14 @@ func apiCORS(origins []string, log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
-// apiDeadline bounds each /api request by timeout: its context (which reaches the database)
-// and its connection's read and write deadlines, so a slow client cannot hold a handler.
-// Only /api: socket paths live longer, and http.TimeoutHandler would break websocket upgrades.
+// apiDeadline bounds each /api request by timeout: its context, which reaches every database
+// call, and the writing of its answer. Only /api: socket paths live longer, and
+// http.TimeoutHandler would break websocket upgrades.
+//
+// No read deadline is armed here: while a handler works, net/http reads the connection in the
+// background (to notice a client that goes away), and a read deadline that fires there cancels
+// the connection's base context for good, failing every later request on that kept-alive
+// connection at once. The body's own deadline is bodyDeadline's.
 func apiDeadline(timeout time.Duration) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if !isAPI(c.Request.URL.Path) {
@@ -139,16 +144,11 @@ func apiDeadline(timeout time.Duration) gin.HandlerFunc {
 			return
 		}
 		deadline := time.Now().Add(timeout)
-		rc := http.NewResponseController(c.Writer)
-		// Errors mean the writer cannot take deadlines (a test recorder): nothing to bound then.
-		_ = rc.SetReadDeadline(deadline)
 		// The answer itself gets a moment past the deadline, so a timed-out request can
-		// still say 503.
-		_ = rc.SetWriteDeadline(deadline.Add(2 * time.Second))
-		// net/http does not clear a write deadline between requests on a kept-alive
-		// connection when the server has no WriteTimeout, and the next request on it may be a
-		// websocket upgrade that must live for hours.
-		defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+		// still say 503. net/http clears a write deadline when the request ends, so the next
+		// request on the connection (perhaps a websocket upgrade) starts without it. Errors
+		// mean the writer cannot take deadlines (a test recorder): nothing to bound then.
+		_ = http.NewResponseController(c.Writer).SetWriteDeadline(deadline.Add(2 * time.Second))
 		ctx, cancel := context.WithDeadline(c.Request.Context(), deadline)
 		defer cancel()
 		c.Request = c.Request.WithContext(ctx)

@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -45,6 +46,9 @@ func readObject(c *gin.Context) (jsonObject, error) {
 		var maxErr *http.MaxBytesError
 		if errors.As(err, &maxErr) {
 			return nil, tooLarge
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) { // bodyDeadline's
+			return nil, chirp.Errorf(chirp.CodeRequestTimeout, "the body did not arrive in time; send it whole, promptly")
 		}
 		return nil, chirp.Errorf(chirp.CodeBadRequest, "the body could not be read")
 	}

@@ -22,7 +22,8 @@ type Config struct {
 	Logger    *slog.Logger
 	// AllowedOrigins are the browser origins that may call /api; "*" (or none) allows any.
 	AllowedOrigins []string
-	// RequestTimeout bounds each /api request, down to its database calls.
+	// RequestTimeout bounds each /api request, down to its database calls, and the reading of
+	// every request body, on every path.
 	RequestTimeout time.Duration
 	// Realtime, when set, serves everything under /socket.io/ (the socket server and its
 	// client script) on the API's port.
@@ -53,6 +54,7 @@ func New(cfg Config) http.Handler {
 		requestID(),
 		accessLog(cfg.Logger),
 		recoverPanics(cfg.Logger),
+		bodyDeadline(cfg.RequestTimeout),
 		apiCORS(cfg.AllowedOrigins, cfg.Logger),
 		apiDeadline(cfg.RequestTimeout),
 	)

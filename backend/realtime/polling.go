@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -365,7 +367,16 @@ func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.t.maxPostBytes))
 	if err != nil {
-		http.Error(w, "payload too large or unreadable", http.StatusBadRequest)
+		var maxErr *http.MaxBytesError
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded): // the HTTP server's body deadline
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusRequestTimeout, "request_timeout", "the body did not arrive in time; send it whole, promptly")
+		case errors.As(err, &maxErr):
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "a polling POST may carry at most "+strconv.FormatInt(c.t.maxPostBytes, 10)+" bytes")
+		default:
+			writeError(w, http.StatusBadRequest, "bad_request", "the body could not be read")
+		}
 		return
 	}
 	packets, err := decodeTextPayload(string(body))

@@ -231,10 +231,11 @@ func TestPollingRejects(t *testing.T) {
 	c := newTestConn(2)
 	tests := []struct {
 		name, contentType, body string
+		status                  int
 	}{
-		{"Binary", "application/octet-stream", "\x00\x01\xff4x"},
-		{"Malformed", "text/plain", "5:4a"},
-		{"TooLarge", "text/plain", "2000:4" + strings.Repeat("x", 1999)},
+		{"Binary", "application/octet-stream", "\x00\x01\xff4x", http.StatusBadRequest},
+		{"Malformed", "text/plain", "5:4a", http.StatusBadRequest},
+		{"TooLarge", "text/plain", "2000:4" + strings.Repeat("x", 1999), http.StatusRequestEntityTooLarge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -242,8 +243,8 @@ func TestPollingRejects(t *testing.T) {
 			r := httptest.NewRequest("POST", "/socket.io/?EIO=3&transport=polling&sid=x", strings.NewReader(tt.body))
 			r.Header.Set("Content-Type", tt.contentType)
 			c.ServeHTTP(w, r)
-			if w.Code != http.StatusBadRequest {
-				t.Fatalf("%d %q", w.Code, w.Body.String())
+			if w.Code != tt.status {
+				t.Fatalf("%d %q, want %d", w.Code, w.Body.String(), tt.status)
 			}
 		})
 	}

@@ -172,7 +172,10 @@ func listenAndServe(ctx context.Context, srv *http.Server, host string, port int
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+		// What is still open at the deadline is a client that will not finish (a body
+		// trickled a byte at a time, say): it is cut, and the stop is still a clean one.
+		log.Warn("connections still open at the shutdown timeout were closed", "timeout", timeout, "error", err)
+		srv.Close()
 	}
 	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"io"
@@ -171,18 +170,7 @@ func TestDataSurvivesRestart(t *testing.T) {
 func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	url := testdb.PostgresURL(t)
 	p := start(t, map[string]string{"DATABASE_URL": url, "REQUEST_TIMEOUT": "20s"})
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec("SELECT pg_advisory_xact_lock(x'4368697270000002'::bigint)"); err != nil {
-		t.Fatal(err)
-	}
+	db, tx := holdInTransaction(t, url, "SELECT pg_advisory_xact_lock(x'4368697270000002'::bigint)")
 	status := make(chan int, 1)
 	go func() {
 		resp, err := http.Post(p.base+"/api/tweets", "application/json", strings.NewReader(`{"author":"a","content":"in flight"}`))
