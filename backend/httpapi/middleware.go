@@ -72,6 +72,20 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
+// responseHeaders sets what every answer carries: nosniff (an answer is only ever what its
+// Content-Type says), and on /api no-store, since answers there are per-request facts (the
+// 201 of a create holds the one copy of its edit token) that no cache should keep.
+func responseHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if isAPI(c.Request.URL.Path) {
+			h.Set("Cache-Control", "no-store")
+		}
+		c.Next()
+	}
+}
+
 // recoverPanics turns a panic in a handler into a logged JSON 500; the server keeps serving.
 func recoverPanics(log *slog.Logger) gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -115,6 +129,12 @@ func apiCORS(origins []string, log *slog.Logger) gin.HandlerFunc {
 		if !isAPI(c.Request.URL.Path) {
 			c.Next()
 			return
+		}
+		if !all {
+			// With a list, every answer depends on the Origin (refused ones included, and
+			// those without one), so a shared cache must key on it. gin-contrib/cors replaces
+			// this with its own Vary, which names Origin too, where it answers.
+			c.Header("Vary", "Origin")
 		}
 		origin := c.GetHeader("Origin")
 		if origin != "" && !all && !slices.Contains(origins, origin) {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,46 @@ func TestCORS(t *testing.T) {
 		if g := s.do("GET", "/api/tweets", "", ""); g.status != 200 {
 			t.Fatalf("GET without Origin: %d", g.status)
 		}
+		// Every answer depends on the Origin: a shared cache must key on it, refusals included.
+		for _, r := range []response{
+			preflight(s, "http://evil.example"),
+			s.do("GET", "/api/tweets", "", "", "Origin", "http://evil.example"),
+			s.do("GET", "/api/tweets", "", "", "Origin", "https://chirp.example"),
+			s.do("GET", "/api/tweets", "", ""),
+		} {
+			if !slices.Contains(r.header.Values("Vary"), "Origin") {
+				t.Fatalf("%d without Vary: Origin: %v", r.status, r.header)
+			}
+		}
 	})
+}
+
+// Every answer is nosniff; every /api answer is no-store (the 201 holds the only copy of an
+// edit token, and errors are per-request facts too).
+func TestResponseHeaders(t *testing.T) {
+	s := newServer(t, testdb.SQLiteURL(t), httpapi.Config{})
+	tests := []struct {
+		name    string
+		r       response
+		noStore bool
+	}{
+		{"Create", s.do("POST", "/api/tweets", jsonType, `{"author":"a","content":"hi"}`), true},
+		{"List", s.do("GET", "/api/tweets", "", ""), true},
+		{"Invalid", s.do("POST", "/api/tweets", jsonType, `{"author":"a"}`), true},
+		{"APINotFound", s.do("GET", "/api/tweets/999", "", ""), true},
+		{"Health", s.do("GET", "/healthz", "", ""), false},
+		{"NoRoute", s.do("GET", "/nowhere", "", ""), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.r.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Fatalf("%d: X-Content-Type-Options %q", tt.r.status, got)
+			}
+			if got := tt.r.header.Get("Cache-Control"); (got == "no-store") != tt.noStore {
+				t.Fatalf("%d: Cache-Control %q", tt.r.status, got)
+			}
+		})
+	}
 }
 
 func TestRequestID(t *testing.T) {

@@ -52,6 +52,7 @@ func New(cfg Config) http.Handler {
 
 	r.Use(
 		requestID(),
+		responseHeaders(),
 		accessLog(cfg.Logger),
 		recoverPanics(cfg.Logger),
 		bodyDeadline(cfg.RequestTimeout),

@@ -197,8 +197,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	origin := r.Header.Get("Origin")
+	if !s.origins.all {
+		// The answer depends on the Origin, refusals included: caches must key on it.
+		w.Header().Add("Vary", "Origin")
+	}
 	if !s.origins.allows(r) {
-		writeError(w, http.StatusForbidden, "forbidden", "origin "+origin+" may not connect")
+		writeError(w, http.StatusForbidden, "forbidden", "pages of this origin may not connect (CORS_ALLOWED_ORIGINS)")
 		return
 	}
 	if origin != "" {
@@ -207,7 +211,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Access-Control-Allow-Origin", origin)
 		h.Set("Access-Control-Allow-Credentials", "true")
-		h.Add("Vary", "Origin")
+		if s.origins.all {
+			h.Add("Vary", "Origin")
+		}
 	}
 	if r.Method == http.MethodOptions {
 		h := w.Header()
@@ -222,6 +228,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
+	if t := q.Get("transport"); t != "polling" && t != "websocket" {
+		writeError(w, http.StatusBadRequest, "bad_request", "transport must be polling or websocket")
+		return
+	}
 	if q.Get("transport") == "websocket" && !websocket.IsWebSocketUpgrade(r) {
 		writeError(w, http.StatusBadRequest, "bad_request", "transport=websocket needs a websocket upgrade request")
 		return
@@ -230,7 +240,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "JSONP polling is not supported; use XHR polling or websocket")
 		return
 	}
-	s.sio.ServeHTTP(w, r)
+	s.sio.ServeHTTP(&engineErrors{ResponseWriter: w, r: r}, r)
 }
 
 // originPolicy decides which browser pages may connect. Requests without an Origin header

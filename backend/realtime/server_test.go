@@ -3,10 +3,12 @@ package realtime_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -166,18 +168,48 @@ func TestSessionIDsAreRandom(t *testing.T) {
 	}
 }
 
+// Refusals are the API's JSON errors, never the engine's plain text (with its Go formatting
+// artefacts), and never echo what the client sent (a session id).
 func TestUnsupportedRequestsAreRefused(t *testing.T) {
 	ts := newServer(t)
+	const secret = "Zm9yZ2VkLXNlc3Npb24taWQ"
 	for name, path := range map[string]string{
 		"JSONP":              handshake + "&j=0",
 		"WebsocketNoUpgrade": "/socket.io/?EIO=3&transport=websocket",
 		"UnknownTransport":   "/socket.io/?EIO=3&transport=carrier-pigeon",
+		"NoTransport":        "/socket.io/?EIO=3",
+		"UnknownSession":     handshake + "&sid=" + secret,
 	} {
 		t.Run(name, func(t *testing.T) {
-			if resp, body := do(t, "GET", ts.URL+path); resp.StatusCode != http.StatusBadRequest {
+			resp, body := do(t, "GET", ts.URL+path)
+			if resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("%d %q", resp.StatusCode, body)
 			}
+			var e struct {
+				Error struct{ Code, Message string }
+			}
+			if err := json.Unmarshal(body, &e); err != nil || e.Error.Code != "bad_request" || e.Error.Message == "" {
+				t.Fatalf("not a JSON error: %q (%v)", body, err)
+			}
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Fatalf("Content-Type %q", ct)
+			}
+			if strings.Contains(string(body), secret) || strings.Contains(string(body), "%!") {
+				t.Fatalf("the answer echoes the request or has a formatting artefact: %q", body)
+			}
 		})
+	}
+}
+
+// With a list of origins every answer depends on the Origin, so each one says so to caches:
+// refusals, answers to listed origins, and answers to requests without one.
+func TestAnswersVaryByOriginWithAList(t *testing.T) {
+	ts := newServer(t, "http://allowed.example")
+	for _, origin := range []string{"http://evil.example", "http://allowed.example", ""} {
+		resp, body := do(t, "GET", ts.URL+handshake, "Origin", origin)
+		if !slices.Contains(resp.Header.Values("Vary"), "Origin") {
+			t.Fatalf("origin %q: %d %q without Vary: Origin (%v)", origin, resp.StatusCode, body, resp.Header)
+		}
 	}
 }
 

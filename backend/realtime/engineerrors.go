@@ -1,0 +1,54 @@
+package realtime
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// engineErrors stands between go-socket.io's engine and the client. The engine answers its
+// errors with http.Error, as plain text that carries Go formatting artefacts ("invalid
+// transport: %!s(<nil>)") and echoes what the client sent ("invalid sid value: <sid>"). Here
+// such an answer becomes the API's JSON error shape, with a message of ours that echoes
+// nothing. Answers Chirp writes itself (JSON already) and successful ones pass untouched, and
+// a websocket upgrade can still hijack the connection.
+type engineErrors struct {
+	http.ResponseWriter
+	r        *http.Request
+	replaced bool // the engine's text body is being dropped
+}
+
+func (w *engineErrors) WriteHeader(status int) {
+	if status < 400 || w.replaced || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
+		w.ResponseWriter.WriteHeader(status)
+		return
+	}
+	w.replaced = true
+	code, message := "bad_request", "this socket.io request cannot be served; connect again"
+	switch {
+	case status >= 500:
+		status, code, message = http.StatusInternalServerError, "internal", "something went wrong on our side; connect again"
+	case w.r.URL.Query().Get("sid") != "":
+		message = "no such socket.io session (it has ended or never existed); connect again"
+	}
+	writeError(w.ResponseWriter, status, code, message)
+}
+
+func (w *engineErrors) Write(b []byte) (int, error) {
+	if w.replaced {
+		return len(b), nil
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection (deadlines, flushes).
+func (w *engineErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack is what gorilla's upgrader asks for by type assertion.
+func (w *engineErrors) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
+// Flush is for long-poll answers.
+func (w *engineErrors) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
