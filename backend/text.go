@@ -86,11 +86,19 @@ func authorProblem(s string) string {
 // (Unicode category Cc) are refused because they are invisible or break layouts, except line
 // feed and tab in multi-line text; format characters (Cf), such as the zero-width joiner inside
 // emoji sequences, are part of ordinary writing and stay.
+//
+// Text that holds only white space and default-ignorable code points (zero-width space, word
+// joiner, BOM, variation selectors, Hangul fillers…) shows nothing, so it is empty too. Unlike
+// white space they are not trimmed, anywhere: the text is stored as written and they count
+// towards the length, because beside visible characters they do real work (a ZWJ inside an
+// emoji sequence, a variation selector after one).
 func textProblem(s string, max int, multiline bool) string {
 	n := TextLength(s)
 	switch {
 	case n == 0:
 		return "must not be empty"
+	case !hasVisible(s):
+		return "must not be empty: white space and invisible characters such as U+200B do not count"
 	case n > max:
 		return fmt.Sprintf("must be at most %d characters (it has %d)", max, n)
 	}
@@ -107,4 +115,44 @@ func textProblem(s string, max int, multiline bool) string {
 		return "must not contain line breaks, tabs or other control characters"
 	}
 	return ""
+}
+
+// hasVisible reports whether s holds anything but white space (as strings.TrimSpace sees it) and
+// default-ignorable code points.
+func hasVisible(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool {
+		return !unicode.IsSpace(r) && !unicode.Is(defaultIgnorable, r)
+	})
+}
+
+// defaultIgnorable is Unicode's Default_Ignorable_Code_Point property: code points that a
+// renderer shows as nothing when it does not support them. Neither the standard library nor
+// golang.org/x/text exports it (unicode has Other_Default_Ignorable_Code_Point, one of its
+// ingredients), so this is the property as listed in DerivedCoreProperties.txt of Unicode 15.0.0,
+// the version of Go's unicode tables, with adjacent ranges merged. text_test.go checks it
+// against the file's own derivation from the standard library's tables; the page uses the
+// same property through \p{Default_Ignorable_Code_Point}.
+var defaultIgnorable = &unicode.RangeTable{
+	R16: []unicode.Range16{
+		{Lo: 0x00AD, Hi: 0x00AD, Stride: 1}, // soft hyphen
+		{Lo: 0x034F, Hi: 0x034F, Stride: 1}, // combining grapheme joiner
+		{Lo: 0x061C, Hi: 0x061C, Stride: 1}, // Arabic letter mark
+		{Lo: 0x115F, Hi: 0x1160, Stride: 1}, // Hangul choseong and jungseong fillers
+		{Lo: 0x17B4, Hi: 0x17B5, Stride: 1}, // Khmer inherent vowels
+		{Lo: 0x180B, Hi: 0x180F, Stride: 1}, // Mongolian variation selectors and vowel separator
+		{Lo: 0x200B, Hi: 0x200F, Stride: 1}, // zero-width space, ZWNJ, ZWJ, direction marks
+		{Lo: 0x202A, Hi: 0x202E, Stride: 1}, // bidirectional embeddings and overrides
+		{Lo: 0x2060, Hi: 0x206F, Stride: 1}, // word joiner, invisible operators, bidi isolates
+		{Lo: 0x3164, Hi: 0x3164, Stride: 1}, // Hangul filler
+		{Lo: 0xFE00, Hi: 0xFE0F, Stride: 1}, // variation selectors
+		{Lo: 0xFEFF, Hi: 0xFEFF, Stride: 1}, // zero-width no-break space (BOM)
+		{Lo: 0xFFA0, Hi: 0xFFA0, Stride: 1}, // halfwidth Hangul filler
+		{Lo: 0xFFF0, Hi: 0xFFF8, Stride: 1}, // unassigned, reserved as ignorable
+	},
+	R32: []unicode.Range32{
+		{Lo: 0x1BCA0, Hi: 0x1BCA3, Stride: 1}, // shorthand format controls
+		{Lo: 0x1D173, Hi: 0x1D17A, Stride: 1}, // musical symbol format controls
+		{Lo: 0xE0000, Hi: 0xE0FFF, Stride: 1}, // tags, variation selectors supplement, reserved
+	},
+	LatinOffset: 1,
 }

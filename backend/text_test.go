@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/chirp-social/chirp/backend"
 )
@@ -47,6 +48,11 @@ func TestTextRulesVectors(t *testing.T) {
 		t.Fatalf("only %d vectors", len(rules.Vectors))
 	}
 	for _, v := range rules.Vectors {
+		if v.Problem == "surrogate" {
+			// encoding/json has already turned the lone surrogate into U+FFFD by now: the
+			// HTTP layer judges these on the raw body (httpapi's TestTextRulesVectorsOverHTTP).
+			continue
+		}
 		t.Run(v.Name, func(t *testing.T) {
 			var stored string
 			var err error
@@ -91,6 +97,26 @@ func TestTextRulesVectors(t *testing.T) {
 				t.Fatalf("problem %q: message %q does not start with %q", v.Problem, msg, want)
 			}
 		})
+	}
+}
+
+// TestDefaultIgnorableTable checks the table copied from DerivedCoreProperties.txt against the
+// derivation that file states, computed from the standard library's own property tables:
+// Other_Default_Ignorable_Code_Point + Cf + Variation_Selector - White_Space - FFF9..FFFB -
+// 13430..13440 - Prepended_Concatenation_Mark.
+func TestDefaultIgnorableTable(t *testing.T) {
+	derived := func(r rune) bool {
+		switch {
+		case unicode.Is(unicode.White_Space, r), r >= 0xFFF9 && r <= 0xFFFB, r >= 0x13430 && r <= 0x13440,
+			unicode.Is(unicode.Prepended_Concatenation_Mark, r):
+			return false
+		}
+		return unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Cf, unicode.Variation_Selector)
+	}
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if got, want := unicode.Is(chirp.DefaultIgnorable, r), derived(r); got != want {
+			t.Errorf("U+%04X: in the table %v, by the derivation %v (Unicode %s)", r, got, want, unicode.Version)
+		}
 	}
 }
 

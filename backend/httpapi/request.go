@@ -12,6 +12,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -95,7 +97,48 @@ func (o jsonObject) str(name string, problems map[string]string) string {
 		problems[name] = "must be a string"
 		return ""
 	}
+	if hasLoneSurrogate(raw) {
+		problems[name] = `must not contain a lone surrogate (a \uD800–\uDFFF escape that is not half of a high-low pair)`
+		return ""
+	}
 	return s
+}
+
+// hasLoneSurrogate reports whether a JSON string literal holds a \u escape of a UTF-16
+// surrogate (D800–DFFF) that is not a high one directly followed by a low one. encoding/json
+// quietly turns such an escape into U+FFFD, so the raw text is judged instead. raw has already
+// decoded as a string, so every escape in it is well formed; an escaped backslash (\\ud800) is
+// passed over whole and starts no escape.
+func hasLoneSurrogate(raw []byte) bool {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' {
+			continue
+		}
+		r, ok := unicodeEscape(raw[i:])
+		if !ok {
+			i++ // a two-character escape such as \\ or \"
+			continue
+		}
+		i += 5
+		if !utf16.IsSurrogate(r) {
+			continue
+		}
+		low, ok := unicodeEscape(raw[i+1:])
+		if !ok || utf16.DecodeRune(r, low) == unicode.ReplacementChar {
+			return true
+		}
+		i += 6
+	}
+	return false
+}
+
+// unicodeEscape reads a \uXXXX escape (hex digits in either case) at the start of b.
+func unicodeEscape(b []byte) (rune, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	return rune(n), err == nil
 }
 
 // invalid merges the type problems found while reading fields with the text rules' verdict,

@@ -108,6 +108,14 @@ func TestCreateRejects(t *testing.T) {
 			{"AuthorNewline", jsonType, `{"author":"a\nb","content":"b"}`, 422, "invalid", []string{"author"}},
 			{"ControlCharacter", jsonType, `{"author":"a","content":"a\u0007b"}`, 422, "invalid", []string{"content"}},
 			{"BothBad", jsonType, `{"author":7,"content":""}`, 422, "invalid", []string{"author", "content"}},
+			{"InvisibleContent", jsonType, `{"author":"a","content":" \u200b\u2060\ufeff "}`, 422, "invalid", []string{"content"}},
+			{"InvisibleAuthor", jsonType, `{"author":"\u3164","content":"b"}`, 422, "invalid", []string{"author"}},
+			{"LoneHighSurrogate", jsonType, `{"author":"a","content":"x\ud800y"}`, 422, "invalid", []string{"content"}},
+			{"LoneLowSurrogateUpperCase", jsonType, `{"author":"a","content":"\uDC00"}`, 422, "invalid", []string{"content"}},
+			{"HighSurrogateTwice", jsonType, `{"author":"a","content":"\ud83d\ud83d\ude00"}`, 422, "invalid", []string{"content"}},
+			{"LoneSurrogateAfterEscapedBackslash", jsonType, `{"author":"a","content":"\\\ud800"}`, 422, "invalid", []string{"content"}},
+			{"LoneSurrogateInAuthor", jsonType, `{"author":"al\uD83Dice","content":"b"}`, 422, "invalid", []string{"author"}},
+			{"SurrogateAsUTF8Bytes", jsonType, "{\"author\":\"a\",\"content\":\"\xed\xa0\x80\"}", 400, "bad_request", nil},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -330,6 +338,8 @@ func TestEditAndDelete(t *testing.T) {
 			{"WrongTokenBeforeContent", "PATCH", path, jsonType, `{"content":5}`, bearer(otherToken), 403, "forbidden"},
 			{"ContentMissing", "PATCH", path, jsonType, `{"author":"x"}`, bearer(token), 422, "invalid"},
 			{"ContentTooLong", "PATCH", path, jsonType, `{"content":"` + strings.Repeat("z", 281) + `"}`, bearer(token), 422, "invalid"},
+			{"ContentInvisible", "PATCH", path, jsonType, `{"content":"\u200b"}`, bearer(token), 422, "invalid"},
+			{"ContentLoneSurrogate", "PATCH", path, jsonType, `{"content":"a\uDFFFb"}`, bearer(token), 422, "invalid"},
 			{"DeleteMissing", "DELETE", missing, "", "", nil, 404, "not_found"},
 			{"DeleteNoToken", "DELETE", path, "", "", nil, 401, "unauthorized"},
 			{"DeleteWrongToken", "DELETE", path, "", "", bearer(otherToken), 403, "forbidden"},

@@ -6,11 +6,12 @@ package web
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 )
 
@@ -19,7 +20,8 @@ type Config struct {
 	// Root is the folder served (frontend/public).
 	Root string
 	// APIURL is the API's origin, such as http://localhost:8000. Empty means the page's own
-	// host name on port 8000, with the page's scheme.
+	// host name on port 8000, with the page's scheme (localhost when the request's Host is not
+	// a sane host, see pageHost).
 	APIURL string
 }
 
@@ -75,14 +77,61 @@ func (s *Server) api(r *http.Request) *url.URL {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	host := r.Host
-	if h, _, err := net.SplitHostPort(r.Host); err == nil {
-		host = h
+	return &url.URL{Scheme: scheme, Host: pageHost(r.Host) + ":" + DefaultAPIPort}
+}
+
+// pageHost is the host part of a request's Host header when the header is a host name (RFC 1123
+// labels; dotted IPv4 addresses are such names) or an IPv6 address in brackets, either with an
+// optional numeric port; for anything else it is "localhost". The Host is the client's to choose
+// and goes into /config.js and the Content-Security-Policy, where "x;script-src:1" would add a
+// directive: only these forms, whose characters are letters, digits, "-", "." and ":" inside
+// brackets, are let through.
+func pageHost(hostport string) string {
+	const fallback = "localhost"
+	host := hostport
+	if i := strings.LastIndexByte(hostport, ':'); i >= 0 && !strings.HasSuffix(hostport, "]") {
+		host = hostport[:i]
+		if port := hostport[i+1:]; !isPort(port) {
+			return fallback
+		}
 	}
-	if strings.Contains(host, ":") { // an IPv6 literal
-		host = "[" + host + "]"
+	if inner, ok := strings.CutPrefix(host, "["); ok {
+		inner, ok = strings.CutSuffix(inner, "]")
+		addr, err := netip.ParseAddr(inner)
+		if !ok || err != nil || !addr.Is6() || addr.Zone() != "" {
+			return fallback
+		}
+		return host
 	}
-	return &url.URL{Scheme: scheme, Host: host + ":" + DefaultAPIPort}
+	if !isHostName(host) {
+		return fallback
+	}
+	return host
+}
+
+// isPort accepts 0..65535 in decimal digits.
+func isPort(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 16)
+	return err == nil
+}
+
+// isHostName accepts a name of RFC 1123 labels: 1..63 letters, digits and hyphens, neither first
+// nor last a hyphen, joined by dots, 253 characters at most (no trailing dot).
+func isHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // securityHeaders are sent with everything: scripts only from the page's origin and the API

@@ -139,6 +139,69 @@ func TestConfigAndCSPFollowAPIURL(t *testing.T) {
 	}
 }
 
+// TestHostOnlyWhenSane: without API_URL the API's host comes from the request's Host, which the
+// client chooses; only a host name or an IP literal (with a numeric port) may reach /config.js
+// and the CSP, anything else is replaced by localhost.
+func TestHostOnlyWhenSane(t *testing.T) {
+	s, err := web.New(web.Config{Root: bundle(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	tests := []struct {
+		name, host, wantAPI string
+	}{
+		{"Name", "chirp.example", "http://chirp.example:8000"},
+		{"NameWithPort", "chirp.local:3000", "http://chirp.local:8000"},
+		{"Localhost", "localhost:3000", "http://localhost:8000"},
+		{"HyphensAndDigits", "a-1.b2.example", "http://a-1.b2.example:8000"},
+		{"Punycode", "xn--bcher-kva.example", "http://xn--bcher-kva.example:8000"},
+		{"IPv4WithPort", "127.0.0.1:3000", "http://127.0.0.1:8000"},
+		{"IPv6WithPort", "[::1]:3000", "http://[::1]:8000"},
+		{"IPv6", "[2001:db8::1]", "http://[2001:db8::1]:8000"},
+		{"CSPDirective", "x;script-src:1", "http://localhost:8000"},
+		{"Space", "a b", "http://localhost:8000"},
+		{"Quotes", `"x"`, "http://localhost:8000"},
+		{"PortNotNumeric", "x:port", "http://localhost:8000"},
+		{"PortTooBig", "x:65536", "http://localhost:8000"},
+		{"PortEmpty", "x:", "http://localhost:8000"},
+		{"Path", "evil.example/..", "http://localhost:8000"},
+		{"Empty", "", "http://localhost:8000"},
+		{"IPv6WithoutBrackets", "::1", "http://localhost:8000"},
+		{"IPv6Unclosed", "[::1:3000", "http://localhost:8000"},
+		{"IPv6WithZone", "[fe80::1%25eth0]:3000", "http://localhost:8000"},
+		{"IPv4InBrackets", "[127.0.0.1]", "http://localhost:8000"},
+		{"Userinfo", "user@chirp.example", "http://localhost:8000"},
+		{"Underscore", "a_b.example", "http://localhost:8000"},
+		{"LeadingHyphen", "-x.example", "http://localhost:8000"},
+		{"TrailingHyphen", "x-.example", "http://localhost:8000"},
+		{"EmptyLabel", "a..example", "http://localhost:8000"},
+		{"TrailingDot", "chirp.example.", "http://localhost:8000"},
+		{"LabelTooLong", strings.Repeat("a", 64) + ".example", "http://localhost:8000"},
+		{"NotASCII", "bücher.example", "http://localhost:8000"},
+		{"Newline", "x\r\nSet-Cookie: a=1", "http://localhost:8000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest("GET", "/config.js", nil)
+			req.Host = tt.host
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, req)
+			want := `window.CHIRP_CONFIG = {"apiUrl":"` + tt.wantAPI + `"};` + "\n"
+			if w.Code != 200 || w.Body.String() != want {
+				t.Fatalf("config.js: %d %q, want %q", w.Code, w.Body.String(), want)
+			}
+			csp := w.Header().Get("Content-Security-Policy")
+			if !strings.Contains(csp, "; script-src 'self' "+tt.wantAPI+"; ") {
+				t.Fatalf("CSP %q does not allow scripts from %s", csp, tt.wantAPI)
+			}
+			if n := strings.Count(csp, ";"); n != 9 {
+				t.Fatalf("CSP %q has %d separators, want the 9 between its 10 directives", csp, n)
+			}
+		})
+	}
+}
+
 func TestRejectsBadConfig(t *testing.T) {
 	root := bundle(t)
 	for _, cfg := range []web.Config{

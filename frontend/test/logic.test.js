@@ -38,6 +38,7 @@ test('the counter counts code points after cleaning', () => {
   assert.equal(charactersLeft('😀'.repeat(281)), -1); // 562 UTF-16 units, 281 characters
   assert.equal(charactersLeft('e\u0301'.repeat(280)), 0); // 560 code points before NFC
   assert.equal(charactersLeft('  hi  '), 278);
+  assert.equal(charactersLeft('\u200bhi\u2060'), 276); // invisible characters are kept and counted
 });
 
 test('relative time', () => {

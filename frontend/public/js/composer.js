@@ -10,6 +10,7 @@ const PROBLEMS = {
   empty: 'is empty',
   too_long: 'is too long',
   control: 'has characters that cannot be posted',
+  surrogate: 'has a broken character (half of a surrogate pair)',
 };
 
 export class Composer {

@@ -21,13 +21,24 @@ export function textLength(s) {
   return n;
 }
 
+// Text is empty when nothing but white space and default-ignorable code points (U+200B, U+2060,
+// U+FEFF…: Unicode's Default_Ignorable_Code_Point, the server's table) is left; those are kept and
+// counted otherwise, so the counter counts them too.
+const INVISIBLE = new RegExp(`^[${WHITE}\\p{Default_Ignorable_Code_Point}]*$`, 'u');
+
+// A lone surrogate is half of a UTF-16 pair: JSON.stringify sends it as a \uD800–\uDFFF escape,
+// which the server refuses. In a /u pattern \p{Cs} matches only the unpaired ones.
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
- * textProblem says what the server would refuse in cleaned text: 'empty', 'too_long',
- * 'control' (a C0/C1 control character; content may hold LF and TAB), or '' when it is fine.
+ * textProblem says what the server would refuse in cleaned text: 'surrogate' (a lone surrogate,
+ * judged first as the server does), 'empty', 'too_long', 'control' (a C0/C1 control character;
+ * content may hold LF and TAB), or '' when it is fine.
  */
 export function textProblem(clean, max, multiline) {
+  if (LONE_SURROGATE.test(clean)) return 'surrogate';
   const n = textLength(clean);
-  if (n === 0) return 'empty';
+  if (INVISIBLE.test(clean)) return 'empty';
   if (n > max) return 'too_long';
   const control = multiline ? /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/ : /[\u0000-\u001f\u007f-\u009f]/;
   return control.test(clean) ? 'control' : '';
