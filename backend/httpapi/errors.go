@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/outage"
 )
 
 // statusOf is the one place where the product's error codes become HTTP statuses.
@@ -37,10 +38,19 @@ type errorJSON struct {
 	Fields  map[string]string `json:"fields,omitempty"`
 }
 
-// writeError answers with err as JSON and stops the request. Errors that are not the product's
-// own are logged with the request id and answered with a generic message: a client never sees
-// a driver error, SQL or a stack trace.
-func writeError(c *gin.Context, log *slog.Logger, err error) {
+// errorWriter is the one place that answers errors: it turns a code into a status and a JSON
+// body, and logs what an operator needs to see.
+type errorWriter struct {
+	log *slog.Logger
+	// outages hears of every 503 (the database is away) in place of a record per request,
+	// and of every success, which ends an outage.
+	outages *outage.Log
+}
+
+// write answers with err as JSON and stops the request. Errors that are not the product's own
+// are logged with the request id and answered with a generic message: a client never sees a
+// driver error, SQL or a stack trace.
+func (w errorWriter) write(c *gin.Context, err error) {
 	var e *chirp.Error
 	if !errors.As(err, &e) {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -54,13 +64,13 @@ func writeError(c *gin.Context, log *slog.Logger, err error) {
 		status = http.StatusInternalServerError
 	}
 	switch status {
-	case http.StatusInternalServerError, http.StatusServiceUnavailable:
-		level := slog.LevelError
-		if status == http.StatusServiceUnavailable {
-			level = slog.LevelWarn // the database is away: worth seeing, not a bug
-		}
-		log.LogAttrs(c.Request.Context(), level, "request failed",
+	case http.StatusInternalServerError:
+		w.log.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
 			slog.String("request_id", c.GetString(requestIDKey)), slog.String("error", err.Error()))
+	case http.StatusServiceUnavailable:
+		// During an outage every request fails alike: the outage log says so once, then
+		// in summaries, rather than once per request.
+		w.outages.Failed(err)
 	case http.StatusUnauthorized:
 		c.Header("WWW-Authenticate", `Bearer realm="chirp"`)
 	case http.StatusRequestTimeout:

@@ -57,6 +57,8 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		switch {
+		case status == http.StatusServiceUnavailable:
+			level = slog.LevelWarn // a dependency is away: the outage log says why, once
 		case status >= 500:
 			level = slog.LevelError
 		case strings.HasPrefix(c.Request.URL.Path, "/socket.io/"):
@@ -87,7 +89,7 @@ func responseHeaders() gin.HandlerFunc {
 }
 
 // recoverPanics turns a panic in a handler into a logged JSON 500; the server keeps serving.
-func recoverPanics(log *slog.Logger) gin.HandlerFunc {
+func recoverPanics(log *slog.Logger, errs errorWriter) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
 			rec := recover()
@@ -99,7 +101,7 @@ func recoverPanics(log *slog.Logger) gin.HandlerFunc {
 			}
 			log.Error("panic in handler", "request_id", c.GetString(requestIDKey),
 				"panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
-			writeError(c, log, chirp.Errorf(chirp.CodeInternal, "something went wrong on our side"))
+			errs.write(c, chirp.Errorf(chirp.CodeInternal, "something went wrong on our side"))
 		}()
 		c.Next()
 	}
@@ -111,7 +113,7 @@ func isAPI(path string) bool { return path == "/api" || strings.HasPrefix(path, 
 // credentials: it authenticates by header, not cookie). With a list, a foreign origin's
 // preflight is refused with 403 and its other requests get no CORS headers, so the browser
 // keeps the answer from the page while clients without a browser are unaffected.
-func apiCORS(origins []string, log *slog.Logger) gin.HandlerFunc {
+func apiCORS(origins []string, errs errorWriter) gin.HandlerFunc {
 	all := len(origins) == 0 || slices.Contains(origins, "*")
 	cfg := cors.Config{
 		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
@@ -139,7 +141,7 @@ func apiCORS(origins []string, log *slog.Logger) gin.HandlerFunc {
 		origin := c.GetHeader("Origin")
 		if origin != "" && !all && !slices.Contains(origins, origin) {
 			if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
-				writeError(c, log, chirp.Errorf(chirp.CodeForbidden, "origin %s may not call this API", origin))
+				errs.write(c, chirp.Errorf(chirp.CodeForbidden, "origin %s may not call this API", origin))
 				return
 			}
 			c.Next()

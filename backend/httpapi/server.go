@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/outage"
 )
 
 // Config is what the HTTP layer needs from the rest of the program.
@@ -32,6 +33,10 @@ type Config struct {
 	Connections func() int
 }
 
+// outageSummaryInterval is how often, at most, an outage of the database is summarised in
+// the log while it lasts.
+const outageSummaryInterval = 5 * time.Second
+
 // New returns the HTTP handler for the whole server.
 func New(cfg Config) http.Handler {
 	if cfg.Logger == nil {
@@ -40,6 +45,7 @@ func New(cfg Config) http.Handler {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
+	errs := errorWriter{log: cfg.Logger, outages: outage.New(cfg.Logger, "database", outageSummaryInterval)}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -54,16 +60,16 @@ func New(cfg Config) http.Handler {
 		requestID(),
 		responseHeaders(),
 		accessLog(cfg.Logger),
-		recoverPanics(cfg.Logger),
+		recoverPanics(cfg.Logger, errs),
 		bodyDeadline(cfg.RequestTimeout),
-		apiCORS(cfg.AllowedOrigins, cfg.Logger),
+		apiCORS(cfg.AllowedOrigins, errs),
 		apiDeadline(cfg.RequestTimeout),
 	)
 	r.NoRoute(func(c *gin.Context) {
-		writeError(c, cfg.Logger, chirp.Errorf(chirp.CodeNotFound, "no such route: %s %s", c.Request.Method, c.Request.URL.Path))
+		errs.write(c, chirp.Errorf(chirp.CodeNotFound, "no such route: %s %s", c.Request.Method, c.Request.URL.Path))
 	})
 	r.NoMethod(func(c *gin.Context) {
-		writeError(c, cfg.Logger, chirp.Errorf(chirp.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
+		errs.write(c, chirp.Errorf(chirp.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 
 	r.GET("/healthz", func(c *gin.Context) {
@@ -77,9 +83,10 @@ func New(cfg Config) http.Handler {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		if err := cfg.Store.Ping(ctx); err != nil {
-			writeError(c, cfg.Logger, chirp.Unavailable(err))
+			errs.write(c, chirp.Unavailable(err))
 			return
 		}
+		errs.outages.Recovered()
 		c.PureJSON(http.StatusOK, gin.H{"status": "ready"})
 	})
 
@@ -92,7 +99,7 @@ func New(cfg Config) http.Handler {
 		}
 	}
 
-	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, log: cfg.Logger}
+	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, errs: errs}
 	api := r.Group("/api")
 	api.GET("/tweets", t.handle(t.list))
 	api.POST("/tweets", t.handle(t.create))

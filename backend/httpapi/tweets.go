@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -42,16 +41,18 @@ func toJSON(t chirp.Tweet) tweetJSON {
 type tweets struct {
 	store     chirp.TweetStore
 	announcer chirp.Announcer
-	log       *slog.Logger
+	errs      errorWriter
 }
 
-// handle adapts a handler that returns its error, so that every failure is written by
-// writeError in one place.
+// handle adapts a handler that returns its error, so that every failure is written by the
+// one error writer. A success tells the outage log the database answers.
 func (h *tweets) handle(f func(c *gin.Context) error) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := f(c); err != nil {
-			writeError(c, h.log, err)
+			h.errs.write(c, err)
+			return
 		}
+		h.errs.outages.Recovered()
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +99,7 @@ func TestTimeoutLeavesTheConnectionUsable(t *testing.T) {
 		t.Fatalf("create: %d", resp.StatusCode)
 	}
 	// Every read of the table now waits for this transaction.
-	_, tx := holdInTransaction(t, url, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
+	tx := testdb.HoldInTransaction(t, url, "LOCK TABLE tweets IN ACCESS EXCLUSIVE MODE")
 
 	c := dial(t, p.base)
 	c.send("GET", "/api/tweets")
@@ -213,25 +212,4 @@ func TestShutdownCutsATrickler(t *testing.T) {
 	if !strings.Contains(p.logs.String(), "connections still open at the shutdown timeout were closed") {
 		t.Fatalf("the cut is not logged:\n%s", p.logs)
 	}
-}
-
-// holdInTransaction runs statement in a transaction of its own connection to the PostgreSQL
-// database at url and leaves the transaction open (rolled back at the end of the test), so
-// that the locks it took stall the program.
-func holdInTransaction(t *testing.T, url, statement string) (*sql.DB, *sql.Tx) {
-	t.Helper()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	tx, err := db.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tx.Rollback() })
-	if _, err := tx.Exec(statement); err != nil {
-		t.Fatal(err)
-	}
-	return db, tx
 }

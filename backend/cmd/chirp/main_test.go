@@ -11,31 +11,18 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testlog"
 )
-
-// logBuffer is an io.Writer that tests can read while the server writes to it.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
 
 type program struct {
 	base   string
-	logs   *logBuffer
+	logs   *testlog.Buffer
 	env    map[string]string
 	cancel context.CancelFunc
 	done   chan error
@@ -47,7 +34,7 @@ func start(t testing.TB, env map[string]string) *program {
 	env["HOST"] = "127.0.0.1"
 	env["PORT"] = "0"
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &program{logs: &logBuffer{}, env: env, cancel: cancel, done: make(chan error, 1)}
+	p := &program{logs: &testlog.Buffer{}, env: env, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		p.done <- run(ctx, []string{"chirp"}, func(k string) string { return env[k] }, io.Discard, p.logs)
 	}()
@@ -170,7 +157,8 @@ func TestDataSurvivesRestart(t *testing.T) {
 func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	url := testdb.PostgresURL(t)
 	p := start(t, map[string]string{"DATABASE_URL": url, "REQUEST_TIMEOUT": "20s"})
-	db, tx := holdInTransaction(t, url, "SELECT pg_advisory_xact_lock(x'4368697270000002'::bigint)")
+	db := testdb.Open(t, url)
+	tx := testdb.HoldInTransaction(t, url, "SELECT pg_advisory_xact_lock(x'4368697270000002'::bigint)")
 	status := make(chan int, 1)
 	go func() {
 		resp, err := http.Post(p.base+"/api/tweets", "application/json", strings.NewReader(`{"author":"a","content":"in flight"}`))
@@ -243,7 +231,7 @@ func TestRunRefusesBadInput(t *testing.T) {
 }
 
 func TestJSONLogs(t *testing.T) {
-	var out logBuffer
+	var out testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	env := map[string]string{"LOG_FORMAT": "json", "HOST": "127.0.0.1", "PORT": "0", "DATABASE_URL": testdb.SQLiteURL(t)}
 	done := make(chan error, 1)
@@ -272,7 +260,7 @@ func TestWebServesThePageFromItsOwnPort(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte("<!doctype html><title>Chirp</title>"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var logs logBuffer
+	var logs testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	env := map[string]string{"HOST": "127.0.0.1", "WEB_PORT": "0", "WEB_ROOT": root, "API_URL": "http://127.0.0.1:8000"}
 	done := make(chan error, 1)

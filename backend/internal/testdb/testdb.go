@@ -115,3 +115,31 @@ func randomHex(t testing.TB, n int) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// Open connects to the database at url (a PostgreSQL URL) for the test's own queries; the
+// handle is closed when the test ends.
+func Open(t testing.TB, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// HoldInTransaction runs statement in a transaction of its own connection to the PostgreSQL
+// database at url and leaves the transaction open (rolled back when the test ends, or earlier
+// by the test), so that the locks it took stall whatever needs them.
+func HoldInTransaction(t testing.TB, url, statement string) *sql.Tx {
+	t.Helper()
+	tx, err := Open(t, url).Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback() })
+	if _, err := tx.Exec(statement); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
