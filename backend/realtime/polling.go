@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -30,6 +31,8 @@ type pollingTransport struct {
 	maxQueued int
 	// maxPostBytes caps one POST body.
 	maxPostBytes int64
+	// log is told when a session is closed for a refused packet (nil: not logged).
+	log *slog.Logger
 }
 
 func (t *pollingTransport) Name() string { return "polling" }
@@ -85,7 +88,8 @@ type pollingConn struct {
 	answered      bool          // a GET has been answered (the handshake is over)
 	paused        bool
 	closed        bool
-	retries       int // retryError answers left after an upgrade's close
+	retries       int   // retryError answers left after an upgrade's close
+	refused       error // why the transport was closed for a refused packet, if it was
 	readDeadline  time.Time
 	writeDeadline time.Time
 	closedCh      chan struct{}
@@ -164,6 +168,9 @@ func (c *pollingConn) waitLocked(deadline time.Time, done <-chan struct{}) bool 
 
 // closedErrLocked is what a call on a closed transport gets. c.mu must be held.
 func (c *pollingConn) closedErrLocked() error {
+	if c.refused != nil {
+		return c.refused
+	}
 	if c.retries > 0 {
 		c.retries--
 		return retryError{}
@@ -203,6 +210,24 @@ func (c *pollingConn) Close() error {
 	close(c.closedCh)
 	c.signalLocked()
 	return nil
+}
+
+// refuse closes the transport for a packet the client may not send. Unlike Close it never
+// makes the session retry (even during an upgrade): the reader gets err, and the session ends.
+func (c *pollingConn) refuse(err error) {
+	c.mu.Lock()
+	first := !c.closed
+	if first {
+		c.closed = true
+		c.refused = err
+		c.retries = 0
+		close(c.closedCh)
+		c.signalLocked()
+	}
+	c.mu.Unlock()
+	if first {
+		logRefused(c.t.log, "polling", c.url, c.remoteAddr, err)
+	}
 }
 
 // NextReader returns the next packet the client POSTed.
@@ -359,19 +384,31 @@ func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.posting.Store(false)
 
+	// Every refusal below closes the session (see sioframe.go), and nothing of the POST
+	// reaches the session.
 	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == "application/octet-stream" {
-		http.Error(w, "binary payloads are not supported; send text", http.StatusBadRequest)
+		c.refuseBadRequest(w, errBinaryFrame)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.t.maxPostBytes))
 	if err != nil {
-		http.Error(w, "payload too large or unreadable", http.StatusBadRequest)
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			c.refuseBadRequest(w, errTooLarge)
+			return
+		}
+		http.Error(w, "payload unreadable", http.StatusBadRequest)
 		return
 	}
 	packets, err := decodeTextPayload(string(body))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		c.refuseBadRequest(w, errMalformedPayload)
 		return
+	}
+	for _, p := range packets {
+		if err := checkClientFrame(p.frame, p.typ, p.data); err != nil {
+			c.refuseBadRequest(w, err)
+			return
+		}
 	}
 	for _, p := range packets {
 		select {
@@ -385,4 +422,10 @@ func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html")
 	w.Write([]byte("ok"))
+}
+
+// refuseBadRequest closes the session for a refused POST and answers it with 400.
+func (c *pollingConn) refuseBadRequest(w http.ResponseWriter, err error) {
+	c.refuse(err)
+	writeError(w, http.StatusBadRequest, "bad_request", err.Error()+"; the session is closed")
 }
