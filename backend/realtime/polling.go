@@ -4,12 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +32,8 @@ type pollingTransport struct {
 	maxQueued int
 	// maxPostBytes caps one POST body.
 	maxPostBytes int64
+	// log is told when a session is closed for a refused packet (nil: not logged).
+	log *slog.Logger
 }
 
 func (t *pollingTransport) Name() string { return "polling" }
@@ -87,7 +89,8 @@ type pollingConn struct {
 	answered      bool          // a GET has been answered (the handshake is over)
 	paused        bool
 	closed        bool
-	retries       int // retryError answers left after an upgrade's close
+	retries       int   // retryError answers left after an upgrade's close
+	refused       error // why the transport was closed for a refused packet, if it was
 	readDeadline  time.Time
 	writeDeadline time.Time
 	closedCh      chan struct{}
@@ -166,6 +169,9 @@ func (c *pollingConn) waitLocked(deadline time.Time, done <-chan struct{}) bool 
 
 // closedErrLocked is what a call on a closed transport gets. c.mu must be held.
 func (c *pollingConn) closedErrLocked() error {
+	if c.refused != nil {
+		return c.refused
+	}
 	if c.retries > 0 {
 		c.retries--
 		return retryError{}
@@ -205,6 +211,24 @@ func (c *pollingConn) Close() error {
 	close(c.closedCh)
 	c.signalLocked()
 	return nil
+}
+
+// refuse closes the transport for a packet the client may not send. Unlike Close it never
+// makes the session retry (even during an upgrade): the reader gets err, and the session ends.
+func (c *pollingConn) refuse(err error) {
+	c.mu.Lock()
+	first := !c.closed
+	if first {
+		c.closed = true
+		c.refused = err
+		c.retries = 0
+		close(c.closedCh)
+		c.signalLocked()
+	}
+	c.mu.Unlock()
+	if first {
+		logRefused(c.t.log, "polling", c.url, c.remoteAddr, err)
+	}
 }
 
 // NextReader returns the next packet the client POSTed.
@@ -294,7 +318,8 @@ func (c *pollingConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPost:
 		c.servePost(w, r)
 	default:
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		w.Header().Set("Allow", "GET, POST, OPTIONS")
+		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on a polling session")
 	}
 }
 
@@ -308,7 +333,7 @@ func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 	if c.getting {
 		c.mu.Unlock()
 		// One long-poll at a time, as Engine.IO clients do; a second is a confused client.
-		http.Error(w, "overlapping GET requests", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "bad_request", "overlapping GET requests: poll one at a time")
 		return
 	}
 	c.getting = true
@@ -356,24 +381,26 @@ func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 
 func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
 	if !c.posting.CompareAndSwap(false, true) {
-		http.Error(w, "overlapping POST requests", http.StatusBadRequest)
+		writeError(w, http.StatusBadRequest, "bad_request", "overlapping POST requests: send one at a time")
 		return
 	}
 	defer c.posting.Store(false)
 
+	// Every refusal below closes the session (see sioframe.go), and nothing of the POST
+	// reaches the session.
 	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == "application/octet-stream" {
-		http.Error(w, "binary payloads are not supported; send text", http.StatusBadRequest)
+		c.refuseBadRequest(w, errBinaryFrame)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.t.maxPostBytes))
 	if err != nil {
-		var maxErr *http.MaxBytesError
-		switch {
+		switch _, tooLarge := errors.AsType[*http.MaxBytesError](err); {
 		case errors.Is(err, os.ErrDeadlineExceeded): // the HTTP server's body deadline
 			w.Header().Set("Connection", "close")
 			writeError(w, http.StatusRequestTimeout, "request_timeout", "the body did not arrive in time; send it whole, promptly")
-		case errors.As(err, &maxErr):
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", "a polling POST may carry at most "+strconv.FormatInt(c.t.maxPostBytes, 10)+" bytes")
+		case tooLarge:
+			c.refuse(errTooLarge)
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", errTooLarge.Error()+"; the session is closed")
 		default:
 			writeError(w, http.StatusBadRequest, "bad_request", "the body could not be read")
 		}
@@ -381,14 +408,20 @@ func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	packets, err := decodeTextPayload(string(body))
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		c.refuseBadRequest(w, errMalformedPayload)
 		return
+	}
+	for _, p := range packets {
+		if err := checkClientFrame(p.frame, p.typ, p.data); err != nil {
+			c.refuseBadRequest(w, err)
+			return
+		}
 	}
 	for _, p := range packets {
 		select {
 		case c.incoming <- p:
 		case <-c.closedCh:
-			http.Error(w, "session closed", http.StatusBadRequest)
+			writeError(w, http.StatusBadRequest, "bad_request", "the session has closed; connect again")
 			return
 		case <-r.Context().Done():
 			return
@@ -396,4 +429,10 @@ func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html")
 	w.Write([]byte("ok"))
+}
+
+// refuseBadRequest closes the session for a refused POST and answers it with 400.
+func (c *pollingConn) refuseBadRequest(w http.ResponseWriter, err error) {
+	c.refuse(err)
+	writeError(w, http.StatusBadRequest, "bad_request", err.Error()+"; the session is closed")
 }

@@ -227,18 +227,27 @@ func TestClosedSessionAnswersGETWithClose(t *testing.T) {
 	}
 }
 
-func TestPollingRejects(t *testing.T) {
-	c := newTestConn(2)
+// A POST the transport refuses is answered 400 and closes the session: nothing of it reaches
+// the session, whose reader gets the refusal (not a retry), and the next GET gets a close
+// packet.
+func TestPollingRefusesAndCloses(t *testing.T) {
 	tests := []struct {
 		name, contentType, body string
+		want                    error
 		status                  int
 	}{
-		{"Binary", "application/octet-stream", "\x00\x01\xff4x", http.StatusBadRequest},
-		{"Malformed", "text/plain", "5:4a", http.StatusBadRequest},
-		{"TooLarge", "text/plain", "2000:4" + strings.Repeat("x", 1999), http.StatusRequestEntityTooLarge},
+		{"BinaryBody", "application/octet-stream", "\x00\x01\xff4x", errBinaryFrame, http.StatusBadRequest},
+		{"BinaryPacket", "text/plain", "6:b4AAH/", errBinaryFrame, http.StatusBadRequest},
+		{"Malformed", "text/plain", "5:4a", errMalformedPayload, http.StatusBadRequest},
+		{"LengthPastTheBody", "text/plain", "9999999999:4", errMalformedPayload, http.StatusBadRequest},
+		{"TooLarge", "text/plain", "2000:4" + strings.Repeat("x", 1999), errTooLarge, http.StatusRequestEntityTooLarge},
+		{"AttachmentCount", "text/plain;charset=UTF-8", `25:459999999999-["newTweet"]`, errAttachments, http.StatusBadRequest},
+		// A good packet first changes nothing: the whole POST is refused.
+		{"AfterAGoodPacket", "text/plain", `19:42["newTweet",true]13:4412345-["x"]`, errAttachments, http.StatusBadRequest},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			c := newTestConn(2)
 			w := httptest.NewRecorder()
 			r := httptest.NewRequest("POST", "/socket.io/?EIO=3&transport=polling&sid=x", strings.NewReader(tt.body))
 			r.Header.Set("Content-Type", tt.contentType)
@@ -246,16 +255,35 @@ func TestPollingRejects(t *testing.T) {
 			if w.Code != tt.status {
 				t.Fatalf("%d %q, want %d", w.Code, w.Body.String(), tt.status)
 			}
+			if _, _, _, err := c.NextReader(); !errors.Is(err, tt.want) {
+				t.Fatalf("reader got %v, want %v", err, tt.want)
+			}
+			if w := within(t, get(c, context.Background()), "GET after the refusal"); w.Body.String() != "1:1" {
+				t.Fatalf("GET gave %q, want a close packet", w.Body.String())
+			}
 		})
 	}
-	t.Run("OverlappingGET", func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		first := get(c, ctx)
-		time.Sleep(20 * time.Millisecond)
-		if w := within(t, get(c, context.Background()), "second GET"); w.Code != http.StatusBadRequest {
-			t.Fatalf("second GET: %d", w.Code)
+	// Refused during an upgrade, the session still ends: no retry on the new transport.
+	t.Run("DuringUpgrade", func(t *testing.T) {
+		c := newTestConn(2)
+		c.Pause()
+		if w := post(c, `25:459999999999-["newTweet"]`); w.Code != http.StatusBadRequest {
+			t.Fatalf("%d %q", w.Code, w.Body.String())
 		}
-		cancel()
-		within(t, first, "first GET ends with its client")
+		if _, _, _, err := c.NextReader(); !errors.Is(err, errAttachments) {
+			t.Fatalf("reader got %v", err)
+		}
 	})
+}
+
+func TestPollingRejectsOverlappingGET(t *testing.T) {
+	c := newTestConn(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	first := get(c, ctx)
+	time.Sleep(20 * time.Millisecond)
+	if w := within(t, get(c, context.Background()), "second GET"); w.Code != http.StatusBadRequest {
+		t.Fatalf("second GET: %d", w.Code)
+	}
+	cancel()
+	within(t, first, "first GET ends with its client")
 }

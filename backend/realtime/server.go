@@ -92,8 +92,8 @@ func New(cfg Config) (*Server, error) {
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
 		Transports: []transport.Transport{
-			&pollingTransport{maxQueued: cfg.QueueSize, maxPostBytes: 64 << 10},
-			newWebsocketTransport(s.origins.allows),
+			&pollingTransport{maxQueued: cfg.QueueSize, maxPostBytes: maxClientMessage, log: s.log},
+			newWebsocketTransport(s.origins.allows, s.log),
 		},
 		SessionIDGenerator: randomSessionIDs{},
 	})

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/googollee/go-socket.io/engineio/frame"
@@ -24,10 +26,12 @@ import (
 // a pool shared by all sockets, and a frame is one gorilla message.
 type websocketTransport struct {
 	upgrader websocket.Upgrader
+	// log is told when a socket is closed for a refused packet (nil: not logged).
+	log *slog.Logger
 }
 
-func newWebsocketTransport(checkOrigin func(*http.Request) bool) *websocketTransport {
-	return &websocketTransport{upgrader: websocket.Upgrader{
+func newWebsocketTransport(checkOrigin func(*http.Request) bool, log *slog.Logger) *websocketTransport {
+	return &websocketTransport{log: log, upgrader: websocket.Upgrader{
 		// Chirp's frames are a few bytes (pings, events); a larger message is read in parts.
 		ReadBufferSize:  512,
 		WriteBufferSize: 1024,
@@ -47,7 +51,9 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 		// gorilla has answered the request; the library must not write to it again.
 		return nil, websocket.HandshakeError{}
 	}
-	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r)}, nil
+	// gorilla reads a message whole, with no limit unless told one.
+	ws.SetReadLimit(maxClientMessage)
+	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r), log: t.log}, nil
 }
 
 func (t *websocketTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
@@ -60,9 +66,11 @@ type websocketConn struct {
 	ws     *websocket.Conn
 	url    url.URL
 	header http.Header
+	log    *slog.Logger
 
 	writeMu   sync.Mutex // gorilla allows one writer at a time: the session's and its pongs
 	closeOnce sync.Once
+	refused   atomic.Bool
 }
 
 func (c *websocketConn) URL() url.URL                       { return c.url }
@@ -78,27 +86,46 @@ func (c *websocketConn) Close() error {
 	return err
 }
 
-// NextReader reads the next message: a text frame starts with the packet type's digit, a
-// binary one with the type as a byte.
+// NextReader reads the next message: a text frame starts with the packet type's digit. A
+// binary frame, an oversized message or a packet sioframe.go refuses ends the socket.
 func (c *websocketConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
 	for {
 		mt, data, err := c.ws.ReadMessage()
+		if errors.Is(err, websocket.ErrReadLimit) {
+			return 0, 0, nil, c.refuse(errTooLarge) // gorilla has sent its close frame
+		}
 		if err != nil {
 			return 0, 0, nil, err
+		}
+		if mt == websocket.BinaryMessage {
+			return 0, 0, nil, c.refuse(errBinaryFrame)
 		}
 		if len(data) == 0 {
 			continue // not a packet; Engine.IO never sends one
 		}
-		switch mt {
-		case websocket.TextMessage:
-			if data[0] < '0' || data[0] > '6' {
-				return 0, 0, nil, errBadPayload
-			}
-			return frame.String, packet.Type(data[0] - '0'), io.NopCloser(bytes.NewReader(data[1:])), nil
-		case websocket.BinaryMessage:
-			return frame.Binary, packet.Type(data[0]), io.NopCloser(bytes.NewReader(data[1:])), nil
+		if data[0] < '0' || data[0] > '6' {
+			return 0, 0, nil, c.refuse(errEngineType)
 		}
+		pt := packet.Type(data[0] - '0')
+		if err := checkClientFrame(frame.String, pt, data[1:]); err != nil {
+			return 0, 0, nil, c.refuse(err)
+		}
+		return frame.String, pt, io.NopCloser(bytes.NewReader(data[1:])), nil
 	}
+}
+
+// refuse tells the client why its socket ends (a close frame, "policy violation"), logs it
+// once, and returns err for the session, which then closes the socket.
+func (c *websocketConn) refuse(err error) error {
+	if c.refused.CompareAndSwap(false, true) {
+		if err != errTooLarge {
+			c.ws.WriteControl(websocket.CloseMessage,
+				websocket.FormatCloseMessage(websocket.ClosePolicyViolation, "refused packet"),
+				time.Now().Add(time.Second))
+		}
+		logRefused(c.log, "websocket", c.url, c.ws.RemoteAddr(), err)
+	}
+	return err
 }
 
 // NextWriter returns a writer whose Close sends one message.
