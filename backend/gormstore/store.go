@@ -4,16 +4,13 @@ package gormstore
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
-	"github.com/jackc/pgx/v5/pgconn"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -64,8 +61,10 @@ type Store struct {
 	// SQLite's busy-wait sleeps; nil on PostgreSQL, whose locks queue writers themselves.
 	writeSlot chan struct{}
 	// beforeCommit, set only by tests, runs inside a create batch's transaction after the
-	// insert, so a test can hold creates open at the worst moment.
-	beforeCommit func(ids []int64)
+	// insert, so a test can hold creates open at the worst moment. It stands for more database
+	// work, so it gets the context the batch's statements get, and its error rolls the batch
+	// back.
+	beforeCommit func(ctx context.Context, ids []int64) error
 
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
 	closing    chan struct{}       // closed by Close
@@ -94,7 +93,7 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		Logger: logger.Discard,
-		// Every write here is either one statement or an explicit transaction.
+		// Every write here is an explicit transaction (Store.transaction).
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
@@ -146,12 +145,66 @@ func SQLitePath(databaseURL string) (string, error) {
 }
 
 // sqliteDSN turns on what a server needs from SQLite: WAL so readers never wait for the
-// writer, a busy timeout so another process's writer is waited for instead of failing with
-// "database is locked", write transactions that take the write lock at BEGIN (a deferred one
-// that reads first can fail when it tries to write), and full sync so a tweet that was
-// acknowledged survives a power cut.
+// writer, a short busy timeout (sqliteBusyTimeout), write transactions that take the write
+// lock at BEGIN (a deferred one that reads first can fail when it tries to write), and full
+// sync so a tweet that was acknowledged survives a power cut.
 func sqliteDSN(path string) string {
-	return path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	return fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
+		path, sqliteBusyTimeout.Milliseconds())
+}
+
+// sqliteBusyTimeout is how long one attempt to take SQLite's write lock waits inside SQLite
+// while another process holds it. SQLite's busy loop cannot be interrupted: the driver's
+// context handling interrupts statements, not the busy handler, and BEGIN ignores the context
+// altogether (measured: with a 10 s busy timeout a 300 ms context still waited 10.04 s). So
+// each attempt is short, and begin tries again until the context ends.
+const sqliteBusyTimeout = 50 * time.Millisecond
+
+// sqliteRetryPause separates two attempts at SQLite's write lock, in case SQLite answers busy
+// without waiting.
+const sqliteRetryPause = 5 * time.Millisecond
+
+// transaction runs fn in a transaction and commits it. The transaction, its commit included,
+// lives within txCtx; beginning it (on SQLite, waiting for the write lock) and fn's statements
+// are bounded by ctx, which ends no later.
+func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) error) error {
+	tx, err := s.begin(txCtx, ctx)
+	if err != nil {
+		return err
+	}
+	finished := false
+	defer func() {
+		if !finished { // fn failed or panicked
+			tx.Rollback()
+		}
+	}()
+	if err := fn(tx.WithContext(ctx)); err != nil {
+		return err
+	}
+	finished = true
+	return tx.Commit().Error
+}
+
+// begin starts a transaction. On SQLite it is BEGIN IMMEDIATE, which waits for another
+// process's writer at most sqliteBusyTimeout; begin tries again until ctx ends.
+func (s *Store) begin(txCtx, ctx context.Context) (*gorm.DB, error) {
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		tx := s.db.WithContext(txCtx).Begin()
+		if tx.Error == nil {
+			return tx, nil
+		}
+		if s.postgres || !sqliteBusy(tx.Error) {
+			return nil, tx.Error
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (waited for the write lock until: %w)", tx.Error, ctx.Err())
+		case <-time.After(sqliteRetryPause):
+		}
+	}
 }
 
 // migrate creates or updates the schema. AutoMigrate is enough for one table whose only index
@@ -159,7 +212,7 @@ func sqliteDSN(path string) string {
 // advisory lock makes two processes starting at once take turns; on SQLite the immediate
 // transaction does the same.
 func (s *Store) migrate(ctx context.Context) error {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(ctx, ctx, func(tx *gorm.DB) error {
 		if s.postgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
 				return err
@@ -215,11 +268,7 @@ func (s *Store) CreateTweet(ctx context.Context, d chirp.Draft, tokenHash []byte
 	if err := d.Validate(); err != nil {
 		return chirp.Tweet{}, err
 	}
-	req := &createRequest{
-		row:  tweetRow{Author: d.Author, Content: d.Content, EditTokenHash: tokenHash},
-		ctx:  ctx,
-		done: make(chan createResult, 1),
-	}
+	req := newCreateRequest(ctx, d, tokenHash)
 	select {
 	case s.creates <- req:
 	case <-ctx.Done():
@@ -228,16 +277,28 @@ func (s *Store) CreateTweet(ctx context.Context, d chirp.Draft, tokenHash []byte
 		return chirp.Tweet{}, fmt.Errorf("create tweet: %w", chirp.Unavailable(errClosed))
 	}
 	// Once the writer has the request its batch may commit, so the answer is awaited even
-	// past the caller's deadline (the batch itself is bounded by the latest deadline in it):
-	// giving up here could tell a client "failed" about a tweet that was stored.
-	res := <-req.done
-	return res.tweet, res.err
+	// past the caller's deadline: giving up here could tell a client "failed" about a tweet
+	// that was stored. The writer answers within commitGrace of the deadline.
+	return req.wait()
 }
 
 var errClosed = errors.New("the store is closed")
 
 // maxCreateBatch bounds one batch's INSERT (five parameters a row).
 const maxCreateBatch = 256
+
+// A batch is bounded from the earliest deadline among its requests, so that each request is
+// answered within commitGrace of its own deadline: inside the 2 s the HTTP layer leaves for
+// writing an answer after a request's deadline, so every create gets one.
+const (
+	// insertGrace bounds waiting for the locks and the insert: a request the writer took
+	// just before its deadline still has a batch that can commit.
+	insertGrace = 250 * time.Millisecond
+	// commitGrace bounds the whole batch, commit included. The time after insertGrace is
+	// the commit's alone, so the bound seldom falls while a COMMIT is in flight, the one
+	// moment whose outcome the store cannot know.
+	commitGrace = time.Second
+)
 
 type createRequest struct {
 	row  tweetRow
@@ -248,6 +309,20 @@ type createRequest struct {
 type createResult struct {
 	tweet chirp.Tweet
 	err   error
+}
+
+func newCreateRequest(ctx context.Context, d chirp.Draft, tokenHash []byte) *createRequest {
+	return &createRequest{
+		row:  tweetRow{Author: d.Author, Content: d.Content, EditTokenHash: tokenHash},
+		ctx:  ctx,
+		done: make(chan createResult, 1),
+	}
+}
+
+// wait returns the writer's answer.
+func (r *createRequest) wait() (chirp.Tweet, error) {
+	res := <-r.done
+	return res.tweet, res.err
 }
 
 // writeCreates is the one goroutine that commits this process's creates, in batches.
@@ -277,7 +352,14 @@ func (s *Store) writeCreates() {
 
 // commitCreates inserts a batch as one transaction and answers each request.
 func (s *Store) commitCreates(batch []*createRequest) {
-	ctx, cancel := batchContext(batch)
+	batch = answerEnded(batch)
+	if len(batch) == 0 {
+		return
+	}
+	earliest := earliestDeadline(batch)
+	txCtx, cancelTx := context.WithDeadline(context.Background(), earliest.Add(commitGrace))
+	defer cancelTx()
+	ctx, cancel := context.WithDeadline(txCtx, earliest.Add(insertGrace))
 	defer cancel()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	rows := make([]tweetRow, len(batch))
@@ -285,7 +367,7 @@ func (s *Store) commitCreates(batch []*createRequest) {
 		rows[i] = r.row
 		rows[i].CreatedAt, rows[i].UpdatedAt = now, now
 	}
-	err := s.insertInOrder(ctx, rows)
+	err := s.insertInOrder(txCtx, ctx, rows)
 	for i, r := range batch {
 		if err != nil {
 			r.done <- createResult{err: fmt.Errorf("create tweet: %w", classify(err))}
@@ -295,29 +377,45 @@ func (s *Store) commitCreates(batch []*createRequest) {
 	}
 }
 
-// batchContext bounds a batch by the latest deadline among its requests (all of them have
-// given up by then), or by a minute when one has none.
-func batchContext(batch []*createRequest) (context.Context, context.CancelFunc) {
-	var latest time.Time
+// answerEnded answers the requests whose context ended before the writer took them (the
+// caller's select may hand over a request whose deadline has just passed) without inserting
+// them, truthfully "not stored", and returns the others.
+func answerEnded(batch []*createRequest) []*createRequest {
+	live := batch[:0]
 	for _, r := range batch {
-		d, ok := r.ctx.Deadline()
-		if !ok {
-			return context.WithTimeout(context.Background(), time.Minute)
+		if err := r.ctx.Err(); err != nil {
+			r.done <- createResult{err: fmt.Errorf("create tweet: %w", chirp.Unavailable(err))}
+			continue
 		}
-		if d.After(latest) {
-			latest = d
-		}
+		live = append(live, r)
 	}
-	return context.WithDeadline(context.Background(), latest)
+	return live
 }
 
-func (s *Store) insertInOrder(ctx context.Context, rows []tweetRow) error {
+// earliestDeadline is the earliest deadline among the requests, or a minute from now when
+// none has one.
+func earliestDeadline(batch []*createRequest) time.Time {
+	var earliest time.Time
+	for _, r := range batch {
+		if d, ok := r.ctx.Deadline(); ok && (earliest.IsZero() || d.Before(earliest)) {
+			earliest = d
+		}
+	}
+	if earliest.IsZero() {
+		return time.Now().Add(time.Minute)
+	}
+	return earliest
+}
+
+// insertInOrder inserts rows as one transaction living within txCtx; waiting for the locks
+// and the insert are bounded by ctx.
+func (s *Store) insertInOrder(txCtx, ctx context.Context, rows []tweetRow) error {
 	release, err := s.acquireWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.transaction(txCtx, ctx, func(tx *gorm.DB) error {
 		if s.postgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", createLockKey).Error; err != nil {
 				return err
@@ -331,7 +429,7 @@ func (s *Store) insertInOrder(ctx context.Context, rows []tweetRow) error {
 			for i, r := range rows {
 				ids[i] = r.ID
 			}
-			s.beforeCommit(ids)
+			return s.beforeCommit(ctx, ids)
 		}
 		return nil
 	})
@@ -406,7 +504,7 @@ func (s *Store) UpdateTweet(ctx context.Context, id int64, e chirp.Edit) (chirp.
 	}
 	defer release()
 	var updated chirp.Tweet
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
 		read := tx.Select(publicColumns).Where("id = ?", id).Limit(1)
 		if s.postgres {
 			read = read.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
@@ -448,11 +546,18 @@ func (s *Store) DeleteTweet(ctx context.Context, id int64) error {
 		return fmt.Errorf("delete tweet %d: %w", id, err)
 	}
 	defer release()
-	res := s.db.WithContext(ctx).Where("id = ?", id).Delete(&tweetRow{})
-	if res.Error != nil {
-		return fmt.Errorf("delete tweet %d: %w", id, classify(res.Error))
+	// A transaction even for one statement: on SQLite that is how a write waits for another
+	// process's writer within the request's deadline (begin).
+	var deleted int64
+	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
+		res := tx.Where("id = ?", id).Delete(&tweetRow{})
+		deleted = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return fmt.Errorf("delete tweet %d: %w", id, classify(err))
 	}
-	if res.RowsAffected == 0 {
+	if deleted == 0 {
 		return chirp.NotFound(id)
 	}
 	return nil
@@ -469,18 +574,4 @@ func (s *Store) acquireWrite(ctx context.Context) (release func(), err error) {
 	case <-ctx.Done():
 		return nil, chirp.Unavailable(ctx.Err())
 	}
-}
-
-// classify marks the failures that mean "the database is not answering" (it is down, out of
-// reach, or too slow for the request's deadline) as chirp.CodeUnavailable, so clients get a 503
-// to retry rather than a 500.
-func classify(err error) error {
-	var connectErr *pgconn.ConnectError
-	var netErr net.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled),
-		errors.Is(err, driver.ErrBadConn), errors.As(err, &connectErr), errors.As(err, &netErr):
-		return chirp.Unavailable(err)
-	}
-	return err
 }

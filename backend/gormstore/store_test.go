@@ -245,11 +245,12 @@ func checkCommitOrder(t *testing.T, s, bStore *gormstore.Store) {
 
 	held, release := make(chan int64), make(chan struct{})
 	var first atomic.Bool
-	gormstore.SetBeforeCommit(s, func(ids []int64) {
+	gormstore.SetBeforeCommit(s, func(_ context.Context, ids []int64) error {
 		if first.CompareAndSwap(false, true) { // only A's batch is held
 			held <- ids[0]
 			<-release
 		}
+		return nil
 	})
 	t.Cleanup(func() { gormstore.SetBeforeCommit(s, nil) })
 	type result struct {
