@@ -11,17 +11,23 @@ type emitter interface {
 	Close() error
 }
 
-// event is one server-to-client message.
+// event is one server-to-client message. tweetID is the tweet a tweetUpdated or tweetDeleted is
+// about (the queue coalesces by it); 0 for newTweet.
 type event struct {
 	name    string
 	payload any
+	tweetID int64
 }
 
 // registry is Chirp's own list of live connections. go-socket.io's rooms and broadcasts write
 // to each connection in turn under one lock, so one stalled client froze everyone (and Join
-// beside a broadcast deadlocked); here a broadcast only appends the event to each client's small
+// beside a broadcast deadlocked); here a broadcast only appends the event to each client's
 // queue, never waits, and a client whose queue is full is disconnected: it is not reading, and
 // when it reconnects the page asks the API what it missed.
+//
+// Events are hints (the page asks the API what changed), so a queue keeps no more of them than
+// the client needs; see client.enqueue for the rule. A burst of posts therefore costs a queue
+// one slot, and only distinct tweets edited or deleted faster than the client reads fill it.
 //
 // A client's queue is drained by a goroutine that exists only while there is something to
 // send, one at a time per client (so events keep their order): thousands of idle connections
@@ -38,8 +44,13 @@ type client struct {
 	conn emitter
 
 	mu       sync.Mutex
-	queue    []event // waiting to be emitted; nil when idle
-	draining bool    // a drain goroutine is running
+	queue    []event // waiting to be emitted, oldest first; nil when idle
+	taken    int     // events the drain has taken from the queue since it was last idle
+	newTweet bool    // a newTweet is waiting in queue
+	// waiting maps a tweet id to the position of its waiting event, counted like taken (its
+	// index in queue is the value minus taken); nil when no such event waits.
+	waiting  map[int64]int
+	draining bool // a drain goroutine is running
 	removed  bool
 	dropped  bool
 }
@@ -59,16 +70,50 @@ func (r *registry) add(conn emitter) {
 	r.mu.Unlock()
 }
 
-// enqueue adds e to the client's queue and starts a drain if none runs. It reports false when
-// the queue is full.
+// enqueue adds e to the client's queue, coalescing it with what already waits, and starts a
+// drain if none runs. It reports false when e needs a slot and the queue has none left.
+//
+// The rule: only events still waiting count, never the one the drain is emitting (it may have
+// reached the client before the change e announces), so an event is never lost behind an
+// older one of the same kind.
+//   - newTweet: dropped if a newTweet waits; the waiting one reaches the client after this
+//     tweet committed, and the page then asks the API for everything new.
+//   - tweetUpdated for an id: dropped if an update or a delete of that tweet waits; the page
+//     reads the tweet when it gets the event, or removes it.
+//   - tweetDeleted for an id: takes the place of a waiting update of that tweet (the update
+//     would only find it gone), and is dropped if a delete of it waits.
+//
+// So a queue holds at most one newTweet and one event per tweet.
 func (c *client) enqueue(e event, limit int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	switch {
-	case c.removed:
+	if c.removed {
 		return true
-	case len(c.queue) >= limit:
+	}
+	switch e.name {
+	case EventNewTweet:
+		if c.newTweet {
+			return true
+		}
+	case EventTweetUpdated, EventTweetDeleted:
+		if pos, ok := c.waiting[e.tweetID]; ok {
+			if e.name == EventTweetDeleted {
+				c.queue[pos-c.taken] = e
+			}
+			return true
+		}
+	}
+	if len(c.queue) >= limit {
 		return false
+	}
+	switch e.name {
+	case EventNewTweet:
+		c.newTweet = true
+	case EventTweetUpdated, EventTweetDeleted:
+		if c.waiting == nil {
+			c.waiting = map[int64]int{}
+		}
+		c.waiting[e.tweetID] = c.taken + len(c.queue)
 	}
 	c.queue = append(c.queue, e)
 	if !c.draining {
@@ -83,13 +128,21 @@ func (c *client) drain() {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.removed {
-			c.queue = nil // an idle client holds no buffer
+			c.clearLocked() // an idle client holds no buffer
 			c.draining = false
 			c.mu.Unlock()
 			return
 		}
 		e := c.queue[0]
+		c.queue[0] = event{} // the array outlives the slot: let go of the payload
 		c.queue = c.queue[1:]
+		c.taken++
+		switch e.name {
+		case EventNewTweet:
+			c.newTweet = false
+		case EventTweetUpdated, EventTweetDeleted:
+			delete(c.waiting, e.tweetID)
+		}
 		c.mu.Unlock()
 		// Emit returns once the library's writer has the packet, or when the connection
 		// closes; only this client waits for it.
@@ -97,10 +150,17 @@ func (c *client) drain() {
 	}
 }
 
+func (c *client) clearLocked() {
+	c.queue = nil
+	c.taken = 0
+	c.newTweet = false
+	c.waiting = nil
+}
+
 func (c *client) remove() {
 	c.mu.Lock()
 	c.removed = true
-	c.queue = nil
+	c.clearLocked()
 	c.mu.Unlock()
 }
 

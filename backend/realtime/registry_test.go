@@ -3,29 +3,43 @@ package realtime
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// fakeConn is a connection that records what it is sent; a stalled one never takes anything.
+// fakeConn is a connection that records what it is sent. A stalled one never takes anything
+// (Emit returns only when it closes); a held one (release set) takes each event only once
+// release is closed.
 type fakeConn struct {
 	id      string
 	stalled bool
+	release chan struct{}
 
 	mu        sync.Mutex
 	got       []event
+	emitting  chan struct{} // closed when the first Emit starts
+	emitOnce  sync.Once
 	closed    chan struct{}
 	closeOnce sync.Once
 }
 
 func newFakeConn(id string, stalled bool) *fakeConn {
-	return &fakeConn{id: id, stalled: stalled, closed: make(chan struct{})}
+	return &fakeConn{id: id, stalled: stalled, emitting: make(chan struct{}), closed: make(chan struct{})}
+}
+
+// newHeldConn is a connection whose events wait in Emit until release is closed.
+func newHeldConn(id string) *fakeConn {
+	c := newFakeConn(id, false)
+	c.release = make(chan struct{})
+	return c
 }
 
 func (c *fakeConn) ID() string { return c.id }
 
 func (c *fakeConn) Emit(name string, args ...any) {
+	c.emitOnce.Do(func() { close(c.emitting) })
 	if c.stalled {
 		<-c.closed // like a socket whose client never reads: Emit returns when it closes
 		return
@@ -33,6 +47,12 @@ func (c *fakeConn) Emit(name string, args ...any) {
 	c.mu.Lock()
 	c.got = append(c.got, event{name: name, payload: args[0]})
 	c.mu.Unlock()
+	if c.release != nil {
+		select {
+		case <-c.release:
+		case <-c.closed:
+		}
+	}
 }
 
 func (c *fakeConn) Close() error {
@@ -94,7 +114,7 @@ func TestStalledClientDelaysNobody(t *testing.T) {
 	// (and, once its queue is full, is dropped).
 	for i := range 20 {
 		start := time.Now()
-		r.broadcast(event{name: EventTweetDeleted, payload: i}, "")
+		r.broadcast(deleted(int64(i)), "")
 		if d := time.Since(start); d > time.Second {
 			t.Fatalf("broadcast %d took %v", i, d)
 		}
@@ -106,22 +126,153 @@ func TestStalledClientDelaysNobody(t *testing.T) {
 	eventually(t, "the stalled client is dropped", stalled.isClosed)
 }
 
-func TestFullQueueDisconnects(t *testing.T) {
-	var dropped []string
-	var mu sync.Mutex
-	r := newRegistry(4, func(id string) { mu.Lock(); dropped = append(dropped, id); mu.Unlock() })
-	stalled := newFakeConn("stalled", true)
-	r.add(stalled)
-	t.Cleanup(func() { r.remove("stalled") })
-	// The writer holds one event inside Emit and the queue holds four; the next overflows.
-	for range 4 + 1 + 1 {
-		r.broadcast(event{name: EventNewTweet, payload: true}, "")
+var newTweet = event{name: EventNewTweet, payload: true}
+
+func updated(id int64) event {
+	return event{name: EventTweetUpdated, payload: idPayload{ID: id}, tweetID: id}
+}
+
+func deleted(id int64) event {
+	return event{name: EventTweetDeleted, payload: idPayload{ID: id}, tweetID: id}
+}
+
+func repeat(n int, events ...event) []event {
+	var out []event
+	for range n {
+		out = append(out, events...)
 	}
-	eventually(t, "the stalled client is closed", stalled.isClosed)
-	mu.Lock()
-	defer mu.Unlock()
-	if len(dropped) != 1 || dropped[0] != "stalled" {
-		t.Fatalf("dropped %v", dropped)
+	return out
+}
+
+// shown is what a client sees of events: their names and payloads, one a line.
+func shown(events []event) string {
+	var b strings.Builder
+	for _, e := range events {
+		fmt.Fprintf(&b, "%s %v\n", e.name, e.payload)
+	}
+	return b.String()
+}
+
+// waitClosed fails the test if ch is not closed within 5 s.
+func waitClosed(t *testing.T, what string, ch <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("not within 5 s: %s", what)
+	}
+}
+
+// idle reports whether the registry's client id has nothing queued and no drain running.
+func (r *registry) idle(id string) bool {
+	r.mu.RLock()
+	c := r.clients[id]
+	r.mu.RUnlock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.draining && c.queue == nil && c.waiting == nil && !c.newTweet
+}
+
+// While one event is being emitted, the ones behind it coalesce: one newTweet, one event per
+// tweet, a delete in place of a waiting update; never with the event in flight.
+func TestQueueCoalesces(t *testing.T) {
+	tests := []struct {
+		name     string
+		inFlight event
+		then     []event
+		want     []event // what the client receives, the event in flight first
+	}{
+		{"NewTweetWaitsOnce", newTweet, repeat(50, newTweet), []event{newTweet, newTweet}},
+		{"EachTweetWaitsOnce", newTweet,
+			repeat(20, updated(1), updated(2), deleted(3)),
+			[]event{newTweet, updated(1), updated(2), deleted(3)}},
+		{"OrderOfFirstArrivalKept", updated(9),
+			[]event{updated(2), newTweet, updated(1), newTweet, updated(2), deleted(3), updated(1)},
+			[]event{updated(9), updated(2), newTweet, updated(1), deleted(3)}},
+		{"DeleteReplacesWaitingUpdate", newTweet,
+			[]event{updated(5), newTweet, deleted(5)},
+			[]event{newTweet, deleted(5), newTweet}},
+		{"UpdateAfterWaitingDeleteDropped", newTweet,
+			[]event{deleted(5), updated(5), deleted(5)},
+			[]event{newTweet, deleted(5)}},
+		{"DeleteAfterUpdateInFlightFollowsIt", updated(5), []event{deleted(5)}, []event{updated(5), deleted(5)}},
+		{"UpdateAfterUpdateInFlightFollowsIt", updated(5), []event{updated(5), updated(5)}, []event{updated(5), updated(5)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A queue of 4 holds every case only if it coalesces.
+			r := newRegistry(4, func(id string) { t.Errorf("%s dropped", id) })
+			conn := newHeldConn("held")
+			r.add(conn)
+			t.Cleanup(func() { r.remove(conn.id); conn.Close() })
+
+			r.broadcast(tt.inFlight, "")
+			waitClosed(t, "the first event is being emitted", conn.emitting)
+			for _, e := range tt.then {
+				r.broadcast(e, "")
+			}
+			close(conn.release)
+			eventually(t, "the queue drains", func() bool { return r.idle(conn.id) })
+			conn.mu.Lock()
+			got := shown(conn.got)
+			conn.mu.Unlock()
+			if want := shown(tt.want); got != want {
+				t.Fatalf("received\n%swant\n%s", got, want)
+			}
+		})
+	}
+}
+
+// A client that does not read is dropped once distinct events fill its queue, and only then.
+func TestOnlyAClientThatDoesNotReadIsDropped(t *testing.T) {
+	var distinct []event
+	for id := range int64(5) {
+		distinct = append(distinct, updated(id+1))
+	}
+	tests := []struct {
+		name    string
+		then    []event // behind an event the client never takes
+		dropped bool
+	}{
+		{"NewTweetsNeverFillTheQueue", repeat(1000, newTweet), false},
+		{"RepeatedTweetsNeverFillTheQueue", repeat(100, updated(1), updated(2), deleted(2), deleted(3), newTweet), false},
+		{"FullQueueKept", distinct[:4], false},
+		{"OneMoreDistinctTweetDrops", distinct, true},
+		{"NewTweetIntoAFullQueueDrops", append(distinct[:4:4], newTweet), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			var drops []string
+			r := newRegistry(4, func(id string) { mu.Lock(); drops = append(drops, id); mu.Unlock() })
+			stalled := newFakeConn("stalled", true)
+			r.add(stalled)
+			t.Cleanup(func() { r.remove(stalled.id); stalled.Close() })
+
+			r.broadcast(updated(100), "")
+			waitClosed(t, "the first event is being emitted", stalled.emitting)
+			for _, e := range tt.then {
+				r.broadcast(e, "")
+			}
+			if !tt.dropped {
+				// The decision is taken inside broadcast; nothing later can change it.
+				r.mu.RLock()
+				c := r.clients[stalled.id]
+				r.mu.RUnlock()
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				if c.dropped || stalled.isClosed() {
+					t.Fatal("a client with room in its queue was dropped")
+				}
+				return
+			}
+			eventually(t, "the stalled client is closed", stalled.isClosed)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(drops) != 1 || drops[0] != "stalled" {
+				t.Fatalf("dropped %v", drops)
+			}
+		})
 	}
 }
 

@@ -32,8 +32,9 @@ type Config struct {
 	// PingInterval is how often clients ping; PingTimeout how long after its last ping a
 	// silent client is dropped. PingTimeout must be well above PingInterval.
 	PingInterval, PingTimeout time.Duration
-	// QueueSize is each connection's outgoing queue; a client that falls this far behind is
-	// disconnected. Zero means DefaultQueueSize.
+	// QueueSize bounds each connection's queue of waiting events, counted after coalescing
+	// (at most one newTweet and one event per tweet wait); a client that falls this far behind
+	// is disconnected. Zero means DefaultQueueSize.
 	QueueSize int
 }
 
@@ -41,7 +42,21 @@ type Config struct {
 const (
 	DefaultPingInterval = 25 * time.Second
 	DefaultPingTimeout  = 45 * time.Second
-	DefaultQueueSize    = 16
+	// DefaultQueueSize leaves room for edits and deletes of a few hundred different tweets
+	// at once, so only a client that does not read fills it. A queue holds a slice only while
+	// events wait (about 40 bytes an entry); an idle client's is nil.
+	DefaultQueueSize = 256
+)
+
+// Hard-coded until limits become configuration.
+const (
+	// relayInterval: each connection may have at most one newTweet a second relayed.
+	relayInterval = time.Second
+	// relayReportEvery: dropped relays are logged at most once a minute per connection.
+	relayReportEvery = time.Minute
+	// pollingQueueSize bounds the packets waiting for a polling client's next GET. Past it
+	// the registry's drain waits and events coalesce in the registry's queue instead.
+	pollingQueueSize = 16
 )
 
 // Events, as the page and the original protocol name them.
@@ -59,6 +74,8 @@ type Server struct {
 	registry *registry
 	client   *clientFile
 	closing  atomic.Bool
+	// relaysDropped counts newTweet events from clients that were not relayed.
+	relaysDropped atomic.Int64
 }
 
 var _ chirp.Announcer = (*Server)(nil)
@@ -92,7 +109,7 @@ func New(cfg Config) (*Server, error) {
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
 		Transports: []transport.Transport{
-			&pollingTransport{maxQueued: cfg.QueueSize, maxPostBytes: maxClientMessage, log: s.log},
+			&pollingTransport{maxQueued: pollingQueueSize, maxPostBytes: maxClientMessage, log: s.log},
 			newWebsocketTransport(s.origins.allows, s.log),
 		},
 		SessionIDGenerator: randomSessionIDs{},
@@ -150,9 +167,30 @@ func (s *Server) onError(c socketio.Conn, err error) {
 }
 
 // onNewTweet relays a client's newTweet to every other client as true: its data is never
-// forwarded, since events are hints and the API is the truth.
+// forwarded, since events are hints and the API is the truth. Each connection may relay at
+// most one a second; the rest are dropped and counted.
 func (s *Server) onNewTweet(c socketio.Conn, _ any) {
-	s.registry.broadcast(event{name: EventNewTweet, payload: true}, c.ID())
+	relay, report := relayLimiterOf(c).allow()
+	if relay {
+		s.registry.broadcast(event{name: EventNewTweet, payload: true}, c.ID())
+		return
+	}
+	s.relaysDropped.Add(1)
+	if report > 0 {
+		s.log.Debug("newTweet relays dropped: a connection may relay one a second", "id", c.ID(), "dropped", report)
+	}
+}
+
+// relayLimiterOf returns the connection's relay limiter, made at its first newTweet (a
+// connection that never relays costs nothing). It lives in the connection's context, which only
+// the connection's event handlers use: the library calls them one at a time.
+func relayLimiterOf(c socketio.Conn) *relayLimiter {
+	l, ok := c.Context().(*relayLimiter)
+	if !ok {
+		l = newRelayLimiter(relayInterval, relayReportEvery, time.Now)
+		c.SetContext(l)
+	}
+	return l
 }
 
 func transportOf(c socketio.Conn) string {
@@ -171,13 +209,17 @@ func (s *Server) TweetCreated(chirp.Tweet) {
 
 // TweetUpdated tells every client a tweet was edited.
 func (s *Server) TweetUpdated(t chirp.Tweet) {
-	s.registry.broadcast(event{name: EventTweetUpdated, payload: idPayload{ID: t.ID}}, "")
+	s.registry.broadcast(event{name: EventTweetUpdated, payload: idPayload{ID: t.ID}, tweetID: t.ID}, "")
 }
 
 // TweetDeleted tells every client a tweet was deleted.
 func (s *Server) TweetDeleted(id int64) {
-	s.registry.broadcast(event{name: EventTweetDeleted, payload: idPayload{ID: id}}, "")
+	s.registry.broadcast(event{name: EventTweetDeleted, payload: idPayload{ID: id}, tweetID: id}, "")
 }
+
+// RelaysDropped is the number of newTweet events from clients that were not relayed because
+// their connection had relayed one less than a second before.
+func (s *Server) RelaysDropped() int64 { return s.relaysDropped.Load() }
 
 // Connections is the number of live socket connections.
 func (s *Server) Connections() int { return s.registry.count() }

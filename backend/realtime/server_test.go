@@ -218,3 +218,46 @@ func TestPingTimeoutMustExceedInterval(t *testing.T) {
 		t.Fatal("accepted a ping timeout equal to the interval")
 	}
 }
+
+// A client emitting newTweet in a loop is relayed at most once a second; the rest are counted.
+func TestRelaysAreLimitedAndCounted(t *testing.T) {
+	s, err := realtime.New(realtime.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); ts.Close() })
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(ts.URL, "http")+"/socket.io/?EIO=3&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for _, want := range []string{"0{", "40"} { // Engine.IO open, then socket.io connect
+		if _, msg, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), want) {
+			t.Fatalf("want %q: %q %v", want, msg, err)
+		}
+	}
+	const sent = 100
+	start := time.Now()
+	for range sent {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(`42["newTweet",true]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// At most one relay a second since the first: however slow the machine, the rest are dropped.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		relayed := 1 + int64(time.Since(start)/time.Second)
+		if s.RelaysDropped() >= sent-relayed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d relays dropped", s.RelaysDropped(), sent)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := s.RelaysDropped(); n > sent-1 {
+		t.Fatalf("%d of %d relays dropped: the first must be relayed", n, sent)
+	}
+}
