@@ -10,7 +10,10 @@ export const modes = {
   default: {}, // polling first, then the upgrade to websocket
 };
 
-/** connect opens a socket and waits for it to connect (or fails within 5 s). */
+/**
+ * connect opens a socket and waits for it to connect (or fails within 5 s). Once it has
+ * connected, the socket is the test's: nothing here reacts to its later events.
+ */
 export function connect(url, { version = '2.4.0', mode = 'default', origin, ...opts } = {}) {
   const socket = clients[version](url, {
     forceNew: true,
@@ -19,13 +22,27 @@ export function connect(url, { version = '2.4.0', mode = 'default', origin, ...o
     ...opts,
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => { socket.close(); reject(new Error(`no connect in 5 s (${version}, ${mode})`)); }, 5000);
-    socket.once('connect', () => { clearTimeout(timer); resolve(socket); });
-    socket.once('connect_error', (err) => {
+    // Both listeners go when either fires. A connect_error listener left behind would close
+    // the socket at its first failed reconnect attempt (a server restarting, say), and a
+    // closed 2.x client never tries again.
+    const settle = () => {
       clearTimeout(timer);
+      socket.off('connect', connected);
+      socket.off('connect_error', failed);
+    };
+    const connected = () => { settle(); resolve(socket); };
+    const failed = (err) => {
+      settle();
       socket.close();
       reject(Object.assign(new Error(`connect_error: ${err.message ?? err}`), { cause: err }));
-    });
+    };
+    const timer = setTimeout(() => {
+      settle();
+      socket.close();
+      reject(new Error(`no connect in 5 s (${version}, ${mode})`));
+    }, 5000);
+    socket.on('connect', connected);
+    socket.on('connect_error', failed);
   });
 }
 
@@ -46,3 +63,20 @@ export async function until(cond, what, ms = 5000) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * within waits for promise and fails after ms with what() (called then, so it can describe
+ * the state at that moment). Unlike a race with sleep, it leaves no timer keeping the test
+ * file alive.
+ */
+export async function within(promise, ms, what) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what()}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
