@@ -38,6 +38,7 @@ type registry struct {
 
 	mu      sync.RWMutex
 	clients map[string]*client
+	closed  bool // closeAll has run: no connection may join any more
 }
 
 type client struct {
@@ -60,14 +61,21 @@ func newRegistry(queueSize int, onDrop func(id string)) *registry {
 }
 
 // add registers a connection.
-func (r *registry) add(conn emitter) {
+// add registers a connection; it reports false, registering nothing, once closeAll has run (a
+// handshake that raced the shutdown must be refused, or it would outlive closeAll's list and
+// hold the HTTP server's shutdown until its timeout).
+func (r *registry) add(conn emitter) bool {
 	c := &client{conn: conn}
 	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
 	if old, ok := r.clients[conn.ID()]; ok {
 		old.remove()
 	}
 	r.clients[conn.ID()] = c
-	r.mu.Unlock()
+	return true
 }
 
 // enqueue adds e to the client's queue, coalescing it with what already waits, and starts a
@@ -209,12 +217,13 @@ func (r *registry) count() int {
 
 // closeAll disconnects every connection (at shutdown: clients reconnect to the next process).
 func (r *registry) closeAll() {
-	r.mu.RLock()
+	r.mu.Lock()
+	r.closed = true
 	conns := make([]emitter, 0, len(r.clients))
 	for _, c := range r.clients {
 		conns = append(conns, c.conn)
 	}
-	r.mu.RUnlock()
+	r.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, c := range conns {
 		wg.Go(func() { c.Close() })

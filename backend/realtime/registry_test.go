@@ -305,4 +305,9 @@ func TestCloseAll(t *testing.T) {
 		}
 		r.remove(c.id)
 	}
+	// A handshake that raced the shutdown is refused, not registered behind closeAll's back
+	// (it would hold the HTTP server's shutdown until its timeout).
+	if late := newFakeConn("late", false); r.add(late) || r.count() != 0 {
+		t.Fatalf("a connection joined after closeAll (%d registered)", r.count())
+	}
 }

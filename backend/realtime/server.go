@@ -143,12 +143,11 @@ func (s *Server) onConnect(c socketio.Conn) (err error) {
 			err = fmt.Errorf("connect failed")
 		}
 	}()
-	if s.closing.Load() {
+	// No Emit here: a synchronous Emit in OnConnect hangs the connection. The registry's
+	// writer goroutine does all emitting. An error closes the connection.
+	if !s.registry.add(c) {
 		return fmt.Errorf("server shutting down")
 	}
-	// No Emit here: a synchronous Emit in OnConnect hangs the connection. The registry's
-	// writer goroutine does all emitting.
-	s.registry.add(c)
 	s.log.Debug("socket connected", "id", c.ID(), "transport", transportOf(c), "remote", c.RemoteAddr().String())
 	return nil
 }
