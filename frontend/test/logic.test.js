@@ -1,12 +1,12 @@
 // Unit tests of the page's logic that needs no browser: counting exactly as the server does
-// (the server's own vectors), relative time, links, the new-tweets label, the coalescing of
-// checks, and the store's bookkeeping of pages and one's own posts.
+// (the server's own vectors), the avatar letter, relative time, links, the new-tweets label,
+// the coalescing of checks, and the store's bookkeeping of pages and one's own posts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   cleanText, textLength, textProblem, charactersLeft, relativeTime, newTweetsLabel, linkParts,
-  MAX_CONTENT, MAX_AUTHOR,
+  avatarLetter, MAX_CONTENT, MAX_AUTHOR,
 } from '../public/js/format.js';
 import { Coalescer } from '../public/js/coalesce.js';
 import { TweetStore } from '../public/js/store.js';
@@ -39,6 +39,23 @@ test('the counter counts code points after cleaning', () => {
   assert.equal(charactersLeft('e\u0301'.repeat(280)), 0); // 560 code points before NFC
   assert.equal(charactersLeft('  hi  '), 278);
   assert.equal(charactersLeft('\u200bhi\u2060'), 276); // invisible characters are kept and counted
+});
+
+test('the avatar letter is the first letter or digit of the name', () => {
+  assert.equal(avatarLetter('<b>mallory</b>'), 'B', 'markup characters are not letters');
+  assert.equal(avatarLetter('alice'), 'A');
+  assert.equal(avatarLetter('  @bob_42'), 'B');
+  assert.equal(avatarLetter('42 is the answer'), '4');
+  assert.equal(avatarLetter('😀 Émile'), 'É');
+  assert.equal(avatarLetter('e\u0301mile'), 'É', 'NFC first: e and a combining acute are one letter');
+  assert.equal(avatarLetter('q\u0307uinn'), 'Q\u0307', 'a combining mark stays with its letter');
+  assert.equal(avatarLetter('«山田»'), '山');
+  assert.equal(avatarLetter('(ñandú)'), 'Ñ');
+  assert.equal(avatarLetter('𝐀lpha'), '𝐀', 'a letter outside the BMP is one character, not half of one');
+  assert.equal(avatarLetter('ßtraße'), 'ß', 'kept as it is when its capital is two letters');
+  assert.equal(avatarLetter('😀🎉!'), '•', 'no letter or digit: a neutral mark');
+  assert.equal(avatarLetter(''), '•');
+  assert.equal(avatarLetter('\ud800x'), 'X', 'a lone surrogate is no letter');
 });
 
 test('relative time', () => {

@@ -232,6 +232,7 @@ e2e('markup in a tweet is shown as text, never run', {}, async ({ world, open })
     assert.equal(await li.locator('.author').evaluate((e) => e.textContent), evilName, `${h.name}: the name as typed`);
     assert.equal(await li.locator('.content img, .content *').count(), 0, `${h.name}: no element inside .content`);
     assert.equal(await li.locator('.author *').count(), 0, `${h.name}: no element inside .author`);
+    assert.equal(await li.locator('.avatar').textContent(), 'B', `${h.name}: the avatar shows the name's first letter, not "<"`);
     assert.equal(await h.page.locator('#timeline img, #timeline b').count(), 0, `${h.name}: no img or b in the timeline`);
     assertClean(h);
   }

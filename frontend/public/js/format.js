@@ -67,6 +67,21 @@ export function newTweetsLabel(n, more = false) {
   return n === 1 ? 'Show 1 new tweet' : `Show ${n} new tweets`;
 }
 
+// A letter or digit, with the combining marks that belong to it; \p{L} and \p{N} never match
+// half of a surrogate pair.
+const LETTER = /[\p{L}\p{N}]\p{M}*/u;
+
+/**
+ * avatarLetter is the letter on a tweet's avatar: the name's first letter or digit, in capitals
+ * where its capital is one letter ("ß" stays), or "•" when the name has none.
+ */
+export function avatarLetter(name) {
+  const first = LETTER.exec(name.normalize('NFC'))?.[0];
+  if (!first) return '•';
+  const upper = first.toUpperCase();
+  return textLength(upper) === textLength(first) ? upper : first;
+}
+
 // A URL runs to white space; trailing punctuation that usually ends a sentence is not part of
 // it, nor is a closing bracket that has no opening one inside the URL.
 const URL_RE = /\bhttps?:\/\/[^\s<>"]+/gi;

@@ -1,6 +1,6 @@
 // The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), paging
 // down, editing and deleting one's own tweets. It keeps the DOM in the store's order.
-import { linkParts, relativeTime, cleanText, textProblem, MAX_CONTENT, charactersLeft } from './format.js';
+import { linkParts, relativeTime, cleanText, textProblem, MAX_CONTENT, charactersLeft, avatarLetter } from './format.js';
 
 const el = (tag, props = {}, ...children) => {
   const node = document.createElement(tag);
@@ -116,7 +116,7 @@ export class TimelineView {
     const li = el('li', { class: 'tweet', 'data-id': String(t.id) });
     const time = el('time', { dateTime: t.created_at, title: created.toLocaleString(), text: relativeTime(created) });
     const head = el('header', { class: 'tweet-head' },
-      el('span', { class: 'avatar', 'aria-hidden': 'true', text: initial(t.author) }),
+      el('span', { class: 'avatar', 'aria-hidden': 'true', text: avatarLetter(t.author) }),
       el('strong', { class: 'author', dir: 'auto', text: t.author }),
       el('span', { class: 'dot', 'aria-hidden': 'true', text: '·' }),
       time);
@@ -204,9 +204,4 @@ export class TimelineView {
     this.tokens.delete(id);
     this.remove(id);
   }
-}
-
-function initial(name) {
-  const first = [...name.trim()][0] ?? '?';
-  return first.toLocaleUpperCase();
 }
