@@ -500,6 +500,89 @@ e2e('the name and an unsent draft survive a reload; Ctrl+Enter posts with an Ide
   assertClean(a);
 });
 
+// 11 ---------------------------------------------------------------------------------------
+/**
+ * fieldState is a composer field's aria-invalid and the visible message tied to it with
+ * aria-describedby (a described element, shown, whose text starts with "Name " or "Text ").
+ * `missing` lists described ids that are not in the page.
+ */
+function fieldState(h, selector) {
+  return h.page.evaluate((sel) => {
+    const input = document.querySelector(sel);
+    const ids = (input.getAttribute('aria-describedby') ?? '').split(/\s+/).filter(Boolean);
+    const described = ids.map((id) => document.getElementById(id));
+    const message = described
+      .filter((e) => e && e.checkVisibility() && e.getBoundingClientRect().height > 4)
+      .map((e) => e.textContent.trim())
+      .filter((t) => /^(Name|Text) /.test(t));
+    return {
+      invalid: input.getAttribute('aria-invalid'),
+      message: message.join(' / '),
+      missing: ids.filter((id, i) => !described[i]),
+    };
+  }, selector);
+}
+
+e2e('the composer says under each field why it cannot be posted (aria-describedby, aria-invalid), every problem, nothing before the user types', {}, async ({ world, open }) => {
+  const { web } = await world();
+  const a = await open(web, 'A');
+  const post = a.page.locator('#composer button[type=submit]');
+  const fine = { invalid: 'false', message: '', missing: [] };
+  const says = (message) => ({ invalid: 'true', message, missing: [] });
+  // Sets a value as a paste would, for characters a keyboard cannot type.
+  const paste = (sel, value) => a.page.evaluate(([sel, value]) => {
+    const e = document.querySelector(sel);
+    e.value = value;
+    e.dispatchEvent(new Event('input', { bubbles: true }));
+  }, [sel, value]);
+
+  assert.deepEqual(await fieldState(a, '#name'), fine, 'a fresh page: the empty name says nothing yet');
+  assert.deepEqual(await fieldState(a, '#content'), fine, 'a fresh page: the empty text says nothing yet');
+  assert.equal(await post.isDisabled(), true);
+
+  // Writing a tweet with no name: Post stays disabled, and now the name says why.
+  await a.page.fill('#content', 'hello');
+  assert.deepEqual(await fieldState(a, '#name'), says('Name is empty — enter a name to post'));
+  assert.deepEqual(await fieldState(a, '#content'), fine);
+  assert.equal(await post.isDisabled(), true);
+
+  // Each value replaces the field's; the name is checked with the text "hello", the text with the name "Ann".
+  const cases = [
+    ['#name', '51 letters', 'x'.repeat(51), says('Name is too long — 50 characters at most')],
+    ['#name', '50 letters', 'x'.repeat(50), fine],
+    ['#name', 'invisible only', '\u200b\u2060', says("Name is empty — spaces and invisible characters don't count")],
+    ['#name', 'a tab', 'Ann\tLee', says('Name has a control character (a tab, say) — remove it to post')],
+    ['#name', 'a lone surrogate', 'Ann\ud83d', says('Name has a broken character (half of an emoji or symbol) — remove it to post')],
+    ['#name', 'spaces', '   ', says('Name is empty — enter a name to post')],
+    ['#name', 'Ann', 'Ann', fine],
+    ['#content', '281 letters', 'x'.repeat(281), says('Text is too long — 280 characters at most')],
+    ['#content', '280 letters', 'x'.repeat(280), fine],
+    ['#content', 'invisible only', '\u200b \ufeff', says("Text is empty — spaces and invisible characters don't count")],
+    ['#content', 'a bell', 'ding\u0007', says('Text has a control character — remove it to post')],
+    ['#content', 'a lone surrogate', 'half \udc00 here', says('Text has a broken character (half of an emoji or symbol) — remove it to post')],
+    ['#content', 'line breaks and tabs', 'a\n\tb', fine],
+    ['#content', 'empty again', '', fine], // the composer's resting state is not an error
+  ];
+  for (const [sel, what, value, want] of cases) {
+    await paste(sel, value);
+    assert.deepEqual(await fieldState(a, sel), want, `${sel}: ${what}`);
+    assert.equal(await post.isDisabled(), want.invalid === 'true' || value === '', `${sel}: ${what}: Post disabled`);
+  }
+
+  // Trying to post empty text (Ctrl+Enter: the button is disabled) makes it say so, and posts nothing.
+  await a.page.focus('#content');
+  await a.page.keyboard.press('Control+Enter');
+  assert.deepEqual(await fieldState(a, '#content'), says('Text is empty — write something to post'));
+  assert.deepEqual(a.posts, []);
+  await a.page.keyboard.type('ok');
+  assert.deepEqual(await fieldState(a, '#content'), fine);
+  await post.click();
+  await a.waitForOwn(new Set(), 'ok');
+  assert.deepEqual(await fieldState(a, '#content'), fine, 'after a post, the emptied text says nothing');
+  assert.deepEqual(await fieldState(a, '#name'), fine);
+  assertClean(a);
+});
+
 e2e('the API is away when the page loads: the failure says so, and "Try again" loads once it is back', {}, async ({ backend, web: startPage, open, defer }) => {
   // An API that has stopped leaves its port and its database (in our folder) for the restart.
   const dir = mkdtempSync(path.join(tmpdir(), 'chirp-outage-'));

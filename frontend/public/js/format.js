@@ -44,6 +44,30 @@ export function textProblem(clean, max, multiline) {
   return control.test(clean) ? 'control' : '';
 }
 
+const FIELDS = {
+  name: { label: 'Name', max: MAX_AUTHOR, blank: 'enter a name', control: 'a control character (a tab, say)' },
+  text: { label: 'Text', max: MAX_CONTENT, blank: 'write something', control: 'a control character' },
+};
+
+/**
+ * fieldMessage is what the composer shows under a field ('name' or 'text') for textProblem's
+ * answer about its cleaned value, '' when there is none. Every problem textProblem returns has
+ * its own message (logic.test.js checks them against docs/text-rules.json).
+ */
+export function fieldMessage(field, problem, clean) {
+  const { label, max, blank, control } = FIELDS[field];
+  switch (problem) {
+    case '': return '';
+    // Text of invisible characters is empty, but its writer sees that they typed something.
+    case 'empty': return clean === '' ? `${label} is empty — ${blank} to post`
+      : `${label} is empty — spaces and invisible characters don't count`;
+    case 'too_long': return `${label} is too long — ${max} characters at most`;
+    case 'control': return `${label} has ${control} — remove it to post`;
+    case 'surrogate': return `${label} has a broken character (half of an emoji or symbol) — remove it to post`;
+    default: return `${label} cannot be posted as it is`;
+  }
+}
+
 /** charactersLeft is what the composer's counter shows (negative past the limit). */
 export function charactersLeft(raw, max = MAX_CONTENT) {
   return max - textLength(cleanText(raw));
