@@ -133,6 +133,20 @@ function assertNewestFirst(ids, what) {
   }
 }
 
+/** focused describes what has the focus: {tag, id, action, tweet, text}. */
+function focused(h) {
+  return h.page.evaluate(() => {
+    const e = document.activeElement;
+    return {
+      tag: e?.tagName.toLowerCase() ?? null,
+      id: e?.id || null,
+      action: e?.dataset?.action ?? null,
+      tweet: e?.closest?.('li.tweet') ? Number(e.closest('li.tweet').dataset.id) : null,
+      text: e && e !== document.body ? e.textContent : null,
+    };
+  });
+}
+
 // 1 ----------------------------------------------------------------------------------------
 e2e('a post from tab A offers "Show 1 new tweet" in tab B within 2 s (not in A); the click shows it', {}, async ({ world, open }, t) => {
   const { web } = await world();
@@ -580,6 +594,38 @@ e2e('the composer says under each field why it cannot be posted (aria-describedb
   await a.waitForOwn(new Set(), 'ok');
   assert.deepEqual(await fieldState(a, '#content'), fine, 'after a post, the emptied text says nothing');
   assert.deepEqual(await fieldState(a, '#name'), fine);
+  assertClean(a);
+});
+
+e2e('focus goes where the user acts next: the text field after Enter on Post, the Edit button after Ctrl+Enter or Esc in an edit', {}, async ({ world, open }) => {
+  const { web } = await world();
+  const a = await open(web, 'A');
+  await a.page.fill('#name', 'Kim');
+  await a.page.fill('#content', 'posted with the keyboard');
+  await a.page.focus('#content');
+  await a.page.keyboard.press('Tab');
+  assert.equal((await focused(a)).text, 'Post', 'Tab from the text reaches Post');
+  await a.page.keyboard.press('Enter');
+  const id = await a.waitForOwn(new Set(), 'posted with the keyboard');
+  await until(async () => (await focused(a)).id === 'content', 'the focus is back in the text field after the post');
+
+  const li = a.tweet(id);
+  const onEdit = { tag: 'button', id: null, action: 'edit', tweet: id, text: 'Edit' };
+  await li.locator('[data-action=edit]').focus();
+  await a.page.keyboard.press('Enter');
+  assert.equal((await focused(a)).tag, 'textarea', 'Edit opens the edit box, focused');
+  await a.page.keyboard.press('End');
+  await a.page.keyboard.type(', then edited');
+  await a.page.keyboard.press('Control+Enter');
+  await until(async () => (await a.tweets()).find((t) => t.id === id)?.content === 'posted with the keyboard, then edited', 'the edit is saved');
+  assert.deepEqual(await focused(a), onEdit, 'after Ctrl+Enter, the focus is on the tweet\'s Edit button');
+
+  await a.page.keyboard.press('Enter');
+  assert.equal((await focused(a)).tag, 'textarea');
+  await a.page.keyboard.type(' (not kept)');
+  await a.page.keyboard.press('Escape');
+  assert.deepEqual(await focused(a), onEdit, 'after Esc, the focus is on the tweet\'s Edit button');
+  assert.equal((await a.tweets()).find((t) => t.id === id).content, 'posted with the keyboard, then edited', 'Esc kept the saved text');
   assertClean(a);
 });
 

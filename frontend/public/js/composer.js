@@ -95,6 +95,10 @@ export class Composer {
       if (!this.sending) this.#tried();
       return;
     }
+    // Post is disabled while it sends, and a focused button that is disabled drops the focus
+    // to the document; it is put back where the person acts next (below).
+    const focusWas = document.activeElement;
+    let posted = false;
     this.sending = true;
     this.update();
     this.button.textContent = 'Posting…';
@@ -105,6 +109,7 @@ export class Composer {
       this.storage.removeItem(DRAFT);
       this.storage.removeItem(DRAFT_KEY);
       this.tried = false;
+      posted = true;
       this.onPosted(tweet);
     } catch (err) {
       this.error.textContent = describe(err);
@@ -112,7 +117,19 @@ export class Composer {
       this.sending = false;
       this.button.textContent = 'Post';
       this.update();
+      this.#refocus(posted, focusWas);
     }
+  }
+
+  /**
+   * #refocus: after a post, the text field, for the next tweet; after a failure, where the
+   * focus was (Post, to try again). Never away from where the person moved it meanwhile.
+   */
+  #refocus(posted, focusWas) {
+    const now = document.activeElement;
+    const lost = !now || now === document.body;
+    if (posted && (lost || this.form.contains(now))) this.text.focus();
+    else if (!posted && lost && this.form.contains(focusWas)) focusWas.focus();
   }
 }
 

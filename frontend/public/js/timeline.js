@@ -85,7 +85,16 @@ export class TimelineView {
     const old = this.#node(id);
     const t = this.store.get(id);
     if (!old || !t || (old.classList.contains('editing') && !force)) return;
-    old.replaceWith(this.#render(t));
+    const active = document.activeElement;
+    const node = this.#render(t);
+    old.replaceWith(node);
+    // A re-render (an edit arriving from the socket, one's own included) keeps the focus: on
+    // the same button, or on the tweet itself.
+    if (old.contains(active)) {
+      const same = active.dataset.action && node.querySelector(`[data-action="${active.dataset.action}"]`);
+      if (!same) node.tabIndex = -1;
+      (same || node).focus();
+    }
   }
 
   remove(id) {
@@ -148,7 +157,7 @@ export class TimelineView {
     if (action === 'edit') this.#startEdit(li, id);
     else if (action === 'delete') this.#delete(li, id);
     else if (action === 'save') this.#save(li, id);
-    else if (action === 'cancel') this.replace(id, true);
+    else if (action === 'cancel') this.#endEdit(id);
   }
 
   #startEdit(li, id) {
@@ -167,13 +176,24 @@ export class TimelineView {
     area.addEventListener('input', update);
     area.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); if (!save.disabled) this.#save(li, id); }
-      if (e.key === 'Escape') this.replace(id, true);
+      if (e.key === 'Escape') this.#endEdit(id);
     });
     li.querySelector('.content').replaceWith(area);
     li.querySelector('.actions').replaceChildren(left,
       el('button', { type: 'button', class: 'link', 'data-action': 'cancel', text: 'Cancel' }), save);
     update();
     area.focus();
+  }
+
+  /**
+   * #endEdit shows the tweet again; the focus, which was in the edit (or fell to the document
+   * when the edit was replaced), goes to the tweet's Edit button, where the person left off.
+   */
+  #endEdit(id) {
+    const active = document.activeElement;
+    const hadFocus = !active || active === document.body || this.#node(id)?.contains(active);
+    this.replace(id, true);
+    if (hadFocus) this.#node(id)?.querySelector('[data-action="edit"]')?.focus();
   }
 
   async #save(li, id) {
@@ -185,10 +205,12 @@ export class TimelineView {
     try {
       const t = await this.api.update(id, area.value, this.tokens.get(id));
       this.store.update(t);
-      this.replace(id, true);
+      this.#endEdit(id);
     } catch (err) {
       error.textContent = err.fields?.content ? `Content ${err.fields.content}.` : err.message;
       save.disabled = false;
+      // Focus on the document: Save had it, and lost it when disabled; it is where to try again.
+      if (document.activeElement === document.body) save.focus();
     }
   }
 
