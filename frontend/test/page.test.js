@@ -419,32 +419,102 @@ e2e('the API restarts on the same port: B shows "Reconnecting…", then the twee
 });
 
 // 8 ----------------------------------------------------------------------------------------
-e2e('paging: 45 tweets, "Show older" until "No older tweets", each once, newest first', {}, async ({ world, open }) => {
+/**
+ * olderPages records the max_id of every GET /api/tweets a tab makes for older tweets; with
+ * `hold`, the first such request waits until release() (to see the "Loading…" state).
+ */
+async function olderPages(h, { hold = false } = {}) {
+  const asked = [];
+  let release = () => {};
+  const held = hold ? new Promise((r) => { release = r; }) : null;
+  await h.page.route((u) => new URL(u).pathname === '/api/tweets' && new URL(u).searchParams.has('max_id'), async (route) => {
+    asked.push(Number(new URL(route.request().url()).searchParams.get('max_id')));
+    if (held && asked.length === 1) await held;
+    await route.fallback();
+  });
+  return { asked, release: () => release() };
+}
+
+/** The timeline after paging down 45 tweets: every one, once, newest first, as the API has them. */
+async function assertAllPaged(h, api, asked) {
+  const ids = await h.ids();
+  assert.equal(ids.length, 45);
+  assertNewestFirst(ids, 'the whole timeline');
+  assert.deepEqual(ids, (await listAll(api.url)).map((x) => x.id));
+  assert.deepEqual((await h.tweets()).map((x) => x.content), Array.from({ length: 45 }, (_, i) => `tweet ${45 - i}`));
+  assert.equal(new Set(asked).size, asked.length, `each older page asked for once: max_id ${JSON.stringify(asked)}`);
+  assert.equal(asked.length, 2, `two older pages (20 and 5): max_id ${JSON.stringify(asked)}`);
+  assert.equal(await h.page.locator('#older').isHidden(), true, '"Show older" is gone');
+  assert.equal(await h.page.locator('.end').isVisible(), true, '"No older tweets" shows');
+  assert.equal(await h.page.locator('.end').textContent(), 'No older tweets');
+}
+
+e2e('paging by scrolling: pages arrive as the end of the list comes into view ("Loading…"), until "No older tweets", each once', {}, async ({ world, open }) => {
   const { api, web } = await world();
   for (let i = 1; i <= 45; i++) await postTweet(api.url, `tweet ${i}`, 'api');
   const b = await open(web, 'B');
   const older = b.page.locator('#older');
-  const end = b.page.locator('.end');
+  const { asked, release } = await olderPages(b, { hold: true });
   assert.equal((await b.ids()).length, 20, 'the first page holds 20');
-  assert.equal(await older.isVisible(), true);
-  assert.equal(await end.isHidden(), true);
+  assert.equal(await older.isVisible(), true, '"Show older" waits below the first page');
+  assert.deepEqual(asked, [], 'nothing older is asked for before the end comes into view');
 
-  let clicks = 0;
-  while (await older.isVisible()) {
-    assert.ok(++clicks <= 5, 'too many "Show older" clicks');
+  // The reader scrolls to the end: the next page is asked for, and the button says so.
+  const scrollToEnd = () => b.page.mouse.wheel(0, 20_000);
+  await scrollToEnd();
+  await until(() => asked.length === 1, 'scrolling to the end asks for the next page');
+  await until(async () => (await older.textContent()) === 'Loading…', '"Show older" says "Loading…"');
+  assert.equal(await older.getAttribute('aria-disabled'), 'true', 'a page in flight cannot be asked for again');
+  assert.equal((await b.ids()).length, 20, 'the page is still on its way');
+  release();
+  await until(async () => (await b.ids()).length === 40, 'the second page arrives', 10_000);
+
+  for (let round = 2; !(await b.page.locator('.end').isVisible()); round++) {
+    assert.ok(round <= 5, 'too many scrolls');
     const n = (await b.ids()).length;
-    await older.click();
-    await until(async () => (await b.ids()).length > n && !(await older.isDisabled()), `click ${clicks} loads more`);
-    await sleep(100);
+    await until(async () => {
+      await scrollToEnd();
+      return (await b.ids()).length > n || await b.page.locator('.end').isVisible();
+    }, `scroll ${round} brings the next page`, 10_000, 200);
   }
-  assert.equal(clicks, 2);
-  assert.equal(await end.isVisible(), true, '"No older tweets" shows');
-  assert.equal(await end.textContent(), 'No older tweets');
-  const ids = await b.ids();
-  assert.equal(ids.length, 45);
-  assertNewestFirst(ids, 'the whole timeline');
-  assert.deepEqual(ids, (await listAll(api.url)).map((x) => x.id));
-  assert.deepEqual((await b.tweets()).map((x) => x.content), Array.from({ length: 45 }, (_, i) => `tweet ${45 - i}`));
+  await sleep(300); // time for a stray extra request, were there one
+  await assertAllPaged(b, api, asked);
+  assertClean(b);
+});
+
+e2e('paging by keyboard: Tab to "Show older", Enter loads the next page and keeps the focus, until "No older tweets" (focused); each once', {}, async ({ world, open }) => {
+  const { api, web } = await world();
+  for (let i = 1; i <= 45; i++) await postTweet(api.url, `tweet ${i}`, 'api');
+  const b = await open(web, 'B');
+  const older = b.page.locator('#older');
+  const { asked } = await olderPages(b);
+  assert.equal((await b.ids()).length, 20, 'the first page holds 20');
+
+  for (let i = 0; (await focused(b)).id !== 'older'; i++) {
+    assert.ok(i < 10, `Tab never reached "Show older" (focus: ${JSON.stringify(await focused(b))})`);
+    await b.page.keyboard.press('Tab');
+  }
+  // Focusing the button scrolled it into view; a keyboard user on it pages with it.
+  await b.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await sleep(300);
+  assert.deepEqual(asked, [], 'nothing loads by itself while the keyboard is on "Show older"');
+
+  let presses = 0;
+  while (await older.isVisible()) {
+    assert.ok(++presses <= 5, 'too many presses of Enter');
+    const n = (await b.ids()).length;
+    await b.page.keyboard.press('Enter');
+    await until(async () => (await b.ids()).length > n && (await older.getAttribute('aria-disabled')) !== 'true',
+      `Enter ${presses} loads the next page`);
+    if (await older.isVisible()) {
+      assert.equal((await focused(b)).id, 'older', `the focus stays on "Show older" after Enter ${presses}`);
+      assert.equal(await older.textContent(), 'Show older');
+    }
+  }
+  assert.equal(presses, 2);
+  const f = await focused(b);
+  assert.equal(f.text, 'No older tweets', `the focus moves to "No older tweets" when the button goes: ${JSON.stringify(f)}`);
+  await assertAllPaged(b, api, asked);
   assertClean(b);
 });
 

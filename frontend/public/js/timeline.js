@@ -1,5 +1,5 @@
-// The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), paging
-// down, editing and deleting one's own tweets. It keeps the DOM in the store's order.
+// The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), editing
+// and deleting one's own tweets. It keeps the DOM in the store's order; paging.js loads pages.
 import { linkParts, relativeTime, cleanText, textProblem, MAX_CONTENT, charactersLeft, avatarLetter } from './format.js';
 
 const el = (tag, props = {}, ...children) => {
@@ -16,49 +16,14 @@ const el = (tag, props = {}, ...children) => {
 
 export class TimelineView {
   /**
-   * @param {object} deps {list, older, status, store, api, tokens, confirmDelete}
+   * @param {object} deps {list, store, api, tokens, confirmDelete, onChange (called when tweets
+   *   were added or removed)}
    */
-  constructor({ list, older, empty, failure, store, api, tokens, confirmDelete }) {
-    Object.assign(this, { list, older, empty, failure, store, api, tokens, confirmDelete });
-    this.pageSize = 20;
+  constructor({ list, store, api, tokens, confirmDelete, onChange = () => {} }) {
+    Object.assign(this, { list, store, api, tokens, confirmDelete, onChange });
     this.list.addEventListener('click', (e) => this.#onClick(e));
-    this.older.addEventListener('click', () => this.loadOlder());
     // Relative times age while the page stays open.
     setInterval(() => this.refreshTimes(), 60_000);
-  }
-
-  async loadFirst() {
-    this.failure.hidden = true;
-    this.list.setAttribute('aria-busy', 'true');
-    try {
-      const page = await this.api.tweets({ limit: this.pageSize });
-      this.insert(this.store.addFirst(page, this.pageSize));
-      this.loaded = true;
-    } catch (err) {
-      this.failure.querySelector('p').textContent = `Couldn't load tweets: ${err.message}`;
-      this.failure.hidden = false;
-      this.loaded = false;
-    } finally {
-      this.list.removeAttribute('aria-busy');
-      this.#updateEdges();
-    }
-    return this.loaded;
-  }
-
-  async loadOlder() {
-    if (this.store.reachedEnd || this.store.oldest === null) return;
-    this.older.disabled = true;
-    this.older.textContent = 'Loading…';
-    try {
-      const page = await this.api.tweets({ limit: this.pageSize, max_id: this.store.oldest });
-      this.insert(this.store.addOlder(page, this.pageSize));
-      this.older.textContent = 'Show older';
-    } catch (err) {
-      this.older.textContent = `Couldn't load older tweets (${err.message}). Try again`;
-    } finally {
-      this.older.disabled = false;
-      this.#updateEdges();
-    }
   }
 
   /** insert puts tweets in their place, newest first, and returns their nodes. */
@@ -73,7 +38,7 @@ export class TimelineView {
       this.list.insertBefore(node, before);
       nodes.push(node);
     }
-    this.#updateEdges();
+    this.onChange();
     return nodes;
   }
 
@@ -100,7 +65,7 @@ export class TimelineView {
   remove(id) {
     this.#node(id)?.remove();
     this.store.remove(id);
-    this.#updateEdges();
+    this.onChange();
   }
 
   refreshTimes() {
@@ -111,14 +76,6 @@ export class TimelineView {
   }
 
   #node(id) { return this.list.querySelector(`li[data-id="${id}"]`); }
-
-  #updateEdges() {
-    const ready = this.loaded;
-    this.empty.hidden = !ready || this.store.size > 0;
-    this.older.hidden = !ready || this.store.size === 0 || this.store.reachedEnd;
-    const end = this.older.nextElementSibling;
-    if (end) end.hidden = !ready || this.store.size === 0 || !this.store.reachedEnd;
-  }
 
   #render(t) {
     const created = new Date(t.created_at);
