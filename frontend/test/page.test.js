@@ -699,6 +699,51 @@ e2e('focus goes where the user acts next: the text field after Enter on Post, th
   assertClean(a);
 });
 
+e2e('connection errors go when the connection is back: the composer\'s, an edit\'s, "Show older"\'s; a tab that could not load loads', { timeout: 90_000 }, async ({ backend, web: startPage, open, defer }) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chirp-back-'));
+  defer(async () => rmSync(dir, { recursive: true, force: true }));
+  const api = await backend({ dir });
+  for (let i = 1; i <= 24; i++) await postTweet(api.url, `tweet ${i}`, 'api');
+  const web = await startPage(api.url);
+  const b = await open(web, 'B');
+  const own = await b.post('mine', { author: 'Bea' });
+  assert.equal((await b.ids()).length, 21);
+
+  assert.equal((await api.stop()).code, 0);
+  await until(async () => (await b.page.isVisible('#connection')), 'B shows "Reconnecting…"', 5_000);
+  const c = await open(web, 'C', { waitReady: false });
+  await c.page.locator('#load-failed').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match(await c.page.locator('#load-failed p').textContent(), /unreachable/);
+
+  // B tries to post, to save an edit and to load older tweets while the API is away.
+  await b.page.fill('#content', 'kept while away');
+  await b.page.click('#composer button[type=submit]');
+  await until(async () => /unreachable/.test(await b.page.textContent('#compose-error')), 'the composer says Chirp is unreachable');
+  assert.equal((await focused(b)).text, 'Post', 'a failed post leaves the focus on Post, to try again');
+  const li = b.tweet(own);
+  await li.locator('[data-action=edit]').click();
+  await li.locator('textarea.edit-box').fill('edited while away');
+  await li.locator('[data-action=save]').click();
+  await until(async () => /unreachable/.test(await li.locator('.error').textContent()), 'the edit says Chirp is unreachable');
+  const older = b.page.locator('#older');
+  await older.click();
+  await until(async () => /^Couldn't load older tweets/.test(await older.textContent()), '"Show older" says it failed');
+
+  const api2 = await backend({ port: api.port, dir });
+  await until(async () => b.page.isHidden('#connection'), 'B reconnects', 15_000);
+  await until(async () => (await b.page.textContent('#compose-error')) === '', 'the composer\'s error goes');
+  await until(async () => (await li.locator('.error').textContent()) === '', 'the edit\'s error goes');
+  await until(async () => !/^Couldn't/.test(await older.textContent()) || await older.isHidden(), '"Show older" no longer says it failed');
+  assert.equal(await b.page.inputValue('#content'), 'kept while away', 'the text is kept');
+  assert.equal(await li.locator('textarea.edit-box').inputValue(), 'edited while away', 'the edit is kept');
+
+  // C never loaded a tweet: when its connection is back, it loads without a click.
+  await until(async () => (await c.ids()).length === 20, 'C loads the timeline by itself', 20_000);
+  assert.equal(await c.page.isHidden('#load-failed'), true, 'C no longer says it could not load');
+  assert.deepEqual(await c.ids(), (await listAll(api2.url)).slice(0, 20).map((x) => x.id));
+  for (const h of [b, c]) assert.deepEqual(h.pageErrors, [], `${h.name}: uncaught errors`);
+});
+
 e2e('the API is away when the page loads: the failure says so, and "Try again" loads once it is back', {}, async ({ backend, web: startPage, open, defer }) => {
   // An API that has stopped leaves its port and its database (in our folder) for the restart.
   const dir = mkdtempSync(path.join(tmpdir(), 'chirp-outage-'));
@@ -714,10 +759,17 @@ e2e('the API is away when the page loads: the failure says so, and "Try again" l
   assert.match(await failure.locator('p').textContent(), /^Couldn't load tweets: .*unreachable/);
   assert.ok(await tab.page.locator('#connection').isVisible(), '"Reconnecting…" shows while the API is away');
 
+  // A connection that comes back loads the timeline by itself (tested above): the socket is
+  // kept away here, so that it is "Try again" that loads.
+  const isSocket = (u) => new URL(u).pathname.startsWith('/socket.io/');
+  await tab.page.route(isSocket, (route) => route.abort());
   const api = await backend({ port, dir });
   await failure.locator('button', { hasText: 'Try again' }).click();
-  await tab.ready();
+  await until(async () => (await tab.ids()).length === 1, '"Try again" loads the timeline');
   assert.ok(await failure.isHidden());
+  assert.equal((await tab.connection()).connected, false, 'it was "Try again", not a connection, that loaded');
+  await tab.page.unroute(isSocket);
+  await tab.ready(20_000);
   assert.deepEqual((await tab.tweets()).map((t) => t.content), ['written before the outage']);
   await postTweet(api.url, 'after the outage');
   await tab.waitForButton('Show 1 new tweet');

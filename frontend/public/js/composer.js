@@ -27,6 +27,7 @@ export class Composer {
     // problem shows as soon as it is there.
     this.typed = false;
     this.tried = false;
+    this.offline = false; // the error shown is a failure to reach Chirp
 
     this.name.value = storage.getItem(NAME) ?? '';
     this.text.value = storage.getItem(DRAFT) ?? '';
@@ -113,12 +114,19 @@ export class Composer {
       this.onPosted(tweet);
     } catch (err) {
       this.error.textContent = describe(err);
+      this.offline = err.status === 0;
     } finally {
       this.sending = false;
       this.button.textContent = 'Post';
       this.update();
       this.#refocus(posted, focusWas);
     }
+  }
+
+  /** connectionBack takes away a failure to reach Chirp, now stale; the text is still there. */
+  connectionBack() {
+    if (this.offline) this.error.textContent = '';
+    this.offline = false;
   }
 
   /**

@@ -86,7 +86,7 @@ async function showNew() {
 }
 button.addEventListener('click', showNew);
 
-new Composer({
+const composer = new Composer({
   form: $('#composer'),
   api,
   onPosted(tweet) {
@@ -112,7 +112,12 @@ function loadClient(delay = 0) {
     script.onload = () => {
       live = connectLive(window.io, apiUrl, {
         onStatus: setStatus,
-        onConnect: () => checker.request(),
+        // A connect is the connection back: what failed for want of it is stale, or retried.
+        onConnect: () => {
+          composer.connectionBack();
+          timeline.connectionBack();
+          paging.connectionBack().then(() => checker.request());
+        },
         onNewTweet: () => checker.request(),
         onTweetUpdated: async (id) => {
           if (!store.has(id)) return;

@@ -15,6 +15,7 @@ export class Paging {
     this.first = null; // the first page's load, while it is on its way
     this.loading = false; // an older page is on its way
     this.failed = null; // why the last older page failed: nothing loads by sight until a click
+    this.firstFailed = null; // why the first page failed
     this.older.addEventListener('click', () => this.loadOlder());
     // The button is the end of the list while there is more; half a screen ahead of it is soon
     // enough that scrolling rarely waits.
@@ -35,7 +36,9 @@ export class Paging {
       const page = await this.api.tweets({ limit: this.pageSize });
       this.timeline.insert(this.store.addFirst(page, this.pageSize));
       this.loaded = true;
+      this.firstFailed = null;
     } catch (err) {
+      this.firstFailed = err;
       this.failure.querySelector('p').textContent = `Couldn't load tweets: ${err.message}`;
       this.failure.hidden = false;
       this.loaded = false;
@@ -67,6 +70,21 @@ export class Paging {
       this.older.removeAttribute('aria-disabled');
       this.showEdges();
       if (!this.failed) this.#lookAgain();
+    }
+  }
+
+  /**
+   * connectionBack retries what failed for want of a connection: the first page, or else the
+   * older page (by sight, if the end is in view). Resolves when that is done.
+   */
+  async connectionBack() {
+    if (this.loaded) {
+      if (this.failed?.status !== 0) return;
+      this.failed = null;
+      this.older.textContent = 'Show older';
+      this.#lookAgain();
+    } else if (this.firstFailed?.status === 0) {
+      await this.loadFirst();
     }
   }
 

@@ -68,6 +68,14 @@ export class TimelineView {
     this.onChange();
   }
 
+  /** connectionBack takes away the tweets' failures to reach Chirp, now stale. */
+  connectionBack() {
+    for (const error of this.list.querySelectorAll('.error[data-offline]')) {
+      error.textContent = '';
+      error.removeAttribute('data-offline');
+    }
+  }
+
   refreshTimes() {
     const now = new Date();
     for (const time of this.list.querySelectorAll('time')) {
@@ -164,7 +172,7 @@ export class TimelineView {
       this.store.update(t);
       this.#endEdit(id);
     } catch (err) {
-      error.textContent = err.fields?.content ? `Content ${err.fields.content}.` : err.message;
+      showError(error, err, err.fields?.content ? `Content ${err.fields.content}.` : err.message);
       save.disabled = false;
       // Focus on the document: Save had it, and lost it when disabled; it is where to try again.
       if (document.activeElement === document.body) save.focus();
@@ -178,9 +186,15 @@ export class TimelineView {
     try {
       await this.api.remove(id, this.tokens.get(id));
     } catch (err) {
-      if (err.status !== 404) { error.textContent = err.message; return; }
+      if (err.status !== 404) { showError(error, err, err.message); return; }
     }
     this.tokens.delete(id);
     this.remove(id);
   }
+}
+
+/** showError shows a failure under a tweet, marked when it was a failure to reach Chirp. */
+function showError(node, err, text) {
+  node.textContent = text;
+  node.toggleAttribute('data-offline', err.status === 0);
 }
