@@ -1,12 +1,13 @@
 // Unit tests of the page's logic that needs no browser: counting exactly as the server does
-// (the server's own vectors), relative time, links, the new-tweets label, the coalescing of
-// checks, and the store's bookkeeping of pages and one's own posts.
+// (the server's own vectors), the composer's messages for each problem, the avatar letter,
+// relative time, links, the new-tweets label, the coalescing of checks, and the store's
+// bookkeeping of pages and one's own posts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   cleanText, textLength, textProblem, charactersLeft, relativeTime, newTweetsLabel, linkParts,
-  MAX_CONTENT, MAX_AUTHOR,
+  fieldMessage, avatarLetter, MAX_CONTENT, MAX_AUTHOR,
 } from '../public/js/format.js';
 import { Coalescer } from '../public/js/coalesce.js';
 import { TweetStore } from '../public/js/store.js';
@@ -39,6 +40,46 @@ test('the counter counts code points after cleaning', () => {
   assert.equal(charactersLeft('e\u0301'.repeat(280)), 0); // 560 code points before NFC
   assert.equal(charactersLeft('  hi  '), 278);
   assert.equal(charactersLeft('\u200bhi\u2060'), 276); // invisible characters are kept and counted
+});
+
+test('every problem textProblem can return has its own message under each field', () => {
+  const unknown = { name: fieldMessage('name', 'not_a_problem', 'x'), text: fieldMessage('text', 'not_a_problem', 'x') };
+  for (const field of ['name', 'text']) {
+    assert.equal(fieldMessage(field, '', 'fine'), '', 'no problem, no message');
+    for (const problem of Object.keys(rules.problems)) {
+      const m = fieldMessage(field, problem, 'x');
+      assert.match(m, field === 'name' ? /^Name / : /^Text /, `${field} ${problem}`);
+      assert.notEqual(m, unknown[field], `${field} ${problem} has a message of its own, not the fallback`);
+    }
+  }
+  for (const v of rules.vectors.filter((x) => !x.valid)) {
+    assert.ok(v.problem in rules.problems, `${v.name}: ${v.problem} is listed in problems`);
+    const clean = cleanText(v.input);
+    assert.notEqual(fieldMessage(v.field === 'content' ? 'text' : 'name', v.problem, clean), '', v.name);
+  }
+  assert.equal(fieldMessage('name', 'too_long', 'x'.repeat(51)), 'Name is too long — 50 characters at most');
+  assert.equal(fieldMessage('text', 'too_long', 'x'.repeat(281)), 'Text is too long — 280 characters at most');
+  assert.equal(fieldMessage('name', 'empty', ''), 'Name is empty — enter a name to post');
+  assert.equal(fieldMessage('text', 'empty', ''), 'Text is empty — write something to post');
+  // Invisible-only text is empty too, but the person sees that they typed something.
+  assert.equal(fieldMessage('text', 'empty', '\u200b'), "Text is empty — spaces and invisible characters don't count");
+});
+
+test('the avatar letter is the first letter or digit of the name', () => {
+  assert.equal(avatarLetter('<b>mallory</b>'), 'B', 'markup characters are not letters');
+  assert.equal(avatarLetter('alice'), 'A');
+  assert.equal(avatarLetter('  @bob_42'), 'B');
+  assert.equal(avatarLetter('42 is the answer'), '4');
+  assert.equal(avatarLetter('😀 Émile'), 'É');
+  assert.equal(avatarLetter('e\u0301mile'), 'É', 'NFC first: e and a combining acute are one letter');
+  assert.equal(avatarLetter('q\u0307uinn'), 'Q\u0307', 'a combining mark stays with its letter');
+  assert.equal(avatarLetter('«山田»'), '山');
+  assert.equal(avatarLetter('(ñandú)'), 'Ñ');
+  assert.equal(avatarLetter('𝐀lpha'), '𝐀', 'a letter outside the BMP is one character, not half of one');
+  assert.equal(avatarLetter('ßtraße'), 'ß', 'kept as it is when its capital is two letters');
+  assert.equal(avatarLetter('😀🎉!'), '•', 'no letter or digit: a neutral mark');
+  assert.equal(avatarLetter(''), '•');
+  assert.equal(avatarLetter('\ud800x'), 'X', 'a lone surrogate is no letter');
 });
 
 test('relative time', () => {

@@ -133,6 +133,20 @@ function assertNewestFirst(ids, what) {
   }
 }
 
+/** focused describes what has the focus: {tag, id, action, tweet, text}. */
+function focused(h) {
+  return h.page.evaluate(() => {
+    const e = document.activeElement;
+    return {
+      tag: e?.tagName.toLowerCase() ?? null,
+      id: e?.id || null,
+      action: e?.dataset?.action ?? null,
+      tweet: e?.closest?.('li.tweet') ? Number(e.closest('li.tweet').dataset.id) : null,
+      text: e && e !== document.body ? e.textContent : null,
+    };
+  });
+}
+
 // 1 ----------------------------------------------------------------------------------------
 e2e('a post from tab A offers "Show 1 new tweet" in tab B within 2 s (not in A); the click shows it', {}, async ({ world, open }, t) => {
   const { web } = await world();
@@ -232,6 +246,7 @@ e2e('markup in a tweet is shown as text, never run', {}, async ({ world, open })
     assert.equal(await li.locator('.author').evaluate((e) => e.textContent), evilName, `${h.name}: the name as typed`);
     assert.equal(await li.locator('.content img, .content *').count(), 0, `${h.name}: no element inside .content`);
     assert.equal(await li.locator('.author *').count(), 0, `${h.name}: no element inside .author`);
+    assert.equal(await li.locator('.avatar').textContent(), 'B', `${h.name}: the avatar shows the name's first letter, not "<"`);
     assert.equal(await h.page.locator('#timeline img, #timeline b').count(), 0, `${h.name}: no img or b in the timeline`);
     assertClean(h);
   }
@@ -404,32 +419,102 @@ e2e('the API restarts on the same port: B shows "Reconnecting…", then the twee
 });
 
 // 8 ----------------------------------------------------------------------------------------
-e2e('paging: 45 tweets, "Show older" until "No older tweets", each once, newest first', {}, async ({ world, open }) => {
+/**
+ * olderPages records the max_id of every GET /api/tweets a tab makes for older tweets; with
+ * `hold`, the first such request waits until release() (to see the "Loading…" state).
+ */
+async function olderPages(h, { hold = false } = {}) {
+  const asked = [];
+  let release = () => {};
+  const held = hold ? new Promise((r) => { release = r; }) : null;
+  await h.page.route((u) => new URL(u).pathname === '/api/tweets' && new URL(u).searchParams.has('max_id'), async (route) => {
+    asked.push(Number(new URL(route.request().url()).searchParams.get('max_id')));
+    if (held && asked.length === 1) await held;
+    await route.fallback();
+  });
+  return { asked, release: () => release() };
+}
+
+/** The timeline after paging down 45 tweets: every one, once, newest first, as the API has them. */
+async function assertAllPaged(h, api, asked) {
+  const ids = await h.ids();
+  assert.equal(ids.length, 45);
+  assertNewestFirst(ids, 'the whole timeline');
+  assert.deepEqual(ids, (await listAll(api.url)).map((x) => x.id));
+  assert.deepEqual((await h.tweets()).map((x) => x.content), Array.from({ length: 45 }, (_, i) => `tweet ${45 - i}`));
+  assert.equal(new Set(asked).size, asked.length, `each older page asked for once: max_id ${JSON.stringify(asked)}`);
+  assert.equal(asked.length, 2, `two older pages (20 and 5): max_id ${JSON.stringify(asked)}`);
+  assert.equal(await h.page.locator('#older').isHidden(), true, '"Show older" is gone');
+  assert.equal(await h.page.locator('.end').isVisible(), true, '"No older tweets" shows');
+  assert.equal(await h.page.locator('.end').textContent(), 'No older tweets');
+}
+
+e2e('paging by scrolling: pages arrive as the end of the list comes into view ("Loading…"), until "No older tweets", each once', {}, async ({ world, open }) => {
   const { api, web } = await world();
   for (let i = 1; i <= 45; i++) await postTweet(api.url, `tweet ${i}`, 'api');
   const b = await open(web, 'B');
   const older = b.page.locator('#older');
-  const end = b.page.locator('.end');
+  const { asked, release } = await olderPages(b, { hold: true });
   assert.equal((await b.ids()).length, 20, 'the first page holds 20');
-  assert.equal(await older.isVisible(), true);
-  assert.equal(await end.isHidden(), true);
+  assert.equal(await older.isVisible(), true, '"Show older" waits below the first page');
+  assert.deepEqual(asked, [], 'nothing older is asked for before the end comes into view');
 
-  let clicks = 0;
-  while (await older.isVisible()) {
-    assert.ok(++clicks <= 5, 'too many "Show older" clicks');
+  // The reader scrolls to the end: the next page is asked for, and the button says so.
+  const scrollToEnd = () => b.page.mouse.wheel(0, 20_000);
+  await scrollToEnd();
+  await until(() => asked.length === 1, 'scrolling to the end asks for the next page');
+  await until(async () => (await older.textContent()) === 'Loading…', '"Show older" says "Loading…"');
+  assert.equal(await older.getAttribute('aria-disabled'), 'true', 'a page in flight cannot be asked for again');
+  assert.equal((await b.ids()).length, 20, 'the page is still on its way');
+  release();
+  await until(async () => (await b.ids()).length === 40, 'the second page arrives', 10_000);
+
+  for (let round = 2; !(await b.page.locator('.end').isVisible()); round++) {
+    assert.ok(round <= 5, 'too many scrolls');
     const n = (await b.ids()).length;
-    await older.click();
-    await until(async () => (await b.ids()).length > n && !(await older.isDisabled()), `click ${clicks} loads more`);
-    await sleep(100);
+    await until(async () => {
+      await scrollToEnd();
+      return (await b.ids()).length > n || await b.page.locator('.end').isVisible();
+    }, `scroll ${round} brings the next page`, 10_000, 200);
   }
-  assert.equal(clicks, 2);
-  assert.equal(await end.isVisible(), true, '"No older tweets" shows');
-  assert.equal(await end.textContent(), 'No older tweets');
-  const ids = await b.ids();
-  assert.equal(ids.length, 45);
-  assertNewestFirst(ids, 'the whole timeline');
-  assert.deepEqual(ids, (await listAll(api.url)).map((x) => x.id));
-  assert.deepEqual((await b.tweets()).map((x) => x.content), Array.from({ length: 45 }, (_, i) => `tweet ${45 - i}`));
+  await sleep(300); // time for a stray extra request, were there one
+  await assertAllPaged(b, api, asked);
+  assertClean(b);
+});
+
+e2e('paging by keyboard: Tab to "Show older", Enter loads the next page and keeps the focus, until "No older tweets" (focused); each once', {}, async ({ world, open }) => {
+  const { api, web } = await world();
+  for (let i = 1; i <= 45; i++) await postTweet(api.url, `tweet ${i}`, 'api');
+  const b = await open(web, 'B');
+  const older = b.page.locator('#older');
+  const { asked } = await olderPages(b);
+  assert.equal((await b.ids()).length, 20, 'the first page holds 20');
+
+  for (let i = 0; (await focused(b)).id !== 'older'; i++) {
+    assert.ok(i < 10, `Tab never reached "Show older" (focus: ${JSON.stringify(await focused(b))})`);
+    await b.page.keyboard.press('Tab');
+  }
+  // Focusing the button scrolled it into view; a keyboard user on it pages with it.
+  await b.page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await sleep(300);
+  assert.deepEqual(asked, [], 'nothing loads by itself while the keyboard is on "Show older"');
+
+  let presses = 0;
+  while (await older.isVisible()) {
+    assert.ok(++presses <= 5, 'too many presses of Enter');
+    const n = (await b.ids()).length;
+    await b.page.keyboard.press('Enter');
+    await until(async () => (await b.ids()).length > n && (await older.getAttribute('aria-disabled')) !== 'true',
+      `Enter ${presses} loads the next page`);
+    if (await older.isVisible()) {
+      assert.equal((await focused(b)).id, 'older', `the focus stays on "Show older" after Enter ${presses}`);
+      assert.equal(await older.textContent(), 'Show older');
+    }
+  }
+  assert.equal(presses, 2);
+  const f = await focused(b);
+  assert.equal(f.text, 'No older tweets', `the focus moves to "No older tweets" when the button goes: ${JSON.stringify(f)}`);
+  await assertAllPaged(b, api, asked);
   assertClean(b);
 });
 
@@ -499,6 +584,166 @@ e2e('the name and an unsent draft survive a reload; Ctrl+Enter posts with an Ide
   assertClean(a);
 });
 
+// 11 ---------------------------------------------------------------------------------------
+/**
+ * fieldState is a composer field's aria-invalid and the visible message tied to it with
+ * aria-describedby (a described element, shown, whose text starts with "Name " or "Text ").
+ * `missing` lists described ids that are not in the page.
+ */
+function fieldState(h, selector) {
+  return h.page.evaluate((sel) => {
+    const input = document.querySelector(sel);
+    const ids = (input.getAttribute('aria-describedby') ?? '').split(/\s+/).filter(Boolean);
+    const described = ids.map((id) => document.getElementById(id));
+    const message = described
+      .filter((e) => e && e.checkVisibility() && e.getBoundingClientRect().height > 4)
+      .map((e) => e.textContent.trim())
+      .filter((t) => /^(Name|Text) /.test(t));
+    return {
+      invalid: input.getAttribute('aria-invalid'),
+      message: message.join(' / '),
+      missing: ids.filter((id, i) => !described[i]),
+    };
+  }, selector);
+}
+
+e2e('the composer says under each field why it cannot be posted (aria-describedby, aria-invalid), every problem, nothing before the user types', {}, async ({ world, open }) => {
+  const { web } = await world();
+  const a = await open(web, 'A');
+  const post = a.page.locator('#composer button[type=submit]');
+  const fine = { invalid: 'false', message: '', missing: [] };
+  const says = (message) => ({ invalid: 'true', message, missing: [] });
+  // Sets a value as a paste would, for characters a keyboard cannot type.
+  const paste = (sel, value) => a.page.evaluate(([sel, value]) => {
+    const e = document.querySelector(sel);
+    e.value = value;
+    e.dispatchEvent(new Event('input', { bubbles: true }));
+  }, [sel, value]);
+
+  assert.deepEqual(await fieldState(a, '#name'), fine, 'a fresh page: the empty name says nothing yet');
+  assert.deepEqual(await fieldState(a, '#content'), fine, 'a fresh page: the empty text says nothing yet');
+  assert.equal(await post.isDisabled(), true);
+
+  // Writing a tweet with no name: Post stays disabled, and now the name says why.
+  await a.page.fill('#content', 'hello');
+  assert.deepEqual(await fieldState(a, '#name'), says('Name is empty — enter a name to post'));
+  assert.deepEqual(await fieldState(a, '#content'), fine);
+  assert.equal(await post.isDisabled(), true);
+
+  // Each value replaces the field's; the name is checked with the text "hello", the text with the name "Ann".
+  const cases = [
+    ['#name', '51 letters', 'x'.repeat(51), says('Name is too long — 50 characters at most')],
+    ['#name', '50 letters', 'x'.repeat(50), fine],
+    ['#name', 'invisible only', '\u200b\u2060', says("Name is empty — spaces and invisible characters don't count")],
+    ['#name', 'a tab', 'Ann\tLee', says('Name has a control character (a tab, say) — remove it to post')],
+    ['#name', 'a lone surrogate', 'Ann\ud83d', says('Name has a broken character (half of an emoji or symbol) — remove it to post')],
+    ['#name', 'spaces', '   ', says('Name is empty — enter a name to post')],
+    ['#name', 'Ann', 'Ann', fine],
+    ['#content', '281 letters', 'x'.repeat(281), says('Text is too long — 280 characters at most')],
+    ['#content', '280 letters', 'x'.repeat(280), fine],
+    ['#content', 'invisible only', '\u200b \ufeff', says("Text is empty — spaces and invisible characters don't count")],
+    ['#content', 'a bell', 'ding\u0007', says('Text has a control character — remove it to post')],
+    ['#content', 'a lone surrogate', 'half \udc00 here', says('Text has a broken character (half of an emoji or symbol) — remove it to post')],
+    ['#content', 'line breaks and tabs', 'a\n\tb', fine],
+    ['#content', 'empty again', '', fine], // the composer's resting state is not an error
+  ];
+  for (const [sel, what, value, want] of cases) {
+    await paste(sel, value);
+    assert.deepEqual(await fieldState(a, sel), want, `${sel}: ${what}`);
+    assert.equal(await post.isDisabled(), want.invalid === 'true' || value === '', `${sel}: ${what}: Post disabled`);
+  }
+
+  // Trying to post empty text (Ctrl+Enter: the button is disabled) makes it say so, and posts nothing.
+  await a.page.focus('#content');
+  await a.page.keyboard.press('Control+Enter');
+  assert.deepEqual(await fieldState(a, '#content'), says('Text is empty — write something to post'));
+  assert.deepEqual(a.posts, []);
+  await a.page.keyboard.type('ok');
+  assert.deepEqual(await fieldState(a, '#content'), fine);
+  await post.click();
+  await a.waitForOwn(new Set(), 'ok');
+  assert.deepEqual(await fieldState(a, '#content'), fine, 'after a post, the emptied text says nothing');
+  assert.deepEqual(await fieldState(a, '#name'), fine);
+  assertClean(a);
+});
+
+e2e('focus goes where the user acts next: the text field after Enter on Post, the Edit button after Ctrl+Enter or Esc in an edit', {}, async ({ world, open }) => {
+  const { web } = await world();
+  const a = await open(web, 'A');
+  await a.page.fill('#name', 'Kim');
+  await a.page.fill('#content', 'posted with the keyboard');
+  await a.page.focus('#content');
+  await a.page.keyboard.press('Tab');
+  assert.equal((await focused(a)).text, 'Post', 'Tab from the text reaches Post');
+  await a.page.keyboard.press('Enter');
+  const id = await a.waitForOwn(new Set(), 'posted with the keyboard');
+  await until(async () => (await focused(a)).id === 'content', 'the focus is back in the text field after the post');
+
+  const li = a.tweet(id);
+  const onEdit = { tag: 'button', id: null, action: 'edit', tweet: id, text: 'Edit' };
+  await li.locator('[data-action=edit]').focus();
+  await a.page.keyboard.press('Enter');
+  assert.equal((await focused(a)).tag, 'textarea', 'Edit opens the edit box, focused');
+  await a.page.keyboard.press('End');
+  await a.page.keyboard.type(', then edited');
+  await a.page.keyboard.press('Control+Enter');
+  await until(async () => (await a.tweets()).find((t) => t.id === id)?.content === 'posted with the keyboard, then edited', 'the edit is saved');
+  assert.deepEqual(await focused(a), onEdit, 'after Ctrl+Enter, the focus is on the tweet\'s Edit button');
+
+  await a.page.keyboard.press('Enter');
+  assert.equal((await focused(a)).tag, 'textarea');
+  await a.page.keyboard.type(' (not kept)');
+  await a.page.keyboard.press('Escape');
+  assert.deepEqual(await focused(a), onEdit, 'after Esc, the focus is on the tweet\'s Edit button');
+  assert.equal((await a.tweets()).find((t) => t.id === id).content, 'posted with the keyboard, then edited', 'Esc kept the saved text');
+  assertClean(a);
+});
+
+e2e('connection errors go when the connection is back: the composer\'s, an edit\'s, "Show older"\'s; a tab that could not load loads', { timeout: 90_000 }, async ({ backend, web: startPage, open, defer }) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'chirp-back-'));
+  defer(async () => rmSync(dir, { recursive: true, force: true }));
+  const api = await backend({ dir });
+  for (let i = 1; i <= 24; i++) await postTweet(api.url, `tweet ${i}`, 'api');
+  const web = await startPage(api.url);
+  const b = await open(web, 'B');
+  const own = await b.post('mine', { author: 'Bea' });
+  assert.equal((await b.ids()).length, 21);
+
+  assert.equal((await api.stop()).code, 0);
+  await until(async () => (await b.page.isVisible('#connection')), 'B shows "Reconnecting…"', 5_000);
+  const c = await open(web, 'C', { waitReady: false });
+  await c.page.locator('#load-failed').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match(await c.page.locator('#load-failed p').textContent(), /unreachable/);
+
+  // B tries to post, to save an edit and to load older tweets while the API is away.
+  await b.page.fill('#content', 'kept while away');
+  await b.page.click('#composer button[type=submit]');
+  await until(async () => /unreachable/.test(await b.page.textContent('#compose-error')), 'the composer says Chirp is unreachable');
+  assert.equal((await focused(b)).text, 'Post', 'a failed post leaves the focus on Post, to try again');
+  const li = b.tweet(own);
+  await li.locator('[data-action=edit]').click();
+  await li.locator('textarea.edit-box').fill('edited while away');
+  await li.locator('[data-action=save]').click();
+  await until(async () => /unreachable/.test(await li.locator('.error').textContent()), 'the edit says Chirp is unreachable');
+  const older = b.page.locator('#older');
+  await older.click();
+  await until(async () => /^Couldn't load older tweets/.test(await older.textContent()), '"Show older" says it failed');
+
+  const api2 = await backend({ port: api.port, dir });
+  await until(async () => b.page.isHidden('#connection'), 'B reconnects', 15_000);
+  await until(async () => (await b.page.textContent('#compose-error')) === '', 'the composer\'s error goes');
+  await until(async () => (await li.locator('.error').textContent()) === '', 'the edit\'s error goes');
+  await until(async () => !/^Couldn't/.test(await older.textContent()) || await older.isHidden(), '"Show older" no longer says it failed');
+  assert.equal(await b.page.inputValue('#content'), 'kept while away', 'the text is kept');
+  assert.equal(await li.locator('textarea.edit-box').inputValue(), 'edited while away', 'the edit is kept');
+
+  // C never loaded a tweet: when its connection is back, it loads without a click.
+  await until(async () => (await c.ids()).length === 20, 'C loads the timeline by itself', 20_000);
+  assert.equal(await c.page.isHidden('#load-failed'), true, 'C no longer says it could not load');
+  assert.deepEqual(await c.ids(), (await listAll(api2.url)).slice(0, 20).map((x) => x.id));
+  for (const h of [b, c]) assert.deepEqual(h.pageErrors, [], `${h.name}: uncaught errors`);
+});
+
 e2e('the API is away when the page loads: the failure says so, and "Try again" loads once it is back', {}, async ({ backend, web: startPage, open, defer }) => {
   // An API that has stopped leaves its port and its database (in our folder) for the restart.
   const dir = mkdtempSync(path.join(tmpdir(), 'chirp-outage-'));
@@ -514,10 +759,17 @@ e2e('the API is away when the page loads: the failure says so, and "Try again" l
   assert.match(await failure.locator('p').textContent(), /^Couldn't load tweets: .*unreachable/);
   assert.ok(await tab.page.locator('#connection').isVisible(), '"Reconnecting…" shows while the API is away');
 
+  // A connection that comes back loads the timeline by itself (tested above): the socket is
+  // kept away here, so that it is "Try again" that loads.
+  const isSocket = (u) => new URL(u).pathname.startsWith('/socket.io/');
+  await tab.page.route(isSocket, (route) => route.abort());
   const api = await backend({ port, dir });
   await failure.locator('button', { hasText: 'Try again' }).click();
-  await tab.ready();
+  await until(async () => (await tab.ids()).length === 1, '"Try again" loads the timeline');
   assert.ok(await failure.isHidden());
+  assert.equal((await tab.connection()).connected, false, 'it was "Try again", not a connection, that loaded');
+  await tab.page.unroute(isSocket);
+  await tab.ready(20_000);
   assert.deepEqual((await tab.tweets()).map((t) => t.content), ['written before the outage']);
   await postTweet(api.url, 'after the outage');
   await tab.waitForButton('Show 1 new tweet');

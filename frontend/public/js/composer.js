@@ -1,17 +1,11 @@
-// The composer: name and text, the live count, and posting (with an idempotency key kept
-// across retries of the same post). The name and an unsent draft survive reloads.
-import { cleanText, textProblem, charactersLeft, MAX_CONTENT, MAX_AUTHOR } from './format.js';
+// The composer: name and text, the live count, what is wrong with each field, and posting (with
+// an idempotency key kept across retries of the same post). The name and an unsent draft
+// survive reloads.
+import { cleanText, textProblem, fieldMessage, charactersLeft, MAX_CONTENT, MAX_AUTHOR } from './format.js';
 
 const NAME = 'chirp.name';
 const DRAFT = 'chirp.draft';
 const DRAFT_KEY = 'chirp.draftKey';
-
-const PROBLEMS = {
-  empty: 'is empty',
-  too_long: 'is too long',
-  control: 'has characters that cannot be posted',
-  surrogate: 'has a broken character (half of a surrogate pair)',
-};
 
 export class Composer {
   constructor({ form, api, storage = globalThis.localStorage, onPosted }) {
@@ -24,14 +18,32 @@ export class Composer {
     this.counter = form.querySelector('#counter');
     this.error = form.querySelector('#compose-error');
     this.button = form.querySelector('button[type="submit"]');
+    this.nameProblem = form.querySelector('#name-problem');
+    this.textProblem = form.querySelector('#content-problem');
     this.sending = false;
+    // A blank field is the composer's resting state, not a mistake: a blank name says so once
+    // the person has typed in either field (writing a tweet with no name is why Post stays
+    // disabled) or tried to post; a blank text only once they tried to post it. Every other
+    // problem shows as soon as it is there.
+    this.typed = false;
+    this.tried = false;
+    this.offline = false; // the error shown is a failure to reach Chirp
 
     this.name.value = storage.getItem(NAME) ?? '';
     this.text.value = storage.getItem(DRAFT) ?? '';
-    this.name.addEventListener('input', () => { storage.setItem(NAME, this.name.value); this.update(); });
+    this.name.addEventListener('input', () => {
+      storage.setItem(NAME, this.name.value);
+      this.typed = true;
+      this.update();
+    });
     this.text.addEventListener('input', () => {
       storage.setItem(DRAFT, this.text.value);
+      this.typed = true;
       this.update();
+    });
+    // Enter in the name submits the form, except while Post is disabled: then it is a try.
+    this.name.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && this.button.disabled && !this.sending) this.#tried();
     });
     this.text.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
@@ -48,13 +60,24 @@ export class Composer {
     this.counter.textContent = String(left);
     this.counter.classList.toggle('over', left < 0);
     this.counter.classList.toggle('near', left >= 0 && left <= 20);
-    this.text.setAttribute('aria-invalid', String(left < 0));
-    const content = textProblem(cleanText(this.text.value), MAX_CONTENT, true);
-    const author = textProblem(cleanText(this.name.value), MAX_AUTHOR, false);
-    this.button.disabled = this.sending || content !== '' || author !== '';
-    this.button.title = content === 'empty' ? 'Write something first'
-      : content ? `The text ${PROBLEMS[content]}`
-      : author ? `The name ${PROBLEMS[author]}` : '';
+    const text = this.#check(this.text, this.textProblem, 'text', MAX_CONTENT, true, this.tried);
+    const name = this.#check(this.name, this.nameProblem, 'name', MAX_AUTHOR, false, this.typed || this.tried);
+    this.button.disabled = this.sending || text !== '' || name !== '';
+  }
+
+  /** #check shows a field's problem under it (a blank one only when `blankShows`); returns it. */
+  #check(field, message, name, max, multiline, blankShows) {
+    const clean = cleanText(field.value);
+    const problem = textProblem(clean, max, multiline);
+    const shown = problem !== '' && (clean !== '' || blankShows) ? fieldMessage(name, problem, clean) : '';
+    if (message.textContent !== shown) message.textContent = shown;
+    field.setAttribute('aria-invalid', String(shown !== ''));
+    return problem;
+  }
+
+  #tried() {
+    this.tried = true;
+    this.update();
   }
 
   /** The same post, retried, keeps its key so the server can recognise it. */
@@ -69,7 +92,14 @@ export class Composer {
   }
 
   async submit() {
-    if (this.button.disabled) return;
+    if (this.button.disabled) {
+      if (!this.sending) this.#tried();
+      return;
+    }
+    // Post is disabled while it sends, and a focused button that is disabled drops the focus
+    // to the document; it is put back where the person acts next (below).
+    const focusWas = document.activeElement;
+    let posted = false;
     this.sending = true;
     this.update();
     this.button.textContent = 'Posting…';
@@ -79,14 +109,35 @@ export class Composer {
       this.text.value = '';
       this.storage.removeItem(DRAFT);
       this.storage.removeItem(DRAFT_KEY);
+      this.tried = false;
+      posted = true;
       this.onPosted(tweet);
     } catch (err) {
       this.error.textContent = describe(err);
+      this.offline = err.status === 0;
     } finally {
       this.sending = false;
       this.button.textContent = 'Post';
       this.update();
+      this.#refocus(posted, focusWas);
     }
+  }
+
+  /** connectionBack takes away a failure to reach Chirp, now stale; the text is still there. */
+  connectionBack() {
+    if (this.offline) this.error.textContent = '';
+    this.offline = false;
+  }
+
+  /**
+   * #refocus: after a post, the text field, for the next tweet; after a failure, where the
+   * focus was (Post, to try again). Never away from where the person moved it meanwhile.
+   */
+  #refocus(posted, focusWas) {
+    const now = document.activeElement;
+    const lost = !now || now === document.body;
+    if (posted && (lost || this.form.contains(now))) this.text.focus();
+    else if (!posted && lost && this.form.contains(focusWas)) focusWas.focus();
   }
 }
 

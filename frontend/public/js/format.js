@@ -44,6 +44,30 @@ export function textProblem(clean, max, multiline) {
   return control.test(clean) ? 'control' : '';
 }
 
+const FIELDS = {
+  name: { label: 'Name', max: MAX_AUTHOR, blank: 'enter a name', control: 'a control character (a tab, say)' },
+  text: { label: 'Text', max: MAX_CONTENT, blank: 'write something', control: 'a control character' },
+};
+
+/**
+ * fieldMessage is what the composer shows under a field ('name' or 'text') for textProblem's
+ * answer about its cleaned value, '' when there is none. Every problem textProblem returns has
+ * its own message (logic.test.js checks them against docs/text-rules.json).
+ */
+export function fieldMessage(field, problem, clean) {
+  const { label, max, blank, control } = FIELDS[field];
+  switch (problem) {
+    case '': return '';
+    // Text of invisible characters is empty, but its writer sees that they typed something.
+    case 'empty': return clean === '' ? `${label} is empty — ${blank} to post`
+      : `${label} is empty — spaces and invisible characters don't count`;
+    case 'too_long': return `${label} is too long — ${max} characters at most`;
+    case 'control': return `${label} has ${control} — remove it to post`;
+    case 'surrogate': return `${label} has a broken character (half of an emoji or symbol) — remove it to post`;
+    default: return `${label} cannot be posted as it is`;
+  }
+}
+
 /** charactersLeft is what the composer's counter shows (negative past the limit). */
 export function charactersLeft(raw, max = MAX_CONTENT) {
   return max - textLength(cleanText(raw));
@@ -65,6 +89,21 @@ export function relativeTime(date, now = new Date()) {
 export function newTweetsLabel(n, more = false) {
   if (more || n >= 100) return 'Show 100+ new tweets';
   return n === 1 ? 'Show 1 new tweet' : `Show ${n} new tweets`;
+}
+
+// A letter or digit, with the combining marks that belong to it; \p{L} and \p{N} never match
+// half of a surrogate pair.
+const LETTER = /[\p{L}\p{N}]\p{M}*/u;
+
+/**
+ * avatarLetter is the letter on a tweet's avatar: the name's first letter or digit, in capitals
+ * where its capital is one letter ("ß" stays), or "•" when the name has none.
+ */
+export function avatarLetter(name) {
+  const first = LETTER.exec(name.normalize('NFC'))?.[0];
+  if (!first) return '•';
+  const upper = first.toUpperCase();
+  return textLength(upper) === textLength(first) ? upper : first;
 }
 
 // A URL runs to white space; trailing punctuation that usually ends a sentence is not part of

@@ -3,6 +3,7 @@
 import { Api } from './api.js';
 import { TweetStore } from './store.js';
 import { TimelineView } from './timeline.js';
+import { Paging } from './paging.js';
 import { Composer } from './composer.js';
 import { Tokens } from './tokens.js';
 import { Coalescer } from './coalesce.js';
@@ -25,8 +26,10 @@ const confirmDelete = () => new Promise((resolve) => {
 });
 
 const timeline = new TimelineView({
-  list: $('#timeline'), older: $('#older'), empty: $('#empty'), failure: $('#load-failed'),
-  store, api, tokens, confirmDelete,
+  list: $('#timeline'), store, api, tokens, confirmDelete, onChange: () => paging.showEdges(),
+});
+const paging = new Paging({
+  timeline, store, api, older: $('#older'), end: $('#no-older'), empty: $('#empty'), failure: $('#load-failed'),
 });
 
 // The "Show N new tweets" button. Events only say "something happened": the page asks the API
@@ -50,7 +53,7 @@ function showPending(count, more) {
 }
 
 const checker = new Coalescer(async () => {
-  if (!timeline.loaded) return;
+  if (!paging.loaded) return;
   const page = await api.tweets({ since_id: store.newestInOrder, limit: WALK });
   showPending(store.unseen(page).length, page.length === WALK);
 }, 1000);
@@ -83,7 +86,7 @@ async function showNew() {
 }
 button.addEventListener('click', showNew);
 
-new Composer({
+const composer = new Composer({
   form: $('#composer'),
   api,
   onPosted(tweet) {
@@ -109,7 +112,12 @@ function loadClient(delay = 0) {
     script.onload = () => {
       live = connectLive(window.io, apiUrl, {
         onStatus: setStatus,
-        onConnect: () => checker.request(),
+        // A connect is the connection back: what failed for want of it is stale, or retried.
+        onConnect: () => {
+          composer.connectionBack();
+          timeline.connectionBack();
+          paging.connectionBack().then(() => checker.request());
+        },
         onNewTweet: () => checker.request(),
         onTweetUpdated: async (id) => {
           if (!store.has(id)) return;
@@ -133,6 +141,6 @@ function loadClient(delay = 0) {
   }, delay);
 }
 
-$('#load-failed button').addEventListener('click', () => timeline.loadFirst().then(() => checker.request()));
-timeline.loadFirst().then(() => checker.request());
+$('#load-failed button').addEventListener('click', () => paging.loadFirst().then(() => checker.request()));
+paging.loadFirst().then(() => checker.request());
 loadClient();

@@ -1,6 +1,6 @@
-// The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), paging
-// down, editing and deleting one's own tweets. It keeps the DOM in the store's order.
-import { linkParts, relativeTime, cleanText, textProblem, MAX_CONTENT, charactersLeft } from './format.js';
+// The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), editing
+// and deleting one's own tweets. It keeps the DOM in the store's order; paging.js loads pages.
+import { linkParts, relativeTime, cleanText, textProblem, MAX_CONTENT, charactersLeft, avatarLetter } from './format.js';
 
 const el = (tag, props = {}, ...children) => {
   const node = document.createElement(tag);
@@ -16,49 +16,14 @@ const el = (tag, props = {}, ...children) => {
 
 export class TimelineView {
   /**
-   * @param {object} deps {list, older, status, store, api, tokens, confirmDelete}
+   * @param {object} deps {list, store, api, tokens, confirmDelete, onChange (called when tweets
+   *   were added or removed)}
    */
-  constructor({ list, older, empty, failure, store, api, tokens, confirmDelete }) {
-    Object.assign(this, { list, older, empty, failure, store, api, tokens, confirmDelete });
-    this.pageSize = 20;
+  constructor({ list, store, api, tokens, confirmDelete, onChange = () => {} }) {
+    Object.assign(this, { list, store, api, tokens, confirmDelete, onChange });
     this.list.addEventListener('click', (e) => this.#onClick(e));
-    this.older.addEventListener('click', () => this.loadOlder());
     // Relative times age while the page stays open.
     setInterval(() => this.refreshTimes(), 60_000);
-  }
-
-  async loadFirst() {
-    this.failure.hidden = true;
-    this.list.setAttribute('aria-busy', 'true');
-    try {
-      const page = await this.api.tweets({ limit: this.pageSize });
-      this.insert(this.store.addFirst(page, this.pageSize));
-      this.loaded = true;
-    } catch (err) {
-      this.failure.querySelector('p').textContent = `Couldn't load tweets: ${err.message}`;
-      this.failure.hidden = false;
-      this.loaded = false;
-    } finally {
-      this.list.removeAttribute('aria-busy');
-      this.#updateEdges();
-    }
-    return this.loaded;
-  }
-
-  async loadOlder() {
-    if (this.store.reachedEnd || this.store.oldest === null) return;
-    this.older.disabled = true;
-    this.older.textContent = 'Loading…';
-    try {
-      const page = await this.api.tweets({ limit: this.pageSize, max_id: this.store.oldest });
-      this.insert(this.store.addOlder(page, this.pageSize));
-      this.older.textContent = 'Show older';
-    } catch (err) {
-      this.older.textContent = `Couldn't load older tweets (${err.message}). Try again`;
-    } finally {
-      this.older.disabled = false;
-      this.#updateEdges();
-    }
   }
 
   /** insert puts tweets in their place, newest first, and returns their nodes. */
@@ -73,7 +38,7 @@ export class TimelineView {
       this.list.insertBefore(node, before);
       nodes.push(node);
     }
-    this.#updateEdges();
+    this.onChange();
     return nodes;
   }
 
@@ -85,13 +50,30 @@ export class TimelineView {
     const old = this.#node(id);
     const t = this.store.get(id);
     if (!old || !t || (old.classList.contains('editing') && !force)) return;
-    old.replaceWith(this.#render(t));
+    const active = document.activeElement;
+    const node = this.#render(t);
+    old.replaceWith(node);
+    // A re-render (an edit arriving from the socket, one's own included) keeps the focus: on
+    // the same button, or on the tweet itself.
+    if (old.contains(active)) {
+      const same = active.dataset.action && node.querySelector(`[data-action="${active.dataset.action}"]`);
+      if (!same) node.tabIndex = -1;
+      (same || node).focus();
+    }
   }
 
   remove(id) {
     this.#node(id)?.remove();
     this.store.remove(id);
-    this.#updateEdges();
+    this.onChange();
+  }
+
+  /** connectionBack takes away the tweets' failures to reach Chirp, now stale. */
+  connectionBack() {
+    for (const error of this.list.querySelectorAll('.error[data-offline]')) {
+      error.textContent = '';
+      error.removeAttribute('data-offline');
+    }
   }
 
   refreshTimes() {
@@ -103,20 +85,12 @@ export class TimelineView {
 
   #node(id) { return this.list.querySelector(`li[data-id="${id}"]`); }
 
-  #updateEdges() {
-    const ready = this.loaded;
-    this.empty.hidden = !ready || this.store.size > 0;
-    this.older.hidden = !ready || this.store.size === 0 || this.store.reachedEnd;
-    const end = this.older.nextElementSibling;
-    if (end) end.hidden = !ready || this.store.size === 0 || !this.store.reachedEnd;
-  }
-
   #render(t) {
     const created = new Date(t.created_at);
     const li = el('li', { class: 'tweet', 'data-id': String(t.id) });
     const time = el('time', { dateTime: t.created_at, title: created.toLocaleString(), text: relativeTime(created) });
     const head = el('header', { class: 'tweet-head' },
-      el('span', { class: 'avatar', 'aria-hidden': 'true', text: initial(t.author) }),
+      el('span', { class: 'avatar', 'aria-hidden': 'true', text: avatarLetter(t.author) }),
       el('strong', { class: 'author', dir: 'auto', text: t.author }),
       el('span', { class: 'dot', 'aria-hidden': 'true', text: '·' }),
       time);
@@ -148,7 +122,7 @@ export class TimelineView {
     if (action === 'edit') this.#startEdit(li, id);
     else if (action === 'delete') this.#delete(li, id);
     else if (action === 'save') this.#save(li, id);
-    else if (action === 'cancel') this.replace(id, true);
+    else if (action === 'cancel') this.#endEdit(id);
   }
 
   #startEdit(li, id) {
@@ -167,13 +141,24 @@ export class TimelineView {
     area.addEventListener('input', update);
     area.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); if (!save.disabled) this.#save(li, id); }
-      if (e.key === 'Escape') this.replace(id, true);
+      if (e.key === 'Escape') this.#endEdit(id);
     });
     li.querySelector('.content').replaceWith(area);
     li.querySelector('.actions').replaceChildren(left,
       el('button', { type: 'button', class: 'link', 'data-action': 'cancel', text: 'Cancel' }), save);
     update();
     area.focus();
+  }
+
+  /**
+   * #endEdit shows the tweet again; the focus, which was in the edit (or fell to the document
+   * when the edit was replaced), goes to the tweet's Edit button, where the person left off.
+   */
+  #endEdit(id) {
+    const active = document.activeElement;
+    const hadFocus = !active || active === document.body || this.#node(id)?.contains(active);
+    this.replace(id, true);
+    if (hadFocus) this.#node(id)?.querySelector('[data-action="edit"]')?.focus();
   }
 
   async #save(li, id) {
@@ -185,10 +170,12 @@ export class TimelineView {
     try {
       const t = await this.api.update(id, area.value, this.tokens.get(id));
       this.store.update(t);
-      this.replace(id, true);
+      this.#endEdit(id);
     } catch (err) {
-      error.textContent = err.fields?.content ? `Content ${err.fields.content}.` : err.message;
+      showError(error, err, err.fields?.content ? `Content ${err.fields.content}.` : err.message);
       save.disabled = false;
+      // Focus on the document: Save had it, and lost it when disabled; it is where to try again.
+      if (document.activeElement === document.body) save.focus();
     }
   }
 
@@ -199,14 +186,15 @@ export class TimelineView {
     try {
       await this.api.remove(id, this.tokens.get(id));
     } catch (err) {
-      if (err.status !== 404) { error.textContent = err.message; return; }
+      if (err.status !== 404) { showError(error, err, err.message); return; }
     }
     this.tokens.delete(id);
     this.remove(id);
   }
 }
 
-function initial(name) {
-  const first = [...name.trim()][0] ?? '?';
-  return first.toLocaleUpperCase();
+/** showError shows a failure under a tweet, marked when it was a failure to reach Chirp. */
+function showError(node, err, text) {
+  node.textContent = text;
+  node.toggleAttribute('data-offline', err.status === 0);
 }
