@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -240,9 +242,9 @@ func TestJSONLogs(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, line := range strings.Split(out.String(), "\n") {
-			var rec struct{ Msg, Addr, Level string }
+			var rec struct{ Msg, Addr, Level, Server string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				if !regexp.MustCompile(`^127\.0\.0\.1:[1-9]\d*$`).MatchString(rec.Addr) || rec.Level != "INFO" {
+				if !regexp.MustCompile(`^127\.0\.0\.1:[1-9]\d*$`).MatchString(rec.Addr) || rec.Level != "INFO" || rec.Server != "api" {
 					t.Fatalf("listening record %+v", rec)
 				}
 				return
@@ -303,5 +305,48 @@ func TestWebServesThePageFromItsOwnPort(t *testing.T) {
 	env["WEB_ROOT"], env["API_URL"] = root, "localhost:8000"
 	if err := run(context.Background(), []string{"chirp", "web"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "API_URL") {
 		t.Fatalf("bad API_URL: %v", err)
+	}
+}
+
+func pageBundle(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte("<!doctype html><title>Chirp</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// TestBusyPortNamesTheVariable: a port in use stops the program before anything is served, with
+// a message naming the port and the variable that changes it.
+func TestBusyPortNamesTheVariable(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	tests := []struct {
+		name, command, variable string
+	}{
+		{"API", "", "PORT"},
+		{"Page", "web", "WEB_PORT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"HOST": "127.0.0.1", "PORT": "0", "WEB_PORT": "0", "WEB_ROOT": pageBundle(t),
+				"API_URL": "http://127.0.0.1:8000", "DATABASE_URL": testdb.SQLiteURL(t), tt.variable: port}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var logs testlog.Buffer
+			err := run(ctx, []string{"chirp", tt.command}, func(k string) string { return env[k] }, io.Discard, &logs)
+			want := regexp.MustCompile(`^port ` + port + ` is already in use\b.*\b` + tt.variable + `\b`)
+			if err == nil || !want.MatchString(err.Error()) {
+				t.Fatalf("got %v, want %s", err, want)
+			}
+			if strings.Contains(logs.String(), "msg=listening") {
+				t.Fatalf("a server started:\n%s", logs.String())
+			}
+		})
 	}
 }
