@@ -2,7 +2,8 @@
 //
 //	chirp              serve (configured by the environment; see the README)
 //	chirp healthcheck  exit 0 when the server on the configured port says it is ready
-//	chirp web          serve the page bundle on its own port (make run)
+//	chirp dev          serve the API and, on its own port, the page bundle (make run)
+//	chirp web          serve the page bundle alone
 package main
 
 import (
@@ -42,7 +43,8 @@ const usage = `usage: chirp [command]
 commands:
   (none)       serve the API (configured by environment variables; see README.md)
   healthcheck  exit 0 when the server on the configured HOST and PORT is ready
-  web          serve the page (WEB_ROOT) on WEB_PORT, from its own origin, for make run
+  dev          serve the API on PORT and the page (WEB_ROOT) on WEB_PORT, for make run
+  web          serve the page alone, for an API already running on PORT (or API_URL)
   help         show this text
 `
 
@@ -56,7 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "", "serve", "healthcheck", "web":
+	case "", "serve", "healthcheck", "dev", "web":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", command)
@@ -68,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch command {
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "dev":
+		return serveDev(ctx, cfg, newLogger(cfg, stderr))
 	case "web":
 		return serveWeb(ctx, cfg, newLogger(cfg, stderr))
 	}
@@ -95,9 +99,40 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "api", HTTP: api, Listener: ln})
 }
 
-// serveWeb serves the page bundle from its own origin, for `make run` (compose uses nginx).
+// serveDev serves the API and the page from one process, for `make run`: the page names the
+// API's real port (PORT=0 picks one), and one signal stops both. Both ports are bound before
+// anything else, so a port in use is the one thing reported and neither server starts. compose
+// runs `chirp` alone, with nginx serving the page.
+func serveDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	apiLn, err := serving.Listen(cfg.Host, cfg.Port, "PORT")
+	if err != nil {
+		return err
+	}
+	defer apiLn.Close() // in case what follows fails; Run's shutdown closes it otherwise
+	pageLn, err := serving.Listen(cfg.Host, cfg.WebPort, "WEB_PORT")
+	if err != nil {
+		return err
+	}
+	defer pageLn.Close()
+	page, err := web.New(web.Config{Root: cfg.WebRoot, APIURL: cfg.APIURL, APIPort: apiLn.Port})
+	if err != nil {
+		return err
+	}
+	defer page.Close()
+	api, closeAPI, err := newAPI(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	return serving.Run(ctx, log, cfg.ShutdownTimeout,
+		serving.Server{Name: "api", HTTP: api, Listener: apiLn},
+		serving.Server{Name: "page", HTTP: pageServer(page, log), Listener: pageLn})
+}
+
+// serveWeb serves the page alone, for an API that runs elsewhere: on PORT of the page's host,
+// or at API_URL.
 func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	page, err := web.New(web.Config{Root: cfg.WebRoot, APIURL: cfg.APIURL})
+	page, err := web.New(web.Config{Root: cfg.WebRoot, APIURL: cfg.APIURL, APIPort: cfg.Port})
 	if err != nil {
 		return err
 	}
