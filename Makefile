@@ -11,10 +11,14 @@ BIN := $(BACKEND)/bin/chirp
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
+# One process serves the API and the page (chirp dev): the page knows the API's real port, a
+# busy port stops both, and Ctrl+C is handled in one place. exec leaves no shell in between, so
+# make sees chirp's own status: 0 after a clean stop, and no "*** Error" line.
 .PHONY: run
 run: ## the API on :8000 (embedded SQLite: backend/chirp.db) and the page on :3000; Ctrl+C stops both
+	@echo "building chirp: the first build downloads Go modules and takes a minute or two"
 	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
-	cd $(BACKEND) && { WEB_ROOT=../frontend/public ./bin/chirp web & web=$$!; trap 'kill $$web 2>/dev/null; wait $$web' EXIT; ./bin/chirp; }
+	cd $(BACKEND) && WEB_ROOT=../frontend/public exec ./bin/chirp dev
 
 .PHONY: build
 build: ## build the backend binary into backend/bin/chirp (static, no cgo)

@@ -27,10 +27,11 @@ type Config struct {
 	// last ping the server gives up on it.
 	PingInterval time.Duration
 	PingTimeout  time.Duration
-	// WebPort, WebRoot and APIURL configure `chirp web`, the page server of make run.
+	// WebPort, WebRoot and APIURL configure the page server: `chirp dev` (make run) or
+	// `chirp web`.
 	WebPort int
 	WebRoot string
-	APIURL  string // the API's origin as the page should use it; checked by `chirp web`
+	APIURL  string // the API's origin as the page should use it; checked by package web
 	// DebugAddr, when set, is a separate listener for net/http/pprof (profiling); keep it on
 	// a loopback address.
 	DebugAddr string

@@ -1,6 +1,7 @@
 // Package web serves Chirp's page: the static bundle in frontend/public, from its own origin
-// (as `chirp web`, for `make run`; compose uses nginx with the same headers), with the security
-// headers the page relies on and a /config.js that tells the page where the API is.
+// (beside the API in `chirp dev`, for `make run`, or alone as `chirp web`; compose uses nginx
+// with the same headers), with the security headers the page relies on and a /config.js that
+// tells the page where the API is.
 package web
 
 import (
@@ -20,18 +21,19 @@ type Config struct {
 	// Root is the folder served (frontend/public).
 	Root string
 	// APIURL is the API's origin, such as http://localhost:8000. Empty means the page's own
-	// host name on port 8000, with the page's scheme (localhost when the request's Host is not
+	// host name on APIPort, with the page's scheme (localhost when the request's Host is not
 	// a sane host, see pageHost).
 	APIURL string
+	// APIPort is the port the API listens on, the one it really has (PORT=0 picks one); needed
+	// when APIURL is empty.
+	APIPort int
 }
-
-// DefaultAPIPort is the API's port when APIURL is not configured.
-const DefaultAPIPort = "8000"
 
 // Server serves the page bundle.
 type Server struct {
-	root   *os.Root
-	apiURL *url.URL // nil: derived from each request's host
+	root    *os.Root
+	apiURL  *url.URL // nil: derived from each request's host, on apiPort
+	apiPort string
 }
 
 // New opens the folder and checks the API address.
@@ -44,13 +46,17 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("WEB_ROOT %q: %w", cfg.Root, err)
 	}
-	s := &Server{root: root}
+	s := &Server{root: root, apiPort: strconv.Itoa(cfg.APIPort)}
 	if cfg.APIURL != "" {
 		u, err := ParseAPIURL(cfg.APIURL)
 		if err != nil {
+			root.Close()
 			return nil, err
 		}
 		s.apiURL = u
+	} else if cfg.APIPort < 1 || cfg.APIPort > 65535 {
+		root.Close()
+		return nil, fmt.Errorf("the API's port %d: without API_URL the page needs the port the API listens on (PORT, not 0)", cfg.APIPort)
 	}
 	return s, nil
 }
@@ -77,7 +83,7 @@ func (s *Server) api(r *http.Request) *url.URL {
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	return &url.URL{Scheme: scheme, Host: pageHost(r.Host) + ":" + DefaultAPIPort}
+	return &url.URL{Scheme: scheme, Host: pageHost(r.Host) + ":" + s.apiPort}
 }
 
 // pageHost is the host part of a request's Host header when the header is a host name (RFC 1123

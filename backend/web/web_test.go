@@ -104,16 +104,19 @@ func TestServesTheBundle(t *testing.T) {
 func TestConfigAndCSPFollowAPIURL(t *testing.T) {
 	root := bundle(t)
 	tests := []struct {
-		name, apiURL, host, wantAPI, wantWS string
+		name, apiURL          string
+		apiPort               int
+		host, wantAPI, wantWS string
 	}{
-		{"Configured", "https://api.chirp.example", "", "https://api.chirp.example", "wss://api.chirp.example"},
-		{"ConfiguredPort", "http://localhost:8000/", "", "http://localhost:8000", "ws://localhost:8000"},
-		{"FromHost", "", "chirp.local:3000", "http://chirp.local:8000", "ws://chirp.local:8000"},
-		{"FromHostWithoutPort", "", "192.168.1.20", "http://192.168.1.20:8000", "ws://192.168.1.20:8000"},
+		{"Configured", "https://api.chirp.example", 8000, "", "https://api.chirp.example", "wss://api.chirp.example"},
+		{"ConfiguredPort", "http://localhost:8000/", 8001, "", "http://localhost:8000", "ws://localhost:8000"},
+		{"FromHost", "", 8000, "chirp.local:3000", "http://chirp.local:8000", "ws://chirp.local:8000"},
+		{"FromHostWithoutPort", "", 8000, "192.168.1.20", "http://192.168.1.20:8000", "ws://192.168.1.20:8000"},
+		{"FromHostAtTheAPIsPort", "", 41234, "chirp.local:3000", "http://chirp.local:41234", "ws://chirp.local:41234"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ts := serve(t, web.Config{Root: root, APIURL: tt.apiURL})
+			ts := serve(t, web.Config{Root: root, APIURL: tt.apiURL, APIPort: tt.apiPort})
 			resp, body := get(t, "GET", ts.URL+"/config.js", tt.host)
 			want := `window.CHIRP_CONFIG = {"apiUrl":"` + tt.wantAPI + `"};` + "\n"
 			if resp.StatusCode != 200 || body != want || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/javascript") ||
@@ -143,7 +146,7 @@ func TestConfigAndCSPFollowAPIURL(t *testing.T) {
 // client chooses; only a host name or an IP literal (with a numeric port) may reach /config.js
 // and the CSP, anything else is replaced by localhost.
 func TestHostOnlyWhenSane(t *testing.T) {
-	s, err := web.New(web.Config{Root: bundle(t)})
+	s, err := web.New(web.Config{Root: bundle(t), APIPort: 8000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,6 +213,8 @@ func TestRejectsBadConfig(t *testing.T) {
 		{Root: root, APIURL: "localhost:8000"},
 		{Root: root, APIURL: "http://localhost:8000/api"},
 		{Root: root, APIURL: "ftp://localhost"},
+		{Root: root},                 // no API_URL and no port for the API
+		{Root: root, APIPort: 70000}, // not a port
 	} {
 		if s, err := web.New(cfg); err == nil {
 			s.Close()

@@ -2,7 +2,8 @@
 //
 //	chirp              serve (configured by the environment; see the README)
 //	chirp healthcheck  exit 0 when the server on the configured port says it is ready
-//	chirp web          serve the page bundle on its own port (make run)
+//	chirp dev          serve the API and, on its own port, the page bundle (make run)
+//	chirp web          serve the page bundle alone
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/realtime"
+	"github.com/chirp-social/chirp/backend/serving"
 	"github.com/chirp-social/chirp/backend/web"
 )
 
@@ -41,7 +43,8 @@ const usage = `usage: chirp [command]
 commands:
   (none)       serve the API (configured by environment variables; see README.md)
   healthcheck  exit 0 when the server on the configured HOST and PORT is ready
-  web          serve the page (WEB_ROOT) on WEB_PORT, from its own origin, for make run
+  dev          serve the API on PORT and the page (WEB_ROOT) on WEB_PORT, for make run
+  web          serve the page alone, for an API already running on PORT (or API_URL)
   help         show this text
 `
 
@@ -55,7 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
-	case "", "serve", "healthcheck", "web":
+	case "", "serve", "healthcheck", "dev", "web":
 	default:
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", command)
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch command {
 	case "healthcheck":
 		return healthcheck(ctx, cfg)
+	case "dev":
+		return serveDev(ctx, cfg, newLogger(cfg, stderr))
 	case "web":
 		return serveWeb(ctx, cfg, newLogger(cfg, stderr))
 	}
@@ -82,11 +87,70 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	api, closeAPI, err := newAPI(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	ln, err := serving.Listen(cfg.Host, cfg.Port, "PORT")
+	if err != nil {
+		return err
+	}
+	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "api", HTTP: api, Listener: ln})
+}
+
+// serveDev serves the API and the page from one process, for `make run`: the page names the
+// API's real port (PORT=0 picks one), and one signal stops both. Both ports are bound before
+// anything else, so a port in use is the one thing reported and neither server starts. compose
+// runs `chirp` alone, with nginx serving the page.
+func serveDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	apiLn, err := serving.Listen(cfg.Host, cfg.Port, "PORT")
+	if err != nil {
+		return err
+	}
+	defer apiLn.Close() // in case what follows fails; Run's shutdown closes it otherwise
+	pageLn, err := serving.Listen(cfg.Host, cfg.WebPort, "WEB_PORT")
+	if err != nil {
+		return err
+	}
+	defer pageLn.Close()
+	page, err := web.New(web.Config{Root: cfg.WebRoot, APIURL: cfg.APIURL, APIPort: apiLn.Port})
+	if err != nil {
+		return err
+	}
+	defer page.Close()
+	api, closeAPI, err := newAPI(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	return serving.Run(ctx, log, cfg.ShutdownTimeout,
+		serving.Server{Name: "api", HTTP: api, Listener: apiLn},
+		serving.Server{Name: "page", HTTP: pageServer(page, log), Listener: pageLn})
+}
+
+// serveWeb serves the page alone, for an API that runs elsewhere: on PORT of the page's host,
+// or at API_URL.
+func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	page, err := web.New(web.Config{Root: cfg.WebRoot, APIURL: cfg.APIURL, APIPort: cfg.Port})
+	if err != nil {
+		return err
+	}
+	defer page.Close()
+	ln, err := serving.Listen(cfg.Host, cfg.WebPort, "WEB_PORT")
+	if err != nil {
+		return err
+	}
+	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "page", HTTP: pageServer(page, log), Listener: ln})
+}
+
+// newAPI opens the store and builds the API's server (and the pprof listener of DEBUG_ADDR);
+// closeAPI closes what it opened, after the server has shut down.
+func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http.Server, closeAPI func(), err error) {
 	store, err := gormstore.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	defer store.Close()
 	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL))
 
 	sockets, err := realtime.New(realtime.Config{
@@ -96,7 +160,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		PingTimeout:    cfg.PingTimeout,
 	})
 	if err != nil {
-		return fmt.Errorf("PING_INTERVAL, PING_TIMEOUT: %w", err)
+		store.Close()
+		return nil, nil, fmt.Errorf("PING_INTERVAL, PING_TIMEOUT: %w", err)
 	}
 	handler := httpapi.New(httpapi.Config{
 		Store:          store,
@@ -107,7 +172,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		Realtime:       sockets,
 		Connections:    sockets.Connections,
 	})
-	srv := &http.Server{
+	srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		// No ReadTimeout or WriteTimeout here: they would cut long-lived socket connections.
@@ -120,26 +185,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	// until its timeout, so every socket is closed as soon as shutdown begins (clients
 	// reconnect to the next process). Websockets are hijacked and not waited for at all.
 	srv.RegisterOnShutdown(sockets.Close)
+	stopDebug := func() {}
 	if cfg.DebugAddr != "" {
-		stop, err := serveDebug(cfg.DebugAddr, log)
-		if err != nil {
-			return err
+		if stopDebug, err = serveDebug(cfg.DebugAddr, log); err != nil {
+			store.Close()
+			return nil, nil, err
 		}
-		defer stop()
 	}
-	// In-flight requests finish, sockets close; then the deferred store.Close closes the
-	// database.
-	return listenAndServe(ctx, srv, cfg.Host, cfg.Port, "HOST, PORT", cfg.ShutdownTimeout, log)
+	// In-flight requests finish and sockets close before the caller closes the database.
+	return srv, func() { stopDebug(); store.Close() }, nil
 }
 
-// serveWeb serves the page bundle from its own origin, for `make run` (compose uses nginx).
-func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	page, err := web.New(web.Config{Root: cfg.WebRoot, APIURL: cfg.APIURL})
-	if err != nil {
-		return err
-	}
-	defer page.Close()
-	srv := &http.Server{
+// pageServer is the page's HTTP server: static files only, so it can afford read and write
+// timeouts the API cannot.
+func pageServer(page *web.Server, log *slog.Logger) *http.Server {
+	return &http.Server{
 		Handler:           page,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
@@ -148,40 +208,6 @@ func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	return listenAndServe(ctx, srv, cfg.Host, cfg.WebPort, "HOST, WEB_PORT", cfg.ShutdownTimeout, log)
-}
-
-// listenAndServe serves until ctx ends, logging `listening addr=HOST:PORT` with the real port
-// (PORT=0 picks one), then shuts down gracefully within timeout.
-func listenAndServe(ctx context.Context, srv *http.Server, host string, port int, vars string, timeout time.Duration, log *slog.Logger) error {
-	addr := net.JoinHostPort(host, strconv.Itoa(port))
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (%s): %w", addr, vars, err)
-	}
-	log.Info("listening", "addr", net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
-
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	select {
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "timeout", timeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		// What is still open at the deadline is a client that will not finish (a body
-		// trickled a byte at a time, say): it is cut, and the stop is still a clean one.
-		log.Warn("connections still open at the shutdown timeout were closed", "timeout", timeout, "error", err)
-		srv.Close()
-	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	log.Info("stopped")
-	return nil
 }
 
 // serveDebug serves net/http/pprof on its own listener, never on the public port.

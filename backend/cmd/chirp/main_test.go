@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +212,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 		{"BadDatabaseURL", []string{"chirp"}, map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL="},
 		{"UnknownCommand", []string{"chirp", "frobnicate"}, nil, "unknown command"},
 		{"HealthcheckWithoutPort", []string{"chirp", "healthcheck"}, map[string]string{"PORT": "0"}, "PORT"},
+		{"DevBadPort", []string{"chirp", "dev"}, map[string]string{"PORT": "x"}, "PORT="},
+		{"DevWithoutWebRoot", []string{"chirp", "dev"}, map[string]string{"WEB_ROOT": "/nonexistent/chirp", "HOST": "127.0.0.1", "PORT": "0", "WEB_PORT": "0", "DATABASE_URL": testdb.SQLiteURL(t)}, "WEB_ROOT"},
 		{"UnreachableDatabase", []string{"chirp"}, map[string]string{"DATABASE_URL": "postgres://nobody@127.0.0.1:1/none?connect_timeout=2", "PORT": "0"}, "DATABASE_URL"},
 	}
 	for _, tt := range tests {
@@ -240,9 +245,9 @@ func TestJSONLogs(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, line := range strings.Split(out.String(), "\n") {
-			var rec struct{ Msg, Addr, Level string }
+			var rec struct{ Msg, Addr, Level, Server string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				if !regexp.MustCompile(`^127\.0\.0\.1:[1-9]\d*$`).MatchString(rec.Addr) || rec.Level != "INFO" {
+				if !regexp.MustCompile(`^127\.0\.0\.1:[1-9]\d*$`).MatchString(rec.Addr) || rec.Level != "INFO" || rec.Server != "api" {
 					t.Fatalf("listening record %+v", rec)
 				}
 				return
@@ -253,29 +258,13 @@ func TestJSONLogs(t *testing.T) {
 	t.Fatalf("no JSON listening record:\n%s", out.String())
 }
 
-// TestWebServesThePageFromItsOwnPort starts `chirp web` as make run does and checks it serves
-// the folder with its headers and the API address in /config.js.
+// TestWebServesThePageFromItsOwnPort starts `chirp web`, the page server alone, and checks it
+// serves the folder with its headers and the API address in /config.js.
 func TestWebServesThePageFromItsOwnPort(t *testing.T) {
-	root := t.TempDir()
-	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte("<!doctype html><title>Chirp</title>"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var logs testlog.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
+	root := pageBundle(t)
 	env := map[string]string{"HOST": "127.0.0.1", "WEB_PORT": "0", "WEB_ROOT": root, "API_URL": "http://127.0.0.1:8000"}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"chirp", "web"}, func(k string) string { return env[k] }, io.Discard, &logs)
-	}()
-	var base string
-	for deadline := time.Now().Add(10 * time.Second); base == ""; time.Sleep(10 * time.Millisecond) {
-		if m := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(logs.String()); m != nil {
-			base = "http://" + m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("chirp web did not start:\n%s", logs.String())
-		}
-	}
+	addrs, _, stop := runInBackground(t, []string{"chirp", "web"}, env, "page")
+	base := "http://" + addrs["page"]
 	resp, err := http.Get(base + "/")
 	if err != nil {
 		t.Fatal(err)
@@ -292,8 +281,7 @@ func TestWebServesThePageFromItsOwnPort(t *testing.T) {
 	if !strings.Contains(string(body), `"apiUrl":"http://127.0.0.1:8000"`) {
 		t.Fatalf("config.js: %q", body)
 	}
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatalf("chirp web stopped with %v", err)
 	}
 	env["WEB_ROOT"] = filepath.Join(root, "missing")
@@ -303,5 +291,166 @@ func TestWebServesThePageFromItsOwnPort(t *testing.T) {
 	env["WEB_ROOT"], env["API_URL"] = root, "localhost:8000"
 	if err := run(context.Background(), []string{"chirp", "web"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "API_URL") {
 		t.Fatalf("bad API_URL: %v", err)
+	}
+}
+
+// runInBackground starts run with args and env, and waits for a listening record for each
+// of the named servers (api, page). It returns their addresses and a stop that ends run as
+// SIGINT would and returns its error.
+func runInBackground(t *testing.T, args []string, env map[string]string, names ...string) (addrs map[string]string, logs *testlog.Buffer, stop func() error) {
+	t.Helper()
+	logs = &testlog.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var runErr error
+	finished := make(chan struct{})
+	go func() {
+		runErr = run(ctx, args, func(k string) string { return env[k] }, io.Discard, logs)
+		close(finished)
+	}()
+	stop = func() error {
+		cancel()
+		select {
+		case <-finished:
+		case <-time.After(30 * time.Second):
+			t.Fatal("run did not return 30 s after the signal")
+		}
+		return runErr
+	}
+	t.Cleanup(func() { stop() })
+	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+) server=(\w+)`)
+	for deadline := time.Now().Add(30 * time.Second); len(addrs) < len(names); {
+		addrs = map[string]string{}
+		for _, m := range listening.FindAllStringSubmatch(logs.String(), -1) {
+			if slices.Contains(names, m[2]) {
+				addrs[m[2]] = m[1]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening records for %v in 30 s:\n%s", names, logs)
+		}
+		select {
+		case <-finished:
+			t.Fatalf("run ended early: %v\n%s", runErr, logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return addrs, logs, stop
+}
+
+func pageBundle(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "index.html"), []byte("<!doctype html><title>Chirp</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// fetch is a GET's body, sent with the given Host header ("" for the URL's).
+func fetch(t *testing.T, url, host string) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+// TestDevServesAPIAndPage starts `chirp dev` as make run does, on free ports: the page's
+// /config.js names the API's real port on the page's own host name (or API_URL when it is set),
+// and one signal stops both servers cleanly.
+func TestDevServesAPIAndPage(t *testing.T) {
+	tests := []struct {
+		name, apiURL, host string
+		want               func(apiPort string) string
+	}{
+		{"PageHostAndAPIPort", "", "", func(p string) string { return "http://127.0.0.1:" + p }},
+		{"OtherMachine", "", "chirp.local:3000", func(p string) string { return "http://chirp.local:" + p }},
+		{"APIURLOverrides", "https://api.chirp.example", "chirp.local:3000", func(string) string { return "https://api.chirp.example" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"HOST": "127.0.0.1", "PORT": "0", "WEB_PORT": "0", "WEB_ROOT": pageBundle(t),
+				"API_URL": tt.apiURL, "DATABASE_URL": testdb.SQLiteURL(t)}
+			addrs, logs, stop := runInBackground(t, []string{"chirp", "dev"}, env, "api", "page")
+			if got := fetch(t, "http://"+addrs["api"]+"/healthz", ""); !strings.Contains(got, `"status"`) {
+				t.Fatalf("API /healthz: %q", got)
+			}
+			if got := fetch(t, "http://"+addrs["page"]+"/", ""); !strings.Contains(got, "<title>Chirp</title>") {
+				t.Fatalf("page /: %q", got)
+			}
+			apiPort := strings.Split(addrs["api"], ":")[1]
+			want := `window.CHIRP_CONFIG = {"apiUrl":"` + tt.want(apiPort) + `"};` + "\n"
+			if got := fetch(t, "http://"+addrs["page"]+"/config.js", tt.host); got != want {
+				t.Fatalf("config.js: %q, want %q", got, want)
+			}
+			if err := stop(); err != nil {
+				t.Fatalf("run returned %v after the signal", err)
+			}
+			for _, rec := range []string{"msg=stopped server=api", "msg=stopped server=page"} {
+				if !strings.Contains(logs.String(), rec) {
+					t.Fatalf("no %q in the logs:\n%s", rec, logs)
+				}
+			}
+		})
+	}
+}
+
+// TestBusyPortNamesTheVariable: a port in use stops the program before anything is served, with
+// a message naming the port and the variable that changes it; under `chirp dev` neither server
+// starts.
+func TestBusyPortNamesTheVariable(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := strconv.Itoa(busy.Addr().(*net.TCPAddr).Port)
+	tests := []struct {
+		name, command, variable string
+	}{
+		{"API", "", "PORT"},
+		{"Page", "web", "WEB_PORT"},
+		{"DevAPI", "dev", "PORT"},
+		{"DevPage", "dev", "WEB_PORT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := map[string]string{"HOST": "127.0.0.1", "PORT": "0", "WEB_PORT": "0", "WEB_ROOT": pageBundle(t),
+				"API_URL": "http://127.0.0.1:8000", "DATABASE_URL": testdb.SQLiteURL(t), tt.variable: port}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var logs testlog.Buffer
+			err := run(ctx, []string{"chirp", tt.command}, func(k string) string { return env[k] }, io.Discard, &logs)
+			want := regexp.MustCompile(`^port ` + port + ` is already in use\b.*\b` + tt.variable + `\b`)
+			if err == nil || !want.MatchString(err.Error()) {
+				t.Fatalf("got %v, want %s", err, want)
+			}
+			if strings.Contains(logs.String(), "msg=listening") {
+				t.Fatalf("a server started:\n%s", logs.String())
+			}
+		})
+	}
+}
+
+// TestWebAloneFollowsPORT: `chirp web` run on its own names the API's port from PORT, the
+// variable the API reads; with PORT=0 it cannot know it and says so.
+func TestWebAloneFollowsPORT(t *testing.T) {
+	env := map[string]string{"HOST": "127.0.0.1", "PORT": "8001", "WEB_PORT": "0", "WEB_ROOT": pageBundle(t)}
+	addrs, _, _ := runInBackground(t, []string{"chirp", "web"}, env, "page")
+	if got, want := fetch(t, "http://"+addrs["page"]+"/config.js", ""), `"apiUrl":"http://127.0.0.1:8001"`; !strings.Contains(got, want) {
+		t.Fatalf("config.js: %q, want %s", got, want)
+	}
+	env["PORT"] = "0"
+	if err := run(context.Background(), []string{"chirp", "web"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "API_URL") || !strings.Contains(err.Error(), "PORT") {
+		t.Fatalf("chirp web with PORT=0 and no API_URL: %v", err)
 	}
 }
