@@ -26,12 +26,31 @@ build: ## build the backend binary into backend/bin/chirp (static, no cgo)
 
 FRONTEND := frontend
 
+# Every stage runs even when an earlier one failed, so one run shows everything that is broken;
+# the summary at the end names the failed stages, and then the target fails. The Node tests run
+# only on a binary built by this run (never a stale one) and with their packages installed.
 .PHONY: test
-test: check $(FRONTEND)/node_modules ## the whole suite: Go (race detector; PostgreSQL too with TEST_DATABASE_URL), then Node and browser tests
-	cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...
-	cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...
-	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
-	cd $(FRONTEND) && CHIRP_BIN=../$(BIN) npm test
+test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), deploy/check, then Node and browser tests; a summary names what failed
+	@results=(); failed=(); \
+	stage() { \
+	  printf '\n== make test: %s\n' "$$1"; \
+	  if ( eval "$$2" ); then results+=("ok       $$1"); else results+=("FAILED   $$1"); failed+=("$$1"); return 1; fi; \
+	}; \
+	stage "gofmt and go vet" '$(MAKE) -s check' || true; \
+	stage "Go tests (backend)" 'cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...' || true; \
+	stage "Go tests (deploy/check)" 'cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...' || true; \
+	built=1; stage "build" 'cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp' || built=; \
+	packages=1; stage "npm packages" '$(MAKE) -s $(FRONTEND)/node_modules' || packages=; \
+	if [[ -n $$built && -n $$packages ]]; then \
+	  stage "Node and browser tests" 'cd $(FRONTEND) && CHIRP_BIN=../$(BIN) npm test' || true; \
+	else \
+	  results+=("not run  Node and browser tests (they need the build and the npm packages)"); \
+	fi; \
+	printf '\n== make test: summary\n'; printf '  %s\n' "$${results[@]}"; \
+	if (( $${#failed[@]} )); then \
+	  printf -v list '%s; ' "$${failed[@]}"; echo "make test: FAILED: $${list%; }"; exit 1; \
+	fi; \
+	echo "make test: every stage passed"
 
 # The socket.io client and playwright-core, exactly as package-lock.json pins them.
 $(FRONTEND)/node_modules: $(FRONTEND)/package.json $(FRONTEND)/package-lock.json

@@ -4,6 +4,7 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -79,6 +80,7 @@ var _ chirp.TweetStore = (*Store)(nil)
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	s := &Store{}
 	var dialector gorm.Dialector
+	var sqlitePool *sql.DB
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		s.postgres = true
@@ -89,7 +91,11 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 			return nil, err
 		}
 		s.writeSlot = make(chan struct{}, 1)
-		dialector = sqlite.Open(sqliteDSN(path))
+		sqlitePool, err = openSQLite(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", classify(err))
+		}
+		dialector = sqlite.Dialector{Conn: sqlitePool}
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		Logger: logger.Discard,
@@ -98,6 +104,9 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
+		if sqlitePool != nil {
+			sqlitePool.Close()
+		}
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	s.db = db
@@ -112,9 +121,6 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(20)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 		sqlDB.SetConnMaxLifetime(time.Hour)
-	} else {
-		sqlDB.SetMaxOpenConns(8)
-		sqlDB.SetMaxIdleConns(8)
 	}
 	if err := s.migrate(ctx); err != nil {
 		sqlDB.Close()
@@ -188,23 +194,57 @@ func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) err
 // begin starts a transaction. On SQLite it is BEGIN IMMEDIATE, which waits for another
 // process's writer at most sqliteBusyTimeout; begin tries again until ctx ends.
 func (s *Store) begin(txCtx, ctx context.Context) (*gorm.DB, error) {
+	var tx *gorm.DB
+	err := untilNotBusy(ctx, func() error {
+		tx = s.db.WithContext(txCtx).Begin()
+		return tx.Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return tx, nil
+}
+
+// untilNotBusy calls attempt until it does not fail with SQLITE_BUSY, or until ctx ends: the
+// wait for another process's lock, one sqliteBusyTimeout at a time. Other errors, PostgreSQL's
+// included, return at once.
+func untilNotBusy(ctx context.Context, attempt func() error) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return err
 		}
-		tx := s.db.WithContext(txCtx).Begin()
-		if tx.Error == nil {
-			return tx, nil
-		}
-		if s.postgres || !sqliteBusy(tx.Error) {
-			return nil, tx.Error
+		err := attempt()
+		if err == nil || !sqliteBusy(err) {
+			return err
 		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (waited for the write lock until: %w)", tx.Error, ctx.Err())
+			return fmt.Errorf("%w (waited for the lock until: %w)", err, ctx.Err())
 		case <-time.After(sqliteRetryPause):
 		}
 	}
+}
+
+// openSQLite opens the pool and its first connection, trying again while the file is locked,
+// until ctx ends. The first connection is the first to read the file (its journal_mode pragma
+// reads the schema, and on a new file switches it to WAL), so it meets what another process
+// holds for a moment: a start switching the same new file to WAL (where SQLite answers busy at
+// once, without waiting, to the one of two that would deadlock), the recovery of the WAL
+// index, or a stopping process checkpointing the WAL under an exclusive lock as its last
+// connection closes. While this process keeps a connection open, as its pool does, no other
+// process's last connection can take that lock.
+func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	sqlDB, err := sql.Open(sqlite.DriverName, sqliteDSN(path))
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(8)
+	sqlDB.SetMaxIdleConns(8)
+	if err := untilNotBusy(ctx, func() error { return sqlDB.PingContext(ctx) }); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return sqlDB, nil
 }
 
 // migrate creates or updates the schema. AutoMigrate is enough for one table whose only index

@@ -2,6 +2,7 @@ package gormstore_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -354,6 +355,112 @@ func TestMigrateConcurrently(t *testing.T) {
 		s := openStore(t, url)
 		create(t, s, "after concurrent starts")
 	})
+}
+
+// TestOpenWaitsOutAnotherProcessLock: two processes starting on an SQLite file that a third
+// holds locked for a moment both start once the lock is gone, rather than fail with
+// SQLITE_BUSY. A store is the process here; the holder is a plain connection of its own.
+func TestOpenWaitsOutAnotherProcessLock(t *testing.T) {
+	const hold = 300 * time.Millisecond
+	tests := []struct {
+		name string
+		// lock takes the lock on the file at path and returns its release.
+		lock func(t *testing.T, path string) (release func())
+	}{
+		// Another process writing: the starts' migrations wait at BEGIN IMMEDIATE.
+		{"WriteTransaction", func(t *testing.T, path string) func() {
+			db := rawSQLite(t, path, "")
+			tx, err := db.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := tx.Exec(`INSERT INTO tweets (author, content, edit_token_hash, created_at, updated_at)
+				VALUES ('holder', 'held', x'00', '2026-01-01', '2026-01-01')`); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if err := tx.Commit(); err != nil {
+					t.Error(err)
+				}
+			}
+		}},
+		// A stopping process: its last connection checkpoints the WAL into the file and deletes
+		// it under an exclusive lock on the file, which every first read (the journal_mode
+		// pragma of a start's first connection) waits for. Exclusive locking mode holds that
+		// same lock for as long as the test needs, and its close is that last checkpoint.
+		{"ExclusiveFileLock", func(t *testing.T, path string) func() {
+			db := rawSQLite(t, path, "&_pragma=locking_mode(EXCLUSIVE)")
+			if _, err := db.Exec("BEGIN EXCLUSIVE"); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if _, err := db.Exec("COMMIT"); err != nil {
+					t.Error(err)
+				}
+				if err := db.Close(); err != nil {
+					t.Error(err)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			url := testdb.SQLiteURL(t)
+			path, err := gormstore.SQLitePath(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The file exists, in WAL mode, with its schema, as after an earlier start.
+			first := openStore(t, url)
+			first.Close()
+
+			release := tt.lock(t, path)
+			locked := time.Now()
+			var wg sync.WaitGroup
+			var released time.Time
+			wg.Go(func() {
+				time.Sleep(hold)
+				released = time.Now()
+				release()
+			})
+			stores := make([]*gormstore.Store, 2)
+			errs := make([]error, 2)
+			opened := make([]time.Time, 2)
+			for i := range stores {
+				wg.Go(func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					defer cancel()
+					stores[i], errs[i] = gormstore.Open(ctx, url)
+					opened[i] = time.Now()
+				})
+			}
+			wg.Wait()
+			for i, s := range stores {
+				if errs[i] != nil {
+					t.Errorf("start %d, %v after the lock was taken: %v", i, opened[i].Sub(locked).Round(time.Millisecond), errs[i])
+					continue
+				}
+				t.Cleanup(func() { s.Close() })
+				if opened[i].Before(released) {
+					t.Errorf("start %d opened %v before the lock was released: it never met the lock", i, released.Sub(opened[i]))
+				}
+				create(t, s, fmt.Sprintf("after the lock, from start %d", i))
+			}
+		})
+	}
+}
+
+// rawSQLite opens the SQLite file at path as another process would, with the store's busy
+// timeout and write transactions that take the write lock at BEGIN, plus extra DSN parameters.
+func rawSQLite(t *testing.T, path, extra string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path+"?_pragma=busy_timeout(50)&_txlock=immediate"+extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 func TestUnavailableAfterClose(t *testing.T) {
