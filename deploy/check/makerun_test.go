@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,7 +49,13 @@ func startMakeRun(t *testing.T, env ...string) *makeRun {
 	}
 	cmd := exec.Command("make", "--no-print-directory", "run")
 	cmd.Dir = "../.."
-	cmd.Env = append(cmd.Environ(), "HOST=127.0.0.1", "DATABASE_URL=sqlite://"+t.TempDir()+"/chirp.db")
+	// As a user types it: under `make test` the outer make's MAKELEVEL and MAKEFLAGS would make
+	// this one a sub-make (its messages then say make[1]).
+	cmd.Env = slices.DeleteFunc(cmd.Environ(), func(kv string) bool {
+		name, _, _ := strings.Cut(kv, "=")
+		return name == "MAKELEVEL" || name == "MAKEFLAGS" || name == "MFLAGS"
+	})
+	cmd.Env = append(cmd.Env, "HOST=127.0.0.1", "DATABASE_URL=sqlite://"+t.TempDir()+"/chirp.db")
 	cmd.Env = append(cmd.Env, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	m := &makeRun{cmd: cmd, out: &syncBuffer{}, done: make(chan error, 1)}
