@@ -1,0 +1,135 @@
+// Package clientaddr decides, in one place, which client a request comes from: the address the
+// API's limits and the socket server's limits count by, and the access log records.
+//
+// The client is the connection's peer, unless that peer is a proxy Chirp was told to trust
+// (TRUSTED_PROXIES): then it is the rightmost address of X-Forwarded-For that is not itself a
+// trusted proxy, the same rule Gin's ClientIP follows with SetTrustedProxies. A header from a
+// peer that is not trusted is ignored: anyone can write one.
+package clientaddr
+
+import (
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// Resolver finds a request's client address.
+type Resolver struct {
+	trusted []netip.Prefix
+}
+
+// New returns a Resolver that trusts X-Forwarded-For from the given proxies (none: the peer is
+// always the client).
+func New(trusted []netip.Prefix) *Resolver {
+	return &Resolver{trusted: trusted}
+}
+
+// Trusted is the list of trusted proxies, as Gin's SetTrustedProxies takes it.
+func (r *Resolver) Trusted() []string {
+	out := make([]string, len(r.trusted))
+	for i, p := range r.trusted {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// Addr is the request's client address; it is invalid only when the peer address cannot be
+// parsed (never, for a request from net/http's server).
+func (r *Resolver) Addr(req *http.Request) netip.Addr {
+	peer := peerAddr(req.RemoteAddr)
+	if !r.isTrusted(peer) {
+		return peer
+	}
+	hops := forwardedFor(req.Header)
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			// A malformed hop: nothing to its left can be believed either.
+			break
+		}
+		a = a.Unmap()
+		if !r.isTrusted(a) {
+			return a
+		}
+		peer = a // every hop so far was a trusted proxy: the leftmost one seen stands
+	}
+	return peer
+}
+
+// ForwardedByUntrusted reports whether the request carries X-Forwarded-For from a peer that is
+// not a trusted proxy: behind such a proxy every client shares the proxy's address (and its
+// limits), which the operator fixes with TRUSTED_PROXIES.
+func (r *Resolver) ForwardedByUntrusted(req *http.Request) bool {
+	return req.Header.Get("X-Forwarded-For") != "" && !r.isTrusted(peerAddr(req.RemoteAddr))
+}
+
+func (r *Resolver) isTrusted(a netip.Addr) bool {
+	for _, p := range r.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func peerAddr(remote string) netip.Addr {
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+func forwardedFor(h http.Header) []string {
+	var hops []string
+	for _, v := range h.Values("X-Forwarded-For") {
+		for _, hop := range strings.Split(v, ",") {
+			hops = append(hops, strings.TrimSpace(hop))
+		}
+	}
+	return hops
+}
+
+// Key is what a client's budget is kept under: an IPv4 address itself, an IPv6 address by its
+// /64 (one subscriber's prefix: an address-per-request client would otherwise have endless
+// budgets).
+func Key(a netip.Addr) string {
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64) // cannot fail for an IPv6 address and 64
+		return p.String()
+	}
+	return a.String()
+}
+
+// ParseTrusted reads a TRUSTED_PROXIES list: comma-separated addresses or CIDR prefixes,
+// empty for none.
+func ParseTrusted(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if strings.Contains(item, "/") {
+			p, err := netip.ParsePrefix(item)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(item)
+		if err != nil {
+			return nil, err
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
