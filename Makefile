@@ -67,6 +67,11 @@ check: ## gofmt and go vet
 bench: ## Go benchmarks: list and create through the router on SQLite (and PostgreSQL with TEST_DATABASE_URL)
 	cd $(BACKEND) && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 
+.PHONY: soak
+soak: ## 10 minutes of mixed load against the binary with its default limits (not in CI); SOAK_FLAGS=-duration=2m for less
+	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
+	cd $(BACKEND) && $(GO) run ./cmd/soak -bin bin/chirp $(SOAK_FLAGS)
+
 .PHONY: clean
 clean: ## remove build output and the local SQLite database
 	rm -rf $(BACKEND)/bin $(BACKEND)/chirp.db $(BACKEND)/chirp.db-wal $(BACKEND)/chirp.db-shm

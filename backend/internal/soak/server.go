@@ -1,0 +1,166 @@
+package soak
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// server is the chirp binary under soak, run with its default limits on a scratch SQLite file.
+type server struct {
+	cmd   *exec.Cmd
+	base  string // http://127.0.0.1:PORT
+	debug string // its DEBUG_ADDR listener, for heap and goroutine counts
+	logs  *os.File
+	exit  chan error
+}
+
+// startServer runs bin with the production defaults (nothing set but where to listen and what
+// to store in), and waits until it serves.
+func startServer(ctx context.Context, bin, dir string, extraEnv []string) (*server, error) {
+	logs, err := os.Create(filepath.Join(dir, "chirp.log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append([]string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOST=127.0.0.1", "PORT=0", "DEBUG_ADDR=127.0.0.1:0",
+		"DATABASE_URL=sqlite://" + filepath.Join(dir, "chirp.db"),
+	}, extraEnv...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, logs: logs, exit: make(chan error, 1)}
+	found := make(chan struct{})
+	var once sync.Once
+	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	debug := regexp.MustCompile(`msg="debug listening" addr=(\S+)`)
+	var mu sync.Mutex
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logs, line)
+			mu.Lock()
+			if m := listening.FindStringSubmatch(line); m != nil && s.base == "" {
+				s.base = "http://" + m[1]
+			}
+			if m := debug.FindStringSubmatch(line); m != nil {
+				s.debug = "http://" + m[1]
+			}
+			if s.base != "" && s.debug != "" {
+				once.Do(func() { close(found) })
+			}
+			mu.Unlock()
+		}
+		io.Copy(io.Discard, stderr)
+	}()
+	go func() { s.exit <- cmd.Wait() }()
+	select {
+	case <-found:
+	case err := <-s.exit:
+		return nil, fmt.Errorf("chirp exited at start (%v); see %s", err, logs.Name())
+	case <-time.After(60 * time.Second):
+		s.stop()
+		return nil, fmt.Errorf("chirp did not say where it listens within 60 s; see %s", logs.Name())
+	case <-ctx.Done():
+		s.stop()
+		return nil, ctx.Err()
+	}
+	return s, nil
+}
+
+// stop sends SIGTERM and waits for the exit.
+func (s *server) stop() error {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-s.exit:
+		return err
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		return fmt.Errorf("chirp did not stop within 30 s of SIGTERM")
+	}
+}
+
+// sample is the server's footprint at one moment.
+type sample struct {
+	heapBytes  int64 // live heap after a forced GC
+	goroutines int
+	rssBytes   int64
+	sockets    int // /healthz's connections
+}
+
+func (s *server) sample() (sample, error) {
+	var out sample
+	heap, err := get(s.debug + "/debug/pprof/heap?gc=1&debug=1")
+	if err != nil {
+		return out, err
+	}
+	if out.heapBytes, err = memStat(heap, "HeapAlloc"); err != nil {
+		return out, err
+	}
+	g, err := get(s.debug + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return out, err
+	}
+	first, _, _ := strings.Cut(g, "\n")
+	if out.goroutines, err = strconv.Atoi(strings.TrimPrefix(first, "goroutine profile: total ")); err != nil {
+		return out, fmt.Errorf("goroutine profile header %q", first)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return out, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			out.rssBytes = kb << 10
+		}
+	}
+	health, err := get(s.base + "/healthz")
+	if err != nil {
+		return out, err
+	}
+	if m := regexp.MustCompile(`"connections":(\d+)`).FindStringSubmatch(health); m != nil {
+		out.sockets, _ = strconv.Atoi(m[1])
+	}
+	return out, nil
+}
+
+func memStat(profile, name string) (int64, error) {
+	m := regexp.MustCompile(`(?m)^# ` + name + ` = (\d+)$`).FindStringSubmatch(profile)
+	if m == nil {
+		return 0, fmt.Errorf("no %s in the heap profile", name)
+	}
+	return strconv.ParseInt(m[1], 10, 64)
+}
+
+func get(url string) (string, error) {
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return string(b), err
+}
