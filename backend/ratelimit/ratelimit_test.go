@@ -158,3 +158,27 @@ func heap() uint64 {
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
 }
+
+// BenchmarkAllow is the cost of one write's check: for a known client, and for a new address
+// each time (a sprayer), sweeps and evictions at the ceiling included.
+func BenchmarkAllow(b *testing.B) {
+	b.Run("OneClient", func(b *testing.B) {
+		l := ratelimit.New(1<<30, 1<<30)
+		for b.Loop() {
+			l.Allow("203.0.113.1")
+		}
+	})
+	b.Run("Sprayed", func(b *testing.B) {
+		l := ratelimit.New(30, 10)
+		keys := make([]string, 1<<20)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("2001:db8:%x:%x::/64", i>>16, i&0xffff)
+		}
+		i := 0
+		for b.Loop() {
+			l.Allow(keys[i&(len(keys)-1)])
+			i++
+		}
+		b.ReportMetric(float64(l.Clients()), "buckets")
+	})
+}
