@@ -8,15 +8,18 @@
 package clientaddr
 
 import (
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 )
 
 // Resolver finds a request's client address.
 type Resolver struct {
 	trusted []netip.Prefix
+	warned  atomic.Bool // WarnUntrusted has spoken
 }
 
 // New returns a Resolver that trusts X-Forwarded-For from the given proxies (none: the peer is
@@ -62,6 +65,17 @@ func (r *Resolver) Addr(req *http.Request) netip.Addr {
 // limits), which the operator fixes with TRUSTED_PROXIES.
 func (r *Resolver) ForwardedByUntrusted(req *http.Request) bool {
 	return req.Header.Get("X-Forwarded-For") != "" && !r.isTrusted(peerAddr(req.RemoteAddr))
+}
+
+// WarnUntrusted logs a warning the first time a request carries X-Forwarded-For from a peer
+// that is not trusted (ForwardedByUntrusted), naming TRUSTED_PROXIES; once per Resolver, so
+// once for the API and the socket server together when they share it.
+func (r *Resolver) WarnUntrusted(req *http.Request, log *slog.Logger) {
+	if r.warned.Load() || !r.ForwardedByUntrusted(req) || r.warned.Swap(true) {
+		return
+	}
+	log.Warn("X-Forwarded-For comes from a proxy that is not trusted: every client behind it shares its address and its limits; set TRUSTED_PROXIES to the proxy's address",
+		"peer", peerAddr(req.RemoteAddr).String(), "TRUSTED_PROXIES", strings.Join(r.Trusted(), ","))
 }
 
 func (r *Resolver) isTrusted(a netip.Addr) bool {

@@ -1,9 +1,11 @@
 package clientaddr_test
 
 import (
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -124,5 +126,31 @@ func TestParseTrusted(t *testing.T) {
 		if _, err := clientaddr.ParseTrusted(bad); err == nil {
 			t.Errorf("accepted %q", bad)
 		}
+	}
+}
+
+func TestWarnUntrustedOnce(t *testing.T) {
+	trusted, _ := clientaddr.ParseTrusted("10.0.0.0/8")
+	r := clientaddr.New(trusted)
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	send := func(remote, xff string) {
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = remote
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		r.WarnUntrusted(req, log)
+	}
+	send("203.0.113.7:5555", "")        // no header: nothing to say
+	send("10.1.2.3:80", "198.51.100.1") // a trusted proxy
+	if logs.Len() != 0 {
+		t.Fatalf("warned without cause: %s", logs.String())
+	}
+	send("203.0.113.7:5555", "198.51.100.1")
+	send("203.0.113.8:5555", "198.51.100.2")
+	if n := strings.Count(logs.String(), "level=WARN"); n != 1 || !strings.Contains(logs.String(), "TRUSTED_PROXIES") ||
+		!strings.Contains(logs.String(), "peer=203.0.113.7") {
+		t.Fatalf("want one warning naming TRUSTED_PROXIES and the peer, got %d:\n%s", n, logs.String())
 	}
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chirp-social/chirp/backend/clientaddr"
 )
 
 // Config is the server's configuration.
@@ -35,6 +38,12 @@ type Config struct {
 	// DebugAddr, when set, is a separate listener for net/http/pprof (profiling); keep it on
 	// a loopback address.
 	DebugAddr string
+	// TrustedProxies are the peers whose X-Forwarded-For names the client (clientaddr).
+	TrustedProxies []netip.Prefix
+	// WritesPerMinute and WriteBurst are each client's budget of API writes; 0 in either
+	// turns the limit off.
+	WritesPerMinute int
+	WriteBurst      int
 }
 
 // Addr is the listen address, HOST:PORT.
@@ -94,6 +103,14 @@ func Load(getenv func(string) string) (Config, error) {
 	if c.PingInterval > 0 && c.PingTimeout > 0 && c.PingTimeout <= c.PingInterval {
 		bad("PING_TIMEOUT", get("PING_TIMEOUT", "45s"), "must be above PING_INTERVAL: the server drops a client PING_TIMEOUT after its last ping")
 	}
+	trusted := get("TRUSTED_PROXIES", "")
+	if list, err := clientaddr.ParseTrusted(trusted); err != nil {
+		bad("TRUSTED_PROXIES", trusted, fmt.Sprintf("%v: want comma-separated addresses or CIDR prefixes, such as 10.0.0.0/8,192.168.1.1, or nothing to trust no proxy", err))
+	} else {
+		c.TrustedProxies = list
+	}
+	c.WritesPerMinute = count(get, "RATE_LIMIT_WRITES_PER_MINUTE", "30", bad)
+	c.WriteBurst = count(get, "RATE_LIMIT_BURST", "10", bad)
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)
 	}
@@ -152,6 +169,17 @@ func portNumber(get func(string, string) string, name, def string, bad func(stri
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 || n > 65535 {
 		bad(name, v, "want a port number from 0 to 65535 (0 picks a free port)")
+		return 0
+	}
+	return n
+}
+
+// count reads a non-negative whole number (a limit, where 0 means off).
+func count(get func(string, string) string, name, def string, bad func(string, string, string)) int {
+	v := get(name, def)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		bad(name, v, "want a whole number, 0 or more (0 turns the limit off)")
 		return 0
 	}
 	return n

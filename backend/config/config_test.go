@@ -63,6 +63,11 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"PING_INTERVAL", "0s"},
 		{"DEBUG_ADDR", "6060"},
 		{"WEB_PORT", "web"},
+		{"RATE_LIMIT_WRITES_PER_MINUTE", "-1"},
+		{"RATE_LIMIT_WRITES_PER_MINUTE", "thirty"},
+		{"RATE_LIMIT_BURST", "1.5"},
+		{"TRUSTED_PROXIES", "10.0.0.0/33"},
+		{"TRUSTED_PROXIES", "10.0.0.1, proxy.internal"},
 
 		{"PING_TIMEOUT", "10s"}, // not above the default 25 s interval
 	}
@@ -80,5 +85,39 @@ func TestEveryProblemIsReported(t *testing.T) {
 	_, err := config.Load(env(map[string]string{"PORT": "x", "LOG_FORMAT": "y"}))
 	if err == nil || !strings.Contains(err.Error(), "PORT=") || !strings.Contains(err.Error(), "LOG_FORMAT=") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestWriteLimitAndProxies(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WritesPerMinute != 30 || c.WriteBurst != 10 || len(c.TrustedProxies) != 0 {
+		t.Fatalf("defaults: %d/min burst %d, trusted %v", c.WritesPerMinute, c.WriteBurst, c.TrustedProxies)
+	}
+	c, err = config.Load(env(map[string]string{
+		"RATE_LIMIT_WRITES_PER_MINUTE": "0", "RATE_LIMIT_BURST": "3",
+		"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.1, ::1",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trusted []string
+	for _, p := range c.TrustedProxies {
+		trusted = append(trusted, p.String())
+	}
+	if c.WritesPerMinute != 0 || c.WriteBurst != 3 || !slices.Equal(trusted, []string{"10.0.0.0/8", "192.168.1.1/32", "::1/128"}) {
+		t.Fatalf("parsed %d/min burst %d, trusted %v", c.WritesPerMinute, c.WriteBurst, trusted)
+	}
+}
+
+// The new variables' problems come together with the others'.
+func TestInvalidLimitsAreReportedWithTheRest(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"RATE_LIMIT_BURST": "x", "TRUSTED_PROXIES": "y", "PORT": "z"}))
+	for _, name := range []string{"RATE_LIMIT_BURST=", "TRUSTED_PROXIES=", "PORT="} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Fatalf("all problems at once: want %s in %v", name, err)
+		}
 	}
 }

@@ -70,6 +70,7 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("request_id", c.GetString(requestIDKey)),
+			slog.String("client", clientOf(c).String()),
 		)
 	}
 }
@@ -118,7 +119,7 @@ func apiCORS(origins []string, errs errorWriter) gin.HandlerFunc {
 	cfg := cors.Config{
 		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
 		AllowHeaders:  []string{"Content-Type", "Authorization", "Idempotency-Key", "X-Request-ID"},
-		ExposeHeaders: []string{"Location", "Link", "X-Request-ID"},
+		ExposeHeaders: []string{"Location", "Link", "X-Request-ID", "Retry-After"},
 		MaxAge:        10 * time.Minute,
 	}
 	if all {

@@ -12,7 +12,10 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/clientaddr"
+	"github.com/chirp-social/chirp/backend/limitlog"
 	"github.com/chirp-social/chirp/backend/outage"
+	"github.com/chirp-social/chirp/backend/ratelimit"
 )
 
 // Config is what the HTTP layer needs from the rest of the program.
@@ -31,6 +34,12 @@ type Config struct {
 	Realtime http.Handler
 	// Connections, when set, reports live socket connections in /healthz.
 	Connections func() int
+	// Clients decides each request's client address (TRUSTED_PROXIES); nil trusts no proxy.
+	Clients *clientaddr.Resolver
+	// WriteLimit is each client's budget of POST, PATCH and DELETE under /api; nil is none.
+	WriteLimit *ratelimit.Limiter
+	// Bites logs the limits' refusals; nil makes one on Logger.
+	Bites *limitlog.Log
 }
 
 // outageSummaryInterval is how often, at most, an outage of the database is summarised in
@@ -45,19 +54,27 @@ func New(cfg Config) http.Handler {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = 5 * time.Second
 	}
+	if cfg.Clients == nil {
+		cfg.Clients = clientaddr.New(nil)
+	}
+	if cfg.Bites == nil {
+		cfg.Bites = limitlog.New(cfg.Logger)
+	}
 	errs := errorWriter{log: cfg.Logger, outages: outage.New(cfg.Logger, "database", outageSummaryInterval)}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.ContextWithFallback = true
-	// Chirp sees clients directly or through a proxy it does not know; it never trusts
-	// X-Forwarded-For for anything.
-	if err := r.SetTrustedProxies(nil); err != nil {
-		panic(err) // cannot fail for nil
+	// The client is the peer, or what X-Forwarded-For says when the peer is a trusted proxy:
+	// clientaddr's rule, which the limits and the log use; Gin's ClientIP is set to agree.
+	r.RemoteIPHeaders = []string{"X-Forwarded-For"}
+	if err := r.SetTrustedProxies(cfg.Clients.Trusted()); err != nil {
+		panic(err) // cannot fail: the prefixes were parsed already
 	}
 
 	r.Use(
 		requestID(),
+		clientAddress(cfg.Clients, cfg.Logger),
 		responseHeaders(),
 		accessLog(cfg.Logger),
 		recoverPanics(cfg.Logger, errs),
@@ -102,9 +119,10 @@ func New(cfg Config) http.Handler {
 	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, errs: errs}
 	api := r.Group("/api")
 	api.GET("/tweets", t.handle(t.list))
-	api.POST("/tweets", t.handle(t.create))
 	api.GET("/tweets/:id", t.handle(t.get))
-	api.PATCH("/tweets/:id", t.handle(t.update))
-	api.DELETE("/tweets/:id", t.handle(t.delete))
+	writes := limitWrites(cfg.WriteLimit, cfg.Bites, errs)
+	api.POST("/tweets", writes, t.handle(t.create))
+	api.PATCH("/tweets/:id", writes, t.handle(t.update))
+	api.DELETE("/tweets/:id", writes, t.handle(t.delete))
 	return r
 }

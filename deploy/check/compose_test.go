@@ -160,3 +160,59 @@ func mustAtoi(s string) uint32 {
 	}
 	return n
 }
+
+// notPassedToBackend are the backend variables of .env.example that docker-compose.yml does
+// not pass through to the backend's container, each for its reason.
+var notPassedToBackend = map[string]string{
+	"HOST":         "the container listens on 0.0.0.0, the image's default",
+	"PORT":         "the container's port is 8000; BACKEND_PORT publishes it",
+	"DATABASE_URL": "compose builds it from POSTGRES_* for its own db service",
+	"DEBUG_ADDR":   "pprof stays off in compose: loopback inside a container is unreachable anyway",
+	"WEB_PORT":     "chirp web's: compose serves the page with nginx",
+	"WEB_ROOT":     "chirp web's: compose serves the page with nginx",
+	"API_URL":      "chirp web's: compose gives it to the frontend (nginx) service",
+}
+
+// Every backend variable of .env.example (those from its "# Backend" section on) reaches the
+// backend's container with the value .env gives it, except the named ones above.
+func TestBackendVariablesReachTheContainer(t *testing.T) {
+	example, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(example), "\n# Backend")
+	if !ok {
+		t.Fatal(`.env.example has no "# Backend" section`)
+	}
+	var names []string
+	for _, m := range regexp.MustCompile(`(?m)^([A-Z_][A-Z0-9_]*)=`).FindAllStringSubmatch(section, -1) {
+		names = append(names, m[1])
+	}
+	if len(names) < 10 {
+		t.Fatalf("found only %d backend variables in .env.example: %v", len(names), names)
+	}
+	env := map[string]string{}
+	for _, name := range names {
+		env[name] = "from-env-" + strings.ToLower(name)
+	}
+	backend := loadProject(t, env).Services["backend"]
+	for _, name := range names {
+		got := backend.Environment[name]
+		if _, skip := notPassedToBackend[name]; skip {
+			if got != nil && *got == env[name] {
+				t.Errorf("%s of .env reaches the backend although it is listed as not passed (%s): remove it from the list", name, notPassedToBackend[name])
+			}
+			continue
+		}
+		if got == nil || *got != env[name] {
+			t.Errorf("%s of .env does not reach the backend's container (environment: %v); add %s: ${%s:-default} to its environment:", name, deref(got), name, name)
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "<unset>"
+	}
+	return *s
+}

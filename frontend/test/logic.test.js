@@ -11,6 +11,7 @@ import {
 } from '../public/js/format.js';
 import { Coalescer } from '../public/js/coalesce.js';
 import { TweetStore } from '../public/js/store.js';
+import { Api } from '../public/js/api.js';
 
 const rules = JSON.parse(readFileSync(new URL('../../docs/text-rules.json', import.meta.url), 'utf8'));
 
@@ -212,4 +213,18 @@ test('store: updates and removals', () => {
   assert.equal(s.update({ id: 9, content: 'x' }), false);
   assert.equal(s.remove(1), true);
   assert.deepEqual(s.ids(), [2]);
+});
+
+test('api: a 429 carries its Retry-After seconds; other errors and other forms carry none', async () => {
+  const answer = (status, headers) => async () => new Response(
+    JSON.stringify({ error: { code: status === 429 ? 'rate_limited' : 'invalid', message: 'no' } }),
+    { status, headers: { 'Content-Type': 'application/json', ...headers } });
+  const refused = async (fetchImpl) => {
+    try { await new Api('http://x', fetchImpl).create('a', 'b', 'k'); } catch (e) { return e; }
+    assert.fail('no error');
+  };
+  const e = await refused(answer(429, { 'Retry-After': '7' }));
+  assert.deepEqual([e.status, e.code, e.retryAfter], [429, 'rate_limited', 7]);
+  assert.equal((await refused(answer(429, { 'Retry-After': 'Wed, 21 Oct 2015 07:28:00 GMT' }))).retryAfter, null);
+  assert.equal((await refused(answer(422, {}))).retryAfter, null);
 });

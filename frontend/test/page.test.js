@@ -774,3 +774,24 @@ e2e('the API is away when the page loads: the failure says so, and "Try again" l
   await postTweet(api.url, 'after the outage');
   await tab.waitForButton('Show 1 new tweet');
 });
+
+e2e('posting past the write limit shows the wait ("Too many posts — try again in N s"), not a failure; the text is kept', {}, async ({ backend, web: startPage, open }) => {
+  // 6 a minute with a burst of 2: the third write waits 10 s. The page's address is the
+  // Node test's too (127.0.0.1), so two API posts spend the burst.
+  const api = await backend({ env: { RATE_LIMIT_WRITES_PER_MINUTE: '6', RATE_LIMIT_BURST: '2' } });
+  const web = await startPage(api.url);
+  const a = await open(web, 'A');
+  await postTweet(api.url, 'one');
+  await postTweet(api.url, 'two');
+  await a.page.fill('#name', 'Ann');
+  await a.page.fill('#content', 'one too many');
+  await a.page.click('#composer button[type=submit]');
+  await until(async () => (await a.page.textContent('#compose-error')) !== '', '#compose-error shows the refusal');
+  const shown = await a.page.textContent('#compose-error');
+  const m = /^Too many posts — try again in (\d+) s\.$/.exec(shown);
+  assert.ok(m, `the wait is shown, not a generic failure: ${JSON.stringify(shown)}`);
+  assert.ok(Number(m[1]) >= 1 && Number(m[1]) <= 10, `a sensible wait: ${m[1]} s`);
+  assert.equal(await a.page.inputValue('#content'), 'one too many', 'the text is kept');
+  assert.match(api.logs(), /msg="limit reached" limit=writes client=127\.0\.0\.1/);
+  assertClean(a, { allow: [/429/] });
+});

@@ -18,12 +18,16 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/config"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
+	"github.com/chirp-social/chirp/backend/limitlog"
+	"github.com/chirp-social/chirp/backend/ratelimit"
 	"github.com/chirp-social/chirp/backend/realtime"
 	"github.com/chirp-social/chirp/backend/serving"
 	"github.com/chirp-social/chirp/backend/web"
@@ -153,6 +157,14 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	}
 	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL))
 
+	// One client address rule and one log of limit bites for the API and the socket server.
+	clients := clientaddr.New(cfg.TrustedProxies)
+	bites := limitlog.New(log)
+	writes := ratelimit.New(cfg.WritesPerMinute, cfg.WriteBurst)
+	log.Info("limits",
+		"writes_per_minute", writes.PerMinute(), "write_burst", writes.Burst(),
+		"trusted_proxies", strings.Join(clients.Trusted(), ","))
+
 	sockets, err := realtime.New(realtime.Config{
 		Logger:         log,
 		AllowedOrigins: cfg.AllowedOrigins,
@@ -171,6 +183,9 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		RequestTimeout: cfg.RequestTimeout,
 		Realtime:       sockets,
 		Connections:    sockets.Connections,
+		Clients:        clients,
+		WriteLimit:     writes,
+		Bites:          bites,
 	})
 	srv = &http.Server{
 		Handler:           handler,

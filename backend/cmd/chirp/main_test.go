@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -32,10 +33,14 @@ type program struct {
 }
 
 // start runs the whole program as production does, on a free port, and waits until it serves.
+// The write limit is off unless env sets it: these tests post from one address.
 func start(t testing.TB, env map[string]string) *program {
 	t.Helper()
 	env["HOST"] = "127.0.0.1"
 	env["PORT"] = "0"
+	if _, ok := env["RATE_LIMIT_WRITES_PER_MINUTE"]; !ok {
+		env["RATE_LIMIT_WRITES_PER_MINUTE"] = "0"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &program{logs: &testlog.Buffer{}, env: env, cancel: cancel, done: make(chan error, 1)}
 	go func() {
@@ -452,5 +457,24 @@ func TestWebAloneFollowsPORT(t *testing.T) {
 	if err := run(context.Background(), []string{"chirp", "web"}, func(k string) string { return env[k] }, io.Discard, io.Discard); err == nil ||
 		!strings.Contains(err.Error(), "API_URL") || !strings.Contains(err.Error(), "PORT") {
 		t.Fatalf("chirp web with PORT=0 and no API_URL: %v", err)
+	}
+}
+
+// The defaults apply when nothing is set: 10 writes at once, then 429; the effective limits
+// are logged once at start.
+func TestWriteLimitDefaults(t *testing.T) {
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "RATE_LIMIT_WRITES_PER_MINUTE": ""})
+	for i := range 10 {
+		if resp := post(t, p.base, fmt.Sprint("tweet ", i)); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("POST %d: %s", i, resp.Status)
+		}
+	}
+	resp := post(t, p.base, "one too many")
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "2" {
+		t.Fatalf("11th POST: %s, Retry-After %q", resp.Status, resp.Header.Get("Retry-After"))
+	}
+	if logs := p.logs.String(); strings.Count(logs, "msg=limits ") != 1 ||
+		!strings.Contains(logs, "writes_per_minute=30 write_burst=10") {
+		t.Fatalf("want the limits logged once at start:\n%s", logs)
 	}
 }

@@ -1,12 +1,19 @@
 // The API client: fetch with JSON, and every failure as an ApiError the page can show.
 
 export class ApiError extends Error {
-  constructor(status, code, message, fields = {}) {
+  constructor(status, code, message, fields = {}, retryAfter = null) {
     super(message);
     this.status = status; // 0 when the server could not be reached
     this.code = code;
     this.fields = fields;
+    this.retryAfter = retryAfter; // seconds to wait, from a 429's Retry-After; null if none
   }
+}
+
+/** retryAfter reads Retry-After in its delay-seconds form (the one Chirp sends); else null. */
+function retryAfter(headers) {
+  const v = headers?.get?.('Retry-After');
+  return v && /^\d+$/.test(v.trim()) ? Number(v) : null;
 }
 
 export class Api {
@@ -32,7 +39,7 @@ export class Api {
     if (res.ok) return data;
     const e = data?.error;
     throw new ApiError(res.status, e?.code ?? 'http_' + res.status,
-      e?.message ?? `The server answered ${res.status}.`, e?.fields ?? {});
+      e?.message ?? `The server answered ${res.status}.`, e?.fields ?? {}, retryAfter(res.headers));
   }
 
   /** tweets lists a page: {limit, max_id, since_id, min_id}. */

@@ -146,7 +146,9 @@ function describe(err) {
     const parts = Object.entries(err.fields).map(([field, problem]) => `${field === 'author' ? 'Name' : 'Text'} ${problem}.`);
     if (parts.length) return parts.join(' ');
   }
-  if (err.status === 429) return 'You are posting too fast. Wait a moment and try again.';
+  if (err.status === 429) {
+    return err.retryAfter ? `Too many posts — try again in ${err.retryAfter} s.` : 'Too many posts — wait a moment and try again.';
+  }
   if (err.status >= 500) return `Chirp could not save your tweet (${err.message}) Your text is kept; try again.`;
   return err.message;
 }
