@@ -42,6 +42,12 @@ func SendCreate(s *Store, ctx context.Context, d chirp.Draft, tokenHash []byte) 
 // every purgeInterval; it reports whether it deleted a full chunk.
 func PurgeExpired(s *Store, now time.Time) (full bool, err error) { return s.purgeExpired(now) }
 
+// OpenPurgingEvery is Open with the writer purging expired keys every d instead of every
+// minute.
+func OpenPurgingEvery(ctx context.Context, databaseURL string, d time.Duration) (*Store, error) {
+	return open(ctx, databaseURL, d)
+}
+
 // PurgeChunk is how many keys one purge deletes at most.
 const PurgeChunk = purgeChunk
 

@@ -303,3 +303,101 @@ func TestExpiredKeys(t *testing.T) {
 		})
 	})
 }
+
+// A create whose key is in flight in another batch, of this process or another one, waits for
+// that batch and answers its tweet; if that batch rolls back, the key was never given, and the
+// waiting create makes the tweet itself.
+func TestKeyInFlightWaitsForItsBatch(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		for _, tt := range []struct {
+			name         string
+			otherProcess bool
+			firstFails   bool
+		}{
+			{"SameProcess", false, false},
+			{"OtherProcess", true, false},
+			{"SameProcessFirstRollsBack", false, true},
+			{"OtherProcessFirstRollsBack", true, true},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				s := openStore(t, url)
+				other := s
+				if tt.otherProcess {
+					other = openStore(t, url)
+				}
+				key := chirp.IdempotencyKey("in-flight-key-" + tt.name)
+				before := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}))
+				held, release := make(chan struct{}), make(chan struct{})
+				var once sync.Once
+				gormstore.SetBeforeCommit(s, func(context.Context, []int64) error {
+					var err error
+					once.Do(func() {
+						held <- struct{}{}
+						<-release
+						if tt.firstFails {
+							err = fmt.Errorf("the first batch fails")
+						}
+					})
+					return err
+				})
+				type result struct {
+					c   chirp.Created
+					err error
+				}
+				start := func(store *gormstore.Store) chan result {
+					done := make(chan result, 1)
+					go func() {
+						c, err := createOnce(t, store, key, "alice", "hello")
+						done <- result{c, err}
+					}()
+					return done
+				}
+				doneA := start(s)
+				<-held
+				doneB := start(other)
+				if waitBlockedOrDone(t, other, tt.otherProcess, doneB) {
+					t.Fatalf("B answered while the batch holding its key was open: %+v", <-doneB)
+				}
+				close(release)
+				a, b := <-doneA, <-doneB
+				if tt.firstFails {
+					if a.err == nil || b.err != nil || b.c.Replayed {
+						t.Fatalf("A %+v, B %+v: want A failed and B made the tweet", a, b)
+					}
+				} else if a.err != nil || b.err != nil || a.c.Replayed || !b.c.Replayed ||
+					b.c.Tweet != a.c.Tweet || b.c.EditToken != a.c.EditToken {
+					t.Fatalf("A %+v, B %+v: want B to answer A's tweet", a, b)
+				}
+				if n := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID})) - before; n != 1 {
+					t.Fatalf("%d tweets stored, want 1", n)
+				}
+			})
+		}
+	})
+}
+
+// The writer purges on its own, without a create to prompt it.
+func TestWriterPurgesExpiredKeys(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := gormstore.OpenPurgingEvery(ctx, url, 20*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		mustCreateOnce(t, s, "writer-purge-old1", "a", "old")
+		mustCreateOnce(t, s, "writer-purge-new1", "a", "new")
+		age(t, s, "writer-purge-old1", chirp.IdempotencyWindow+time.Second)
+		deadline := time.Now().Add(5 * time.Second)
+		for keysStored(t, s)["writer-purge-old1"] {
+			if time.Now().After(deadline) {
+				t.Fatal("the expired key is still there after 5 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !keysStored(t, s)["writer-purge-new1"] {
+			t.Fatal("the writer purged a key that had not expired")
+		}
+	})
+}

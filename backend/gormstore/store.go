@@ -94,6 +94,7 @@ type Store struct {
 	beforeCommit func(ctx context.Context, ids []int64) error
 
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
+	purgeEvery time.Duration       // how often the writer purges expired idempotency keys
 	closing    chan struct{}       // closed by Close
 	writerDone chan struct{}       // closed when the writer goroutine has returned
 	closeOnce  sync.Once
@@ -104,7 +105,12 @@ var _ chirp.TweetStore = (*Store)(nil)
 // Open connects to databaseURL (postgres://… or postgresql://…; sqlite:///path/file.db; or
 // empty for DefaultSQLitePath) and brings the schema up to date.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
-	s := &Store{}
+	return open(ctx, databaseURL, purgeInterval)
+}
+
+// open is Open with the interval between purges of expired idempotency keys.
+func open(ctx context.Context, databaseURL string, purgeEvery time.Duration) (*Store, error) {
+	s := &Store{purgeEvery: purgeEvery}
 	var dialector gorm.Dialector
 	var sqlitePool *sql.DB
 	switch {
@@ -436,7 +442,7 @@ const (
 // purges expired idempotency keys between them.
 func (s *Store) writeCreates() {
 	defer close(s.writerDone)
-	purge := time.NewTicker(purgeInterval)
+	purge := time.NewTicker(s.purgeEvery)
 	defer purge.Stop()
 	more := false // the last purge found a full chunk
 	batch := make([]*createRequest, 0, maxCreateBatch)
@@ -474,7 +480,8 @@ func (s *Store) writeCreates() {
 var purgeAgain = func() chan time.Time { c := make(chan time.Time); close(c); return c }()
 
 // purgeExpired deletes up to purgeChunk idempotency keys older than the window as of now, and
-// reports whether it deleted a full chunk (there may be more).
+// reports whether it deleted a full chunk (there may be more). The bound is in UTC, as every
+// stored time is: SQLite compares times as text.
 func (s *Store) purgeExpired(now time.Time) (full bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -487,7 +494,7 @@ func (s *Store) purgeExpired(now time.Time) (full bool, err error) {
 	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`DELETE FROM idempotency_keys WHERE "key" IN
 			(SELECT "key" FROM idempotency_keys WHERE created_at <= ? LIMIT ?)`,
-			now.Add(-chirp.IdempotencyWindow), purgeChunk)
+			now.UTC().Add(-chirp.IdempotencyWindow), purgeChunk)
 		deleted = res.RowsAffected
 		return res.Error
 	})
