@@ -320,60 +320,77 @@ func TestKeyInFlightWaitsForItsBatch(t *testing.T) {
 			{"OtherProcessFirstRollsBack", true, true},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				s := openStore(t, url)
-				other := s
-				if tt.otherProcess {
-					other = openStore(t, url)
-				}
-				key := chirp.IdempotencyKey("in-flight-key-" + tt.name)
-				before := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}))
-				held, release := make(chan struct{}), make(chan struct{})
-				var once sync.Once
-				gormstore.SetBeforeCommit(s, func(context.Context, []int64) error {
-					var err error
-					once.Do(func() {
-						held <- struct{}{}
-						<-release
-						if tt.firstFails {
-							err = fmt.Errorf("the first batch fails")
-						}
-					})
-					return err
-				})
-				type result struct {
-					c   chirp.Created
-					err error
-				}
-				start := func(store *gormstore.Store) chan result {
-					done := make(chan result, 1)
-					go func() {
-						c, err := createOnce(t, store, key, "alice", "hello")
-						done <- result{c, err}
-					}()
-					return done
-				}
-				doneA := start(s)
-				<-held
-				doneB := start(other)
-				if waitBlockedOrDone(t, other, tt.otherProcess, doneB) {
-					t.Fatalf("B answered while the batch holding its key was open: %+v", <-doneB)
-				}
-				close(release)
-				a, b := <-doneA, <-doneB
-				if tt.firstFails {
-					if a.err == nil || b.err != nil || b.c.Replayed {
-						t.Fatalf("A %+v, B %+v: want A failed and B made the tweet", a, b)
-					}
-				} else if a.err != nil || b.err != nil || a.c.Replayed || !b.c.Replayed ||
-					b.c.Tweet != a.c.Tweet || b.c.EditToken != a.c.EditToken {
-					t.Fatalf("A %+v, B %+v: want B to answer A's tweet", a, b)
-				}
-				if n := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID})) - before; n != 1 {
-					t.Fatalf("%d tweets stored, want 1", n)
-				}
+				checkKeyInFlight(t, url, tt.otherProcess, tt.firstFails)
 			})
 		}
 	})
+}
+
+// The lookup sees the batch before it even where the server's default isolation is stricter
+// than READ COMMITTED: the store asks for READ COMMITTED itself.
+func TestKeyInFlightUnderRepeatableRead(t *testing.T) {
+	url := testdb.PostgresURL(t)
+	db := testdb.Open(t, url)
+	if _, err := db.Exec(`DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = %L',
+		current_database(), 'repeatable read'); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	checkKeyInFlight(t, url, true, false)
+}
+
+func checkKeyInFlight(t *testing.T, url string, otherProcess, firstFails bool) {
+	t.Helper()
+	s := openStore(t, url)
+	other := s
+	if otherProcess {
+		other = openStore(t, url)
+	}
+	key := chirp.IdempotencyKey(fmt.Sprintf("in-flight-key-%v-%v", otherProcess, firstFails))
+	before := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}))
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	gormstore.SetBeforeCommit(s, func(context.Context, []int64) error {
+		var err error
+		once.Do(func() {
+			held <- struct{}{}
+			<-release
+			if firstFails {
+				err = fmt.Errorf("the first batch fails")
+			}
+		})
+		return err
+	})
+	type result struct {
+		c   chirp.Created
+		err error
+	}
+	start := func(store *gormstore.Store) chan result {
+		done := make(chan result, 1)
+		go func() {
+			c, err := createOnce(t, store, key, "alice", "hello")
+			done <- result{c, err}
+		}()
+		return done
+	}
+	doneA := start(s)
+	<-held
+	doneB := start(other)
+	if waitBlockedOrDone(t, other, otherProcess, doneB) {
+		t.Fatalf("B answered while the batch holding its key was open: %+v", <-doneB)
+	}
+	close(release)
+	a, b := <-doneA, <-doneB
+	if firstFails {
+		if a.err == nil || b.err != nil || b.c.Replayed {
+			t.Fatalf("A %+v, B %+v: want A failed and B made the tweet", a, b)
+		}
+	} else if a.err != nil || b.err != nil || a.c.Replayed || !b.c.Replayed ||
+		b.c.Tweet != a.c.Tweet || b.c.EditToken != a.c.EditToken {
+		t.Fatalf("A %+v, B %+v: want B to answer A's tweet", a, b)
+	}
+	if n := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID})) - before; n != 1 {
+		t.Fatalf("%d tweets stored, want 1", n)
+	}
 }
 
 // The writer purges on its own, without a create to prompt it.

@@ -225,10 +225,18 @@ func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) err
 
 // begin starts a transaction. On SQLite it is BEGIN IMMEDIATE, which waits for another
 // process's writer at most sqliteBusyTimeout; begin tries again until ctx ends.
+//
+// On PostgreSQL it is READ COMMITTED whatever the server's default: a create batch's key
+// lookup must see the batch that held the create lock before it (insertInOrder). The level
+// rides the BEGIN statement itself, so it costs no round trip.
 func (s *Store) begin(txCtx, ctx context.Context) (*gorm.DB, error) {
+	var opts []*sql.TxOptions
+	if s.postgres {
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	}
 	var tx *gorm.DB
 	err := untilNotBusy(ctx, func() error {
-		tx = s.db.WithContext(txCtx).Begin()
+		tx = s.db.WithContext(txCtx).Begin(opts...)
 		return tx.Error
 	})
 	if err != nil {
@@ -436,6 +444,10 @@ func (r *createRequest) sameDraft(author, content string) bool {
 const (
 	purgeInterval = time.Minute
 	purgeChunk    = 1000
+	// purgeTimeout bounds one purge, during which creates wait for the writer: a purge takes
+	// milliseconds, and one that meets a stalled database gives up long before a request's
+	// deadline.
+	purgeTimeout = time.Second
 )
 
 // writeCreates is the one goroutine that commits this process's creates, in batches, and
@@ -483,7 +495,7 @@ var purgeAgain = func() chan time.Time { c := make(chan time.Time); close(c); re
 // reports whether it deleted a full chunk (there may be more). The bound is in UTC, as every
 // stored time is: SQLite compares times as text.
 func (s *Store) purgeExpired(now time.Time) (full bool, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
 	defer cancel()
 	release, err := s.acquireWrite(ctx)
 	if err != nil {
@@ -636,7 +648,11 @@ func earliestDeadline(batch []*createRequest) time.Time {
 // and the statements are bounded by ctx. Its keys are looked up under the create lock (the
 // advisory lock on PostgreSQL, the write lock of BEGIN IMMEDIATE on SQLite), so every batch
 // sees the keys of every batch committed before it, from any process, and a request whose key
-// is in flight in another batch meets it committed. It returns the plan (nil when it failed
+// is in flight in another batch meets it committed. On PostgreSQL that needs READ COMMITTED,
+// which begin asks for: each statement sees what committed before it began, so the lookup,
+// after the lock, sees the batch before. (Under REPEATABLE READ the snapshot would be taken
+// by the lock statement itself, before the wait, and a replay in flight would fail the batch
+// with a unique violation.) It returns the plan (nil when it failed
 // before making one), whose decided answers hold even when err is not nil.
 func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest, now time.Time) (*batchPlan, error) {
 	release, err := s.acquireWrite(ctx)
