@@ -546,10 +546,9 @@ func (s *Store) commitCreates(batch []*createRequest) {
 // and draft (answered with that tweet, Replayed), or was decided by a key committed before (a
 // replay, or KeyReused), an answer that holds whatever becomes of the batch.
 type batchPlan struct {
-	steps   []batchStep
-	rows    []tweetRow       // the tweets to insert
-	makers  []*createRequest // the request that makes each of rows
-	keyRows []keyRow         // the keys of the makers that have one
+	steps  []batchStep
+	rows   []tweetRow       // the tweets to insert
+	makers []*createRequest // the request that makes each of rows
 }
 
 type batchStep struct {
@@ -652,8 +651,10 @@ func earliestDeadline(batch []*createRequest) time.Time {
 // which begin asks for: each statement sees what committed before it began, so the lookup,
 // after the lock, sees the batch before. (Under REPEATABLE READ the snapshot would be taken
 // by the lock statement itself, before the wait, and a replay in flight would fail the batch
-// with a unique violation.) It returns the plan (nil when it failed
-// before making one), whose decided answers hold even when err is not nil.
+// with a unique violation.)
+//
+// It returns the plan (nil when it failed before making one), whose decided answers hold even
+// when err is not nil.
 func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest, now time.Time) (*batchPlan, error) {
 	release, err := s.acquireWrite(ctx)
 	if err != nil {
@@ -677,15 +678,16 @@ func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest
 				return err
 			}
 		}
+		var keys []keyRow // the keys of the makers that have one, now that their ids are known
 		for i, r := range p.makers {
 			if r.key != "" {
 				row := p.rows[i]
-				p.keyRows = append(p.keyRows, keyRow{Key: string(r.key), TweetID: row.ID, Author: row.Author,
+				keys = append(keys, keyRow{Key: string(r.key), TweetID: row.ID, Author: row.Author,
 					Content: row.Content, EditToken: r.token, CreatedAt: now})
 			}
 		}
-		if len(p.keyRows) > 0 {
-			if err := tx.Create(&p.keyRows).Error; err != nil {
+		if len(keys) > 0 {
+			if err := tx.Create(&keys).Error; err != nil {
 				return err
 			}
 		}
