@@ -101,6 +101,17 @@ func TestIdempotentCreate(t *testing.T) {
 		if got := s.events.list(); !slices.Equal(got, []string{fmt.Sprintf("created %d", tw.ID), fmt.Sprintf("updated %d", tw.ID)}) {
 			t.Fatalf("announced %v", got)
 		}
+		t.Run("RefusedBodyDoesNotTakeTheKey", func(t *testing.T) {
+			const other = "another-key-0123456789"
+			r := s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"   "}`, "Idempotency-Key", other)
+			if r.status != http.StatusUnprocessableEntity || r.fields(t)["content"] == "" {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			r = s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"fixed"}`, "Idempotency-Key", other)
+			if r.status != http.StatusCreated {
+				t.Fatalf("the key after a refused body: %d %s", r.status, r.body)
+			}
+		})
 		t.Run("NoKeyUnchanged", func(t *testing.T) {
 			a, _ := s.post("alice", "hello")
 			b, _ := s.post("alice", "hello")
@@ -108,8 +119,8 @@ func TestIdempotentCreate(t *testing.T) {
 				t.Fatalf("creates without a key: %d, %d (keyed %d)", a.ID, b.ID, tw.ID)
 			}
 		})
-		if listed, _ := s.page("?limit=100"); len(listed) != 3 {
-			t.Fatalf("%d tweets listed, want 3", len(listed))
+		if listed, _ := s.page("?limit=100"); len(listed) != 4 {
+			t.Fatalf("%d tweets listed, want 4", len(listed))
 		}
 	})
 }
