@@ -22,7 +22,8 @@ func NewEditToken() (token string, hash []byte, err error) {
 	return token, HashEditToken(token), nil
 }
 
-// HashEditToken returns the SHA-256 of a token; only this hash is ever stored.
+// HashEditToken returns the SHA-256 of a token. Only this hash is stored with the tweet; the
+// token itself is kept only with an idempotency key, for IdempotencyWindow.
 func HashEditToken(token string) []byte {
 	sum := sha256.Sum256([]byte(token))
 	return sum[:]

@@ -71,6 +71,14 @@ type TweetStore interface {
 	// CreateTweet stores a new tweet whose edit token hashes to tokenHash; it returns once
 	// the tweet is committed.
 	CreateTweet(ctx context.Context, d Draft, tokenHash []byte) (Tweet, error)
+	// CreateTweetOnce is CreateTweet under an idempotency key. The first create with key
+	// stores the tweet, and keeps key, the draft and token in clear for IdempotencyWindow,
+	// committed together with the tweet. Within the window, a create with the same key and
+	// the same draft (after the text rules) stores nothing and returns the original tweet (as
+	// created, even if edited or deleted since) and token, Replayed; with a different draft it
+	// fails with KeyReused. Concurrent creates with one key make one tweet, and each of them
+	// returns it.
+	CreateTweetOnce(ctx context.Context, d Draft, token string, key IdempotencyKey) (Created, error)
 	// Tweet returns one tweet, or an error with CodeNotFound.
 	Tweet(ctx context.Context, id int64) (Tweet, error)
 	// Tweets returns one page of the timeline, newest first.

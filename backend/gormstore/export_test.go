@@ -2,6 +2,7 @@ package gormstore
 
 import (
 	"context"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -31,8 +32,47 @@ const CommitGrace = commitGrace
 func SendCreate(s *Store, ctx context.Context, d chirp.Draft, tokenHash []byte) (wait func() (chirp.Tweet, error)) {
 	req := newCreateRequest(ctx, d, tokenHash)
 	s.creates <- req
-	return req.wait
+	return func() (chirp.Tweet, error) {
+		created, err := req.wait()
+		return created.Tweet, err
+	}
 }
+
+// PurgeExpired runs one purge of expired idempotency keys as of now, as the writer does
+// every purgeInterval; it reports whether it deleted a full chunk.
+func PurgeExpired(s *Store, now time.Time) (full bool, err error) { return s.purgeExpired(now) }
+
+// OpenPurgingEvery is Open with the writer purging expired keys every d instead of every
+// minute.
+func OpenPurgingEvery(ctx context.Context, databaseURL string, d time.Duration) (*Store, error) {
+	return open(ctx, databaseURL, d)
+}
+
+// PurgeChunk is how many keys one purge deletes at most.
+const PurgeChunk = purgeChunk
 
 // CreateLockKey is the advisory lock every create batch takes on PostgreSQL.
 const CreateLockKey = createLockKey
+
+// BatchCreate is one create of a batch that CommitBatch commits; Key may be empty.
+type BatchCreate struct {
+	Draft chirp.Draft
+	Token string
+	Key   chirp.IdempotencyKey
+}
+
+// CommitBatch commits creates as one batch, as the writer does with creates that were all
+// waiting at once, and returns each one's answer in order.
+func CommitBatch(s *Store, creates []BatchCreate) ([]chirp.Created, []error) {
+	batch := make([]*createRequest, len(creates))
+	for i, c := range creates {
+		batch[i] = newCreateRequest(context.Background(), c.Draft, chirp.HashEditToken(c.Token))
+		batch[i].key, batch[i].token = c.Key, c.Token
+	}
+	s.commitCreates(batch)
+	created, errs := make([]chirp.Created, len(batch)), make([]error, len(batch))
+	for i, r := range batch {
+		created[i], errs[i] = r.wait()
+	}
+	return created, errs
+}

@@ -41,6 +41,32 @@ type tweetRow struct {
 
 func (tweetRow) TableName() string { return "tweets" }
 
+// keyRow is the idempotency_keys table: a key remembered for chirp.IdempotencyWindow with what
+// its create's 201 said, the edit token in clear included (the one place a token is kept
+// readable). It is inserted in the same transaction as its tweet, so a key exists if and only
+// if its tweet committed. It does not refer to the tweet: the replay is the original answer,
+// even after an edit or a delete.
+type keyRow struct {
+	Key       string    `gorm:"primaryKey;size:255"`
+	TweetID   int64     `gorm:"not null"`
+	Author    string    `gorm:"not null"`
+	Content   string    `gorm:"not null"`
+	EditToken string    `gorm:"not null"`
+	CreatedAt time.Time `gorm:"not null;index;autoCreateTime:false"`
+}
+
+func (keyRow) TableName() string { return "idempotency_keys" }
+
+// created is the original answer the key was given.
+func (r keyRow) created() chirp.Created {
+	at := r.CreatedAt.UTC()
+	return chirp.Created{
+		Tweet:     chirp.Tweet{ID: r.TweetID, Author: r.Author, Content: r.Content, CreatedAt: at, UpdatedAt: at},
+		EditToken: r.EditToken,
+		Replayed:  true,
+	}
+}
+
 func (r tweetRow) tweet() chirp.Tweet {
 	return chirp.Tweet{
 		ID:        r.ID,
@@ -68,6 +94,7 @@ type Store struct {
 	beforeCommit func(ctx context.Context, ids []int64) error
 
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
+	purgeEvery time.Duration       // how often the writer purges expired idempotency keys
 	closing    chan struct{}       // closed by Close
 	writerDone chan struct{}       // closed when the writer goroutine has returned
 	closeOnce  sync.Once
@@ -78,7 +105,12 @@ var _ chirp.TweetStore = (*Store)(nil)
 // Open connects to databaseURL (postgres://… or postgresql://…; sqlite:///path/file.db; or
 // empty for DefaultSQLitePath) and brings the schema up to date.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
-	s := &Store{}
+	return open(ctx, databaseURL, purgeInterval)
+}
+
+// open is Open with the interval between purges of expired idempotency keys.
+func open(ctx context.Context, databaseURL string, purgeEvery time.Duration) (*Store, error) {
+	s := &Store{purgeEvery: purgeEvery}
 	var dialector gorm.Dialector
 	var sqlitePool *sql.DB
 	switch {
@@ -193,10 +225,18 @@ func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) err
 
 // begin starts a transaction. On SQLite it is BEGIN IMMEDIATE, which waits for another
 // process's writer at most sqliteBusyTimeout; begin tries again until ctx ends.
+//
+// On PostgreSQL it is READ COMMITTED whatever the server's default: a create batch's key
+// lookup must see the batch that held the create lock before it (insertInOrder). The level
+// rides the BEGIN statement itself, so it costs no round trip.
 func (s *Store) begin(txCtx, ctx context.Context) (*gorm.DB, error) {
+	var opts []*sql.TxOptions
+	if s.postgres {
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	}
 	var tx *gorm.DB
 	err := untilNotBusy(ctx, func() error {
-		tx = s.db.WithContext(txCtx).Begin()
+		tx = s.db.WithContext(txCtx).Begin(opts...)
 		return tx.Error
 	})
 	if err != nil {
@@ -247,8 +287,9 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	return sqlDB, nil
 }
 
-// migrate creates or updates the schema. AutoMigrate is enough for one table whose only index
-// is its primary key (the newest-first keyset pages scan it backwards). On PostgreSQL an
+// migrate creates or updates the schema. AutoMigrate is enough for two tables: tweets, whose
+// only index is its primary key (the newest-first keyset pages scan it backwards), and
+// idempotency_keys, with its key and an index on created_at for the purge. On PostgreSQL an
 // advisory lock makes two processes starting at once take turns; on SQLite the immediate
 // transaction does the same.
 func (s *Store) migrate(ctx context.Context) error {
@@ -258,7 +299,7 @@ func (s *Store) migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		return tx.AutoMigrate(&tweetRow{})
+		return tx.AutoMigrate(&tweetRow{}, &keyRow{})
 	})
 	if err != nil {
 		return fmt.Errorf("migrate schema: %w", classify(err))
@@ -308,13 +349,34 @@ func (s *Store) CreateTweet(ctx context.Context, d chirp.Draft, tokenHash []byte
 	if err := d.Validate(); err != nil {
 		return chirp.Tweet{}, err
 	}
-	req := newCreateRequest(ctx, d, tokenHash)
+	created, err := s.create(ctx, newCreateRequest(ctx, d, tokenHash))
+	return created.Tweet, err
+}
+
+// CreateTweetOnce stores a tweet under an idempotency key, or answers the one the key already
+// made. It takes the same path as CreateTweet, through the one writer: a batch looks up its
+// keys under the create lock, so batches (of any process) see each other's keys committed,
+// and requests with one key in one batch are made one tweet (docs/ARCHITECTURE.md).
+func (s *Store) CreateTweetOnce(ctx context.Context, d chirp.Draft, token string, key chirp.IdempotencyKey) (chirp.Created, error) {
+	if err := d.Validate(); err != nil {
+		return chirp.Created{}, err
+	}
+	if _, err := chirp.ParseIdempotencyKey(string(key)); err != nil {
+		return chirp.Created{}, err
+	}
+	req := newCreateRequest(ctx, d, chirp.HashEditToken(token))
+	req.key, req.token = key, token
+	return s.create(ctx, req)
+}
+
+// create hands req to the writer and waits for its answer.
+func (s *Store) create(ctx context.Context, req *createRequest) (chirp.Created, error) {
 	select {
 	case s.creates <- req:
 	case <-ctx.Done():
-		return chirp.Tweet{}, fmt.Errorf("create tweet: %w", chirp.Unavailable(ctx.Err()))
+		return chirp.Created{}, fmt.Errorf("create tweet: %w", chirp.Unavailable(ctx.Err()))
 	case <-s.closing:
-		return chirp.Tweet{}, fmt.Errorf("create tweet: %w", chirp.Unavailable(errClosed))
+		return chirp.Created{}, fmt.Errorf("create tweet: %w", chirp.Unavailable(errClosed))
 	}
 	// Once the writer has the request its batch may commit, so the answer is awaited even
 	// past the caller's deadline: giving up here could tell a client "failed" about a tweet
@@ -341,14 +403,18 @@ const (
 )
 
 type createRequest struct {
-	row  tweetRow
-	ctx  context.Context
-	done chan createResult
+	row tweetRow
+	// key, when set, makes the create idempotent; token is then the edit token in clear,
+	// kept with the key.
+	key   chirp.IdempotencyKey
+	token string
+	ctx   context.Context
+	done  chan createResult
 }
 
 type createResult struct {
-	tweet chirp.Tweet
-	err   error
+	created chirp.Created
+	err     error
 }
 
 func newCreateRequest(ctx context.Context, d chirp.Draft, tokenHash []byte) *createRequest {
@@ -360,19 +426,51 @@ func newCreateRequest(ctx context.Context, d chirp.Draft, tokenHash []byte) *cre
 }
 
 // wait returns the writer's answer.
-func (r *createRequest) wait() (chirp.Tweet, error) {
+func (r *createRequest) wait() (chirp.Created, error) {
 	res := <-r.done
-	return res.tweet, res.err
+	return res.created, res.err
 }
 
-// writeCreates is the one goroutine that commits this process's creates, in batches.
+// sameDraft reports whether the request is for the tweet a key was given to: "the same
+// body" is the same author and content after the text rules, so JSON spacing, field order,
+// unknown fields, escapes, CR LF or a different Unicode normalisation do not count.
+func (r *createRequest) sameDraft(author, content string) bool {
+	return r.row.Author == author && r.row.Content == content
+}
+
+// purgeInterval is how often the writer deletes expired idempotency keys; purgeChunk bounds
+// one purge's transaction, and a full chunk makes the writer purge again at once (between
+// batches, so creates do not wait for a long purge).
+const (
+	purgeInterval = time.Minute
+	purgeChunk    = 1000
+	// purgeTimeout bounds one purge, during which creates wait for the writer: a purge takes
+	// milliseconds, and one that meets a stalled database gives up long before a request's
+	// deadline.
+	purgeTimeout = time.Second
+)
+
+// writeCreates is the one goroutine that commits this process's creates, in batches, and
+// purges expired idempotency keys between them.
 func (s *Store) writeCreates() {
 	defer close(s.writerDone)
+	purge := time.NewTicker(s.purgeEvery)
+	defer purge.Stop()
+	more := false // the last purge found a full chunk
 	batch := make([]*createRequest, 0, maxCreateBatch)
 	for {
+		purgeNow := purge.C
+		if more {
+			purgeNow = purgeAgain
+		}
 		select {
 		case first := <-s.creates:
 			batch = append(batch[:0], first)
+		case <-purgeNow:
+			// A failed purge is tried again at the next tick; the keys it left are
+			// ignored by lookups meanwhile.
+			more, _ = s.purgeExpired(time.Now())
+			continue
 		case <-s.closing:
 			return
 		}
@@ -390,6 +488,34 @@ func (s *Store) writeCreates() {
 	}
 }
 
+// purgeAgain is always ready: the writer's select takes it, or a waiting create, at random.
+var purgeAgain = func() chan time.Time { c := make(chan time.Time); close(c); return c }()
+
+// purgeExpired deletes up to purgeChunk idempotency keys older than the window as of now, and
+// reports whether it deleted a full chunk (there may be more). The bound is in UTC, as every
+// stored time is: SQLite compares times as text.
+func (s *Store) purgeExpired(now time.Time) (full bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
+	defer cancel()
+	release, err := s.acquireWrite(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	var deleted int64
+	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
+		res := tx.Exec(`DELETE FROM idempotency_keys WHERE "key" IN
+			(SELECT "key" FROM idempotency_keys WHERE created_at <= ? LIMIT ?)`,
+			now.UTC().Add(-chirp.IdempotencyWindow), purgeChunk)
+		deleted = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return false, fmt.Errorf("purge idempotency keys: %w", classify(err))
+	}
+	return deleted == purgeChunk, nil
+}
+
 // commitCreates inserts a batch as one transaction and answers each request.
 func (s *Store) commitCreates(batch []*createRequest) {
 	batch = answerEnded(batch)
@@ -402,18 +528,88 @@ func (s *Store) commitCreates(batch []*createRequest) {
 	ctx, cancel := context.WithDeadline(txCtx, earliest.Add(insertGrace))
 	defer cancel()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	rows := make([]tweetRow, len(batch))
-	for i, r := range batch {
-		rows[i] = r.row
-		rows[i].CreatedAt, rows[i].UpdatedAt = now, now
+	p, err := s.insertInOrder(txCtx, ctx, batch, now)
+	if err != nil {
+		err = fmt.Errorf("create tweet: %w", classify(err))
 	}
-	err := s.insertInOrder(txCtx, ctx, rows)
-	for i, r := range batch {
-		if err != nil {
-			r.done <- createResult{err: fmt.Errorf("create tweet: %w", classify(err))}
-			continue
+	if p == nil { // failed before it knew what to do with each request
+		for _, r := range batch {
+			r.done <- createResult{err: err}
 		}
-		r.done <- createResult{tweet: rows[i].tweet()}
+		return
+	}
+	p.answer(err)
+}
+
+// batchPlan is what a batch does with each of its requests, once it has looked up their keys:
+// a request makes a tweet (inserts), follows an earlier request of the batch with the same key
+// and draft (answered with that tweet, Replayed), or was decided by a key committed before (a
+// replay, or KeyReused), an answer that holds whatever becomes of the batch.
+type batchPlan struct {
+	steps  []batchStep
+	rows   []tweetRow       // the tweets to insert
+	makers []*createRequest // the request that makes each of rows
+}
+
+type batchStep struct {
+	req     *createRequest
+	row     int  // index in rows of the tweet the request is answered with; -1 with decided
+	follows bool // the tweet is an earlier request's, under the same key
+	decided *createResult
+}
+
+// planBatch decides what each request does, in batch order, given the unexpired keys already
+// committed. A key's first request in the batch makes the tweet; a later one with the same
+// draft waits for that tweet, and one with a different draft is refused. So one key makes one
+// row in the batch, and the key insert cannot meet a unique violation that would fail the
+// whole batch.
+func planBatch(batch []*createRequest, stored map[chirp.IdempotencyKey]keyRow, now time.Time) *batchPlan {
+	p := &batchPlan{steps: make([]batchStep, len(batch)), rows: make([]tweetRow, 0, len(batch))}
+	first := map[chirp.IdempotencyKey]int{} // key → its maker's index in rows
+	for i, r := range batch {
+		st := batchStep{req: r, row: -1}
+		if k, ok := stored[r.key]; ok && r.key != "" {
+			res := createResult{created: k.created()}
+			if !r.sameDraft(k.Author, k.Content) {
+				res = createResult{err: chirp.KeyReused()}
+			}
+			st.decided = &res
+		} else if j, ok := first[r.key]; ok && r.key != "" {
+			if maker := p.makers[j]; r.sameDraft(maker.row.Author, maker.row.Content) {
+				st.row, st.follows = j, true
+			} else {
+				st.decided = &createResult{err: chirp.KeyReused()}
+			}
+		} else {
+			row := r.row
+			row.CreatedAt, row.UpdatedAt = now, now
+			st.row = len(p.rows)
+			p.rows = append(p.rows, row)
+			p.makers = append(p.makers, r)
+			if r.key != "" {
+				first[r.key] = st.row
+			}
+		}
+		p.steps[i] = st
+	}
+	return p
+}
+
+// answer tells each request its outcome; err is the batch's (nil once it committed).
+func (p *batchPlan) answer(err error) {
+	for _, st := range p.steps {
+		switch {
+		case st.decided != nil:
+			st.req.done <- *st.decided
+		case err != nil:
+			st.req.done <- createResult{err: err}
+		default:
+			st.req.done <- createResult{created: chirp.Created{
+				Tweet:     p.rows[st.row].tweet(),
+				EditToken: p.makers[st.row].token,
+				Replayed:  st.follows,
+			}}
+		}
 	}
 }
 
@@ -447,32 +643,97 @@ func earliestDeadline(batch []*createRequest) time.Time {
 	return earliest
 }
 
-// insertInOrder inserts rows as one transaction living within txCtx; waiting for the locks
-// and the insert are bounded by ctx.
-func (s *Store) insertInOrder(txCtx, ctx context.Context, rows []tweetRow) error {
+// insertInOrder inserts a batch as one transaction living within txCtx; waiting for the locks
+// and the statements are bounded by ctx. Its keys are looked up under the create lock (the
+// advisory lock on PostgreSQL, the write lock of BEGIN IMMEDIATE on SQLite), so every batch
+// sees the keys of every batch committed before it, from any process, and a request whose key
+// is in flight in another batch meets it committed. On PostgreSQL that needs READ COMMITTED,
+// which begin asks for: each statement sees what committed before it began, so the lookup,
+// after the lock, sees the batch before. (Under REPEATABLE READ the snapshot would be taken
+// by the lock statement itself, before the wait, and a replay in flight would fail the batch
+// with a unique violation.)
+//
+// It returns the plan (nil when it failed before making one), whose decided answers hold even
+// when err is not nil.
+func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest, now time.Time) (*batchPlan, error) {
 	release, err := s.acquireWrite(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer release()
-	return s.transaction(txCtx, ctx, func(tx *gorm.DB) error {
+	var p *batchPlan
+	err = s.transaction(txCtx, ctx, func(tx *gorm.DB) error {
 		if s.postgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", createLockKey).Error; err != nil {
 				return err
 			}
 		}
-		if err := tx.Create(&rows).Error; err != nil {
+		stored, err := storedKeys(tx, batch, now)
+		if err != nil {
 			return err
 		}
+		p = planBatch(batch, stored, now)
+		if len(p.rows) > 0 {
+			if err := tx.Create(&p.rows).Error; err != nil {
+				return err
+			}
+		}
+		var keys []keyRow // the keys of the makers that have one, now that their ids are known
+		for i, r := range p.makers {
+			if r.key != "" {
+				row := p.rows[i]
+				keys = append(keys, keyRow{Key: string(r.key), TweetID: row.ID, Author: row.Author,
+					Content: row.Content, EditToken: r.token, CreatedAt: now})
+			}
+		}
+		if len(keys) > 0 {
+			if err := tx.Create(&keys).Error; err != nil {
+				return err
+			}
+		}
 		if s.beforeCommit != nil {
-			ids := make([]int64, len(rows))
-			for i, r := range rows {
+			ids := make([]int64, len(p.rows))
+			for i, r := range p.rows {
 				ids[i] = r.ID
 			}
 			return s.beforeCommit(ctx, ids)
 		}
 		return nil
 	})
+	return p, err
+}
+
+// storedKeys returns the unexpired keys of the batch that are already committed. Expired ones
+// not purged yet are deleted here, so that the key can be given anew.
+func storedKeys(tx *gorm.DB, batch []*createRequest, now time.Time) (map[chirp.IdempotencyKey]keyRow, error) {
+	var keys []string
+	for _, r := range batch {
+		if r.key != "" {
+			keys = append(keys, string(r.key))
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	var rows []keyRow
+	if err := tx.Where(`"key" IN ?`, keys).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	stored := make(map[chirp.IdempotencyKey]keyRow, len(rows))
+	var expired []string
+	for _, k := range rows {
+		if now.Sub(k.CreatedAt) >= chirp.IdempotencyWindow {
+			expired = append(expired, k.Key)
+			continue
+		}
+		stored[chirp.IdempotencyKey(k.Key)] = k
+	}
+	if len(expired) > 0 {
+		if err := tx.Where(`"key" IN ?`, expired).Delete(&keyRow{}).Error; err != nil {
+			return nil, err
+		}
+	}
+	return stored, nil
 }
 
 // Tweet returns one tweet.

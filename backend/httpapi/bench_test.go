@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chirp-social/chirp/backend"
@@ -66,15 +67,25 @@ func BenchmarkList(b *testing.B) {
 }
 
 // BenchmarkCreate measures POST /api/tweets through the router, each create committed.
-func BenchmarkCreate(b *testing.B) {
+func BenchmarkCreate(b *testing.B) { benchCreate(b, false) }
+
+// BenchmarkCreateWithKey is BenchmarkCreate with a new Idempotency-Key on every create: the
+// batch also looks its keys up and inserts them.
+func BenchmarkCreateWithKey(b *testing.B) { benchCreate(b, true) }
+
+func benchCreate(b *testing.B, withKey bool) {
 	benchDatabases(b, func(b *testing.B, url string) {
 		h := benchHandler(b, url, 0)
+		var n atomic.Int64
 		b.ReportAllocs()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				req := httptest.NewRequest("POST", "/api/tweets", strings.NewReader(`{"author":"bench","content":"a benchmark tweet"}`))
 				req.Header.Set("Content-Type", "application/json")
+				if withKey {
+					req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-key-%016d", n.Add(1)))
+				}
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)
 				if w.Code != 201 {

@@ -77,6 +77,10 @@ func (h *tweets) list(c *gin.Context) error {
 }
 
 func (h *tweets) create(c *gin.Context) error {
+	key, err := idempotencyKey(c.Request.Header)
+	if err != nil {
+		return err
+	}
 	obj, err := readObject(c)
 	if err != nil {
 		return err
@@ -91,16 +95,36 @@ func (h *tweets) create(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	t, err := h.store.CreateTweet(c.Request.Context(), draft, hash)
+	created := chirp.Created{EditToken: token}
+	if key == "" {
+		created.Tweet, err = h.store.CreateTweet(c.Request.Context(), draft, hash)
+	} else {
+		created, err = h.store.CreateTweetOnce(c.Request.Context(), draft, token, key)
+	}
 	if err != nil {
 		return err
 	}
-	if h.announcer != nil {
-		h.announcer.TweetCreated(t)
+	// A replay stored nothing: its tweet was announced when it was made.
+	if h.announcer != nil && !created.Replayed {
+		h.announcer.TweetCreated(created.Tweet)
 	}
+	t := created.Tweet
 	c.Header("Location", "/api/tweets/"+strconv.FormatInt(t.ID, 10))
-	c.PureJSON(http.StatusCreated, createdJSON{tweetJSON: toJSON(t), EditToken: token})
+	c.PureJSON(http.StatusCreated, createdJSON{tweetJSON: toJSON(t), EditToken: created.EditToken})
 	return nil
+}
+
+// idempotencyKey reads the optional Idempotency-Key header: absent is no key; present, it must
+// be one valid key (an empty or repeated header is a 400 too, not silently "no key").
+func idempotencyKey(h http.Header) (chirp.IdempotencyKey, error) {
+	switch vs := h.Values("Idempotency-Key"); len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return chirp.ParseIdempotencyKey(vs[0])
+	default:
+		return "", chirp.Errorf(chirp.CodeBadRequest, "Idempotency-Key is given %d times; give it once", len(vs))
+	}
 }
 
 func (h *tweets) get(c *gin.Context) error {

@@ -584,6 +584,50 @@ e2e('the name and an unsent draft survive a reload; Ctrl+Enter posts with an Ide
   assertClean(a);
 });
 
+// 10b --------------------------------------------------------------------------------------
+e2e('a post whose answer was lost keeps its key; changed text meets 422 on the key, the page drops it and the next Post makes a new one', {}, async ({ world, open }) => {
+  const { api, web } = await world();
+  const a = await open(web, 'A');
+  const post = a.page.locator('#composer button[type=submit]');
+  // The first POST reaches the server, which stores it; its answer is lost on the way back.
+  let lost = 0;
+  await a.page.route((u) => new URL(u).pathname === '/api/tweets', async (route) => {
+    if (route.request().method() !== 'POST' || lost > 0) return route.fallback();
+    lost++;
+    const res = await route.fetch();
+    assert.equal(res.status(), 201, 'the server stored the first try');
+    await route.abort('connectionreset');
+  });
+  await a.page.fill('#name', 'Eve');
+  await a.page.fill('#content', 'first version');
+  await post.click();
+  await until(async () => /unreachable/.test(await a.page.textContent('#compose-error')), 'the composer says Chirp is unreachable');
+  const key = await a.page.evaluate(() => localStorage.getItem('chirp.draftKey'));
+  assert.match(key ?? '', /^[0-9a-f]{32}$/, 'the key is kept for the retry');
+
+  // The person changes the text and posts again: the same key with another body.
+  await a.page.fill('#content', 'second version');
+  await post.click();
+  await until(async () => /earlier try/.test(await a.page.textContent('#compose-error')), 'the composer explains the 422 on the key');
+  assert.equal(a.posts.length, 2);
+  assert.equal(a.posts[1].headers['idempotency-key'], key, 'the retry sent the kept key');
+  assert.equal(await a.page.evaluate(() => localStorage.getItem('chirp.draftKey')), null, 'the page dropped the key');
+  assert.equal(await a.page.inputValue('#content'), 'second version', 'the text is kept');
+  assert.equal(await post.isEnabled(), true, 'Post can be pressed again');
+
+  // Post again: a new key, and the new text is a tweet of its own.
+  const before = new Set(await a.ids());
+  await post.click();
+  await a.waitForOwn(before, 'second version');
+  assert.equal(a.posts.length, 3, 'nothing was posted on the person\'s behalf');
+  await sleep(100);
+  const key3 = a.posts[2].headers['idempotency-key'];
+  assert.match(key3 ?? '', /^[0-9a-f]{32}$/);
+  assert.notEqual(key3, key, 'a new key');
+  assert.deepEqual((await listAll(api.url)).map((t) => t.content).sort(), ['first version', 'second version']);
+  assertClean(a, { allow: [/status of 422/, /ERR_CONNECTION_RESET|net::ERR_FAILED/] });
+});
+
 // 11 ---------------------------------------------------------------------------------------
 /**
  * fieldState is a composer field's aria-invalid and the visible message tied to it with

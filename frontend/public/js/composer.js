@@ -113,6 +113,11 @@ export class Composer {
       posted = true;
       this.onPosted(tweet);
     } catch (err) {
+      // The key was used for another text: an earlier try of this draft was stored but its
+      // answer never came, and the text changed since. That tweet stays (it shows with the
+      // new ones); this text gets a new key, and is posted only when the person posts again:
+      // posting it on their behalf would publish a second tweet they may not want.
+      if (keyReused(err)) this.storage.removeItem(DRAFT_KEY);
       this.error.textContent = describe(err);
       this.offline = err.status === 0;
     } finally {
@@ -141,7 +146,14 @@ export class Composer {
   }
 }
 
+function keyReused(err) {
+  return err.status === 422 && Object.hasOwn(err.fields ?? {}, 'Idempotency-Key');
+}
+
 function describe(err) {
+  if (keyReused(err)) {
+    return 'An earlier try of this tweet, with other text, was posted (its answer never reached this page). Post again to post this text as well.';
+  }
   if (err.status === 422 && err.fields) {
     const parts = Object.entries(err.fields).map(([field, problem]) => `${field === 'author' ? 'Name' : 'Text'} ${problem}.`);
     if (parts.length) return parts.join(' ');

@@ -1,0 +1,159 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chirp-social/chirp/backend/httpapi"
+	"github.com/chirp-social/chirp/backend/internal/testdb"
+)
+
+const key = "0123456789abcdef0123456789abcdef"
+
+func TestIdempotencyKeyRefused(t *testing.T) {
+	s := newServer(t, testdb.SQLiteURL(t), httpapi.Config{})
+	body := `{"author":"alice","content":"hello"}`
+	tests := []struct {
+		name   string
+		values []string
+		want   string // in the message
+	}{
+		{"Empty", []string{""}, "has 0 bytes"},
+		{"TooShort", []string{"0123456789abcde"}, "has 15 bytes"},
+		{"TooLong", []string{strings.Repeat("k", 256)}, "has 256 bytes"},
+		{"Space", []string{"0123456789 abcdef"}, `byte 11 is ' '`},
+		{"Slash", []string{"0123456789/abcdef"}, `byte 11 is '/'`},
+		{"Control", []string{"0123456789\tabcdef"}, `byte 11 is '\\t'`},
+		{"NotASCII", []string{"0123456789abcdéf"}, "byte 15 is not ASCII"},
+		{"Twice", []string{key, key}, "given 2 times"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest("POST", s.url+"/api/tweets", strings.NewReader(body))
+			req.Header.Set("Content-Type", jsonType)
+			for _, v := range tt.values {
+				req.Header.Add("Idempotency-Key", v)
+			}
+			r := s.send(req)
+			if r.status != http.StatusBadRequest || r.errorCode(t) != "bad_request" ||
+				!strings.Contains(r.body, "Idempotency-Key") || !strings.Contains(r.body, tt.want) {
+				t.Fatalf("%d %s (want 400 naming Idempotency-Key and %q)", r.status, r.body, tt.want)
+			}
+		})
+	}
+	// Before the body: a bad key is a 400 however bad the body is.
+	if r := s.do("POST", "/api/tweets", jsonType, `{}`, "Idempotency-Key", "short"); r.status != http.StatusBadRequest {
+		t.Fatalf("a bad key with a bad body: %d %s", r.status, r.body)
+	}
+	for _, n := range []int{16, 255} {
+		k := strings.Repeat("aZ0-_.:", 40)[:n]
+		if r := s.do("POST", "/api/tweets", jsonType, body, "Idempotency-Key", k); r.status != http.StatusCreated {
+			t.Fatalf("a key of %d characters: %d %s", n, r.status, r.body)
+		}
+	}
+	if n := len(s.events.list()); n != 2 {
+		t.Fatalf("%d tweets announced, want 2 (only the good keys)", n)
+	}
+}
+
+func TestIdempotentCreate(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := newServer(t, url, httpapi.Config{})
+		first := s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"hello"}`, "Idempotency-Key", key)
+		if first.status != http.StatusCreated {
+			t.Fatalf("%d %s", first.status, first.body)
+		}
+		var tw tweetOut
+		first.json(t, &tw)
+		t.Run("SameBodyReplays", func(t *testing.T) {
+			// Another spelling of the same tweet: field order, spacing, unknown fields,
+			// escapes and CR LF do not make it another one.
+			again := s.do("POST", "/api/tweets", jsonType, "{ \"content\": \"hell\\u006f\\r\\n\",\n \"author\": \"alice\", \"x\": 1 }",
+				"Idempotency-Key", key)
+			if again.status != http.StatusCreated || again.body != first.body {
+				t.Fatalf("replay %d %s, want the original %s", again.status, again.body, first.body)
+			}
+			if loc := again.header.Get("Location"); loc != first.header.Get("Location") || loc != fmt.Sprintf("/api/tweets/%d", tw.ID) {
+				t.Fatalf("Location %q, want %q", loc, first.header.Get("Location"))
+			}
+		})
+		t.Run("DifferentBodyIsInvalid", func(t *testing.T) {
+			r := s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"hello again"}`, "Idempotency-Key", key)
+			if r.status != http.StatusUnprocessableEntity || r.errorCode(t) != "invalid" || r.fields(t)["Idempotency-Key"] == "" {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+		})
+		t.Run("ReplayAfterEditIsTheOriginal", func(t *testing.T) {
+			r := s.do("PATCH", fmt.Sprintf("/api/tweets/%d", tw.ID), jsonType, `{"content":"edited"}`, "Authorization", "Bearer "+*tw.EditToken)
+			if r.status != http.StatusOK {
+				t.Fatalf("edit: %d %s", r.status, r.body)
+			}
+			again := s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"hello"}`, "Idempotency-Key", key)
+			if again.status != http.StatusCreated || again.body != first.body {
+				t.Fatalf("replay %d %s, want the original %s", again.status, again.body, first.body)
+			}
+		})
+		// The replays announced nothing: one newTweet, for the one tweet made.
+		if got := s.events.list(); !slices.Equal(got, []string{fmt.Sprintf("created %d", tw.ID), fmt.Sprintf("updated %d", tw.ID)}) {
+			t.Fatalf("announced %v", got)
+		}
+		t.Run("RefusedBodyDoesNotTakeTheKey", func(t *testing.T) {
+			const other = "another-key-0123456789"
+			r := s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"   "}`, "Idempotency-Key", other)
+			if r.status != http.StatusUnprocessableEntity || r.fields(t)["content"] == "" {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			r = s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"fixed"}`, "Idempotency-Key", other)
+			if r.status != http.StatusCreated {
+				t.Fatalf("the key after a refused body: %d %s", r.status, r.body)
+			}
+		})
+		t.Run("NoKeyUnchanged", func(t *testing.T) {
+			a, _ := s.post("alice", "hello")
+			b, _ := s.post("alice", "hello")
+			if a.ID == b.ID || a.ID == tw.ID {
+				t.Fatalf("creates without a key: %d, %d (keyed %d)", a.ID, b.ID, tw.ID)
+			}
+		})
+		if listed, _ := s.page("?limit=100"); len(listed) != 4 {
+			t.Fatalf("%d tweets listed, want 4", len(listed))
+		}
+	})
+}
+
+// Twenty posts with one key at once: one tweet, announced once, and twenty identical answers.
+func TestIdempotentConcurrentPosts(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := newServer(t, url, httpapi.Config{})
+		const n = 20
+		answers := make([]response, n)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() {
+				req, _ := http.NewRequest("POST", s.url+"/api/tweets", strings.NewReader(`{"author":"crowd","content":"once"}`))
+				req.Header.Set("Content-Type", jsonType)
+				req.Header.Set("Idempotency-Key", key)
+				<-start
+				answers[i] = s.send(req)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, r := range answers {
+			if r.status != http.StatusCreated || r.body != answers[0].body || r.header.Get("Location") != answers[0].header.Get("Location") {
+				t.Fatalf("answer %d: %d %s, answer 0: %d %s", i, r.status, r.body, answers[0].status, answers[0].body)
+			}
+		}
+		if got := s.events.list(); len(got) != 1 {
+			t.Fatalf("announced %v, want one created", got)
+		}
+		if listed, _ := s.page("?limit=100"); len(listed) != 1 {
+			t.Fatalf("%d tweets listed, want 1", len(listed))
+		}
+	})
+}
