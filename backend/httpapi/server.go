@@ -31,6 +31,9 @@ type Config struct {
 	Realtime http.Handler
 	// Connections, when set, reports live socket connections in /healthz.
 	Connections func() int
+	// Sessions, when set, reports open socket sessions in /healthz: the connections and the
+	// handshakes not connected yet, the number SOCKET_MAX_TOTAL caps.
+	Sessions func() int
 }
 
 // outageSummaryInterval is how often, at most, an outage of the database is summarised in
@@ -76,6 +79,9 @@ func New(cfg Config) http.Handler {
 		body := gin.H{"status": "ok"}
 		if cfg.Connections != nil {
 			body["connections"] = cfg.Connections()
+		}
+		if cfg.Sessions != nil {
+			body["sessions"] = cfg.Sessions()
 		}
 		c.PureJSON(http.StatusOK, body)
 	})

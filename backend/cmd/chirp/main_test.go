@@ -32,10 +32,14 @@ type program struct {
 }
 
 // start runs the whole program as production does, on a free port, and waits until it serves.
+// Sockets per address are not limited unless env says so: tests connect from one address.
 func start(t testing.TB, env map[string]string) *program {
 	t.Helper()
 	env["HOST"] = "127.0.0.1"
 	env["PORT"] = "0"
+	if _, ok := env["SOCKET_MAX_PER_IP"]; !ok {
+		env["SOCKET_MAX_PER_IP"] = "0"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &program{logs: &testlog.Buffer{}, env: env, cancel: cancel, done: make(chan error, 1)}
 	go func() {

@@ -1,0 +1,182 @@
+package realtime
+
+import (
+	"context"
+	"net/http"
+	"sync"
+)
+
+// sessions counts the open Engine.IO sessions, in all and per client address, so that a
+// handshake over a limit is refused before it reaches the library (which would build a session,
+// three goroutines and a socket.io connection for it).
+//
+// A session is counted from its handshake request until the last transport that carries it
+// closes. The session's end is always the close of its current transport (the library's
+// Session.Close closes it, on every path: a failed handshake write, a failed namespace connect,
+// a read error, a deadline, Chirp's registry), and an upgrade moves the session from one
+// transport to another while both are open (the new one is accepted before the old one is
+// closed), so counting the transports that hold a slot, and freeing it when none is left, can
+// neither leak nor free a live session. Transports accepted for an upgrade that fails are closed
+// by the library too, and hold the slot only meanwhile.
+type sessions struct {
+	perClient, total int // 0: no limit
+
+	mu       sync.Mutex
+	open     int
+	byClient map[string]int
+	bySID    map[string]*slot
+}
+
+// slot is one session's place in the counts.
+type slot struct {
+	sessions *sessions
+	client   string
+	// The fields below are guarded by sessions.mu.
+	sid   string
+	held  int  // open transports carrying the session
+	used  bool // a transport has carried it
+	freed bool
+}
+
+// refusal says which limit a handshake is over.
+type refusal int
+
+const (
+	admitted refusal = iota
+	overPerClient
+	overTotal
+)
+
+func newSessions(perClient, total int) *sessions {
+	return &sessions{perClient: perClient, total: total, byClient: map[string]int{}, bySID: map[string]*slot{}}
+}
+
+// take counts a new session for client, unless a limit refuses it. The ceiling on all sessions
+// is checked first: when the process is full, every client is told so (503), whoever it is.
+func (s *sessions) take(client string) (*slot, refusal) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.total > 0 && s.open >= s.total {
+		return nil, overTotal
+	}
+	if s.perClient > 0 && s.byClient[client] >= s.perClient {
+		return nil, overPerClient
+	}
+	s.open++
+	s.byClient[client]++
+	return &slot{sessions: s, client: client}, admitted
+}
+
+// named records the session id the library gave the slot's session, so that the session's
+// later requests (an upgrade) find it.
+func (s *sessions) named(sl *slot, sid string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl.sid = sid
+	if !sl.freed {
+		s.bySID[sid] = sl
+	}
+}
+
+// find returns the slot of an open session, or nil.
+func (s *sessions) find(sid string) *slot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bySID[sid]
+}
+
+// counts is the number of open sessions, and of those from client.
+func (s *sessions) counts(client string) (open, fromClient int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open, s.byClient[client]
+}
+
+// hold tells the slot a transport now carries its session. It reports false, holding nothing,
+// when the session has ended meanwhile (an upgrade request racing the session's end).
+func (sl *slot) hold() bool {
+	if sl == nil {
+		return false
+	}
+	s := sl.sessions
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sl.freed {
+		return false
+	}
+	sl.held++
+	sl.used = true
+	return true
+}
+
+// release tells the slot a transport that held it has closed; the last one frees it.
+func (sl *slot) release() {
+	s := sl.sessions
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sl.held--
+	if sl.held == 0 {
+		sl.freeLocked()
+	}
+}
+
+// freeIfUnused frees the slot of a handshake that no transport took (the library or gorilla
+// refused it); it is called once the handshake request has been served.
+func (sl *slot) freeIfUnused() {
+	s := sl.sessions
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !sl.used {
+		sl.freeLocked()
+	}
+}
+
+func (sl *slot) freeLocked() {
+	if sl.freed {
+		return
+	}
+	sl.freed = true
+	s := sl.sessions
+	s.open--
+	if s.byClient[sl.client]--; s.byClient[sl.client] <= 0 {
+		delete(s.byClient, sl.client)
+	}
+	if sl.sid != "" && s.bySID[sl.sid] == sl {
+		delete(s.bySID, sl.sid)
+	}
+}
+
+// The slot travels to the transports' Accept in the request's context: the library passes the
+// request through untouched.
+type slotKey struct{}
+
+func withSlot(ctx context.Context, sl *slot) context.Context {
+	return context.WithValue(ctx, slotKey{}, sl)
+}
+
+func slotFrom(ctx context.Context) *slot {
+	sl, _ := ctx.Value(slotKey{}).(*slot)
+	return sl
+}
+
+// heldSlot is what a transport keeps: the slot it holds, released exactly once at its close.
+type heldSlot struct {
+	sl   *slot
+	once sync.Once
+}
+
+// holdSlotOf makes the transport accepted for r hold r's slot, if r has one.
+func holdSlotOf(r *http.Request) *heldSlot {
+	sl := slotFrom(r.Context())
+	if !sl.hold() {
+		return &heldSlot{}
+	}
+	return &heldSlot{sl: sl}
+}
+
+func (h *heldSlot) release() {
+	if h == nil || h.sl == nil {
+		return
+	}
+	h.once.Do(h.sl.release)
+}
