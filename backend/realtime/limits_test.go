@@ -159,3 +159,41 @@ func TestAbandonedPollingSessionsAreClosed(t *testing.T) {
 		t.Fatalf("the polling client's session was closed too")
 	}
 }
+
+// A session takes one upgrade, and no transport after it: each would be a socket or a
+// goroutine held until a ping deadline, outside every limit.
+func TestASessionTakesOneUpgradeAndNoDowngrade(t *testing.T) {
+	ts, s := newLimitedServer(t, realtime.Config{MaxPerClient: 1})
+	a := clientFrom(ts, "127.0.0.2")
+	sid := a.PollingSession(t)
+	pending, status, body := a.Dial(t, "&sid="+sid) // an upgrade under way: no probe yet
+	if pending == nil {
+		t.Fatalf("upgrade: %d %s", status, body)
+	}
+	for range 3 {
+		_, status, body = a.Dial(t, "&sid="+sid)
+		sockettest.Refused(t, "a second upgrade", status, body, http.StatusBadRequest, "bad_request")
+	}
+	pending.Close()
+	var upgraded *websocket.Conn
+	waitFor(t, func() bool {
+		upgraded, _, _ = a.Dial(t, "&sid="+sid)
+		return upgraded != nil
+	}, "the failed upgrade gives way to the next")
+	sockettest.FinishUpgrade(t, upgraded)
+	waitFor(t, func() bool {
+		resp, err := a.HTTP.Get(a.PollingURL(sid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusBadRequest
+	}, "polling is refused once the session is on websocket")
+	_, status, body = a.Dial(t, "&sid="+sid)
+	sockettest.Refused(t, "an upgrade of a session on websocket", status, body, http.StatusBadRequest, "bad_request")
+	if s.Sessions() != 1 {
+		t.Fatalf("%d sessions, want 1", s.Sessions())
+	}
+	upgraded.Close()
+	waitFor(t, func() bool { return s.Sessions() == 0 }, "released")
+}

@@ -44,7 +44,13 @@ type pollingTransport struct {
 func (t *pollingTransport) Name() string { return "polling" }
 
 func (t *pollingTransport) Accept(_ http.ResponseWriter, r *http.Request) (transport.Conn, error) {
-	return newPollingConn(t, r), nil
+	slot, ok := holdSlotOf(r, "polling")
+	if !ok {
+		return nil, errSessionEnded
+	}
+	c := newPollingConn(t, r)
+	c.slot = slot
+	return c, nil
 }
 
 func (t *pollingTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
@@ -116,7 +122,6 @@ func newPollingConn(t *pollingTransport, r *http.Request) *pollingConn {
 		incoming:   make(chan enginePacket),
 		changed:    make(chan struct{}),
 		closedCh:   make(chan struct{}),
-		slot:       holdSlotOf(r),
 	}
 }
 

@@ -340,6 +340,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "bad_request", "no such socket.io session (it has ended or never existed); connect again")
 			return
 		}
+		if !sl.serves(q.Get("transport")) {
+			writeError(w, http.StatusBadRequest, "bad_request", "this session is on websocket, or upgrading to it; use that socket or connect again")
+			return
+		}
 		r = r.WithContext(withSlot(r.Context(), sl))
 	} else {
 		sl, ok := s.admit(w, r)

@@ -2,9 +2,13 @@ package realtime
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 )
+
+// errSessionEnded refuses a transport for a session that ended while its request was on the way.
+var errSessionEnded = errors.New("the session has ended")
 
 // sessions counts the open Engine.IO sessions, in all and per client address, so that a
 // handshake over a limit is refused before it reaches the library (which would build a session,
@@ -32,10 +36,10 @@ type slot struct {
 	sessions *sessions
 	client   string
 	// The fields below are guarded by sessions.mu.
-	sid   string
-	held  int  // open transports carrying the session
-	used  bool // a transport has carried it
-	freed bool
+	sid                string
+	polling, websocket int  // open transports carrying the session, by kind
+	used               bool // a transport has carried it
+	freed              bool
 }
 
 // refusal says which limit a handshake is over.
@@ -92,30 +96,55 @@ func (s *sessions) counts(client string) (open, fromClient int) {
 	return s.open, s.byClient[client]
 }
 
-// hold tells the slot a transport now carries its session. It reports false, holding nothing,
-// when the session has ended meanwhile (an upgrade request racing the session's end).
-func (sl *slot) hold() bool {
+// serves reports whether a request of the given transport, naming the slot's session, is one
+// its client may make: polling while the session has a polling transport (it is on polling, or
+// upgrading), websocket while it has none (the one upgrade). The library would otherwise
+// accept a new transport for each such request and hold it until a ping deadline: a polling
+// request for a session on websocket, or a second concurrent upgrade, is a file descriptor
+// (or a goroutine) that no limit counts.
+func (sl *slot) serves(transport string) bool {
+	s := sl.sessions
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if transport == "websocket" {
+		return sl.websocket == 0
+	}
+	return sl.polling > 0
+}
+
+// hold tells the slot a transport of the given kind now carries its session. It reports
+// false, holding nothing, when the session has ended meanwhile (an upgrade request racing the
+// session's end), or when a websocket holds it already (two upgrade requests racing serves).
+func (sl *slot) hold(transport string) bool {
 	if sl == nil {
 		return false
 	}
 	s := sl.sessions
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if sl.freed {
+	if sl.freed || (transport == "websocket" && sl.websocket > 0) {
 		return false
 	}
-	sl.held++
+	if transport == "websocket" {
+		sl.websocket++
+	} else {
+		sl.polling++
+	}
 	sl.used = true
 	return true
 }
 
 // release tells the slot a transport that held it has closed; the last one frees it.
-func (sl *slot) release() {
+func (sl *slot) release(transport string) {
 	s := sl.sessions
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sl.held--
-	if sl.held == 0 {
+	if transport == "websocket" {
+		sl.websocket--
+	} else {
+		sl.polling--
+	}
+	if sl.polling+sl.websocket == 0 {
 		sl.freeLocked()
 	}
 }
@@ -161,22 +190,28 @@ func slotFrom(ctx context.Context) *slot {
 
 // heldSlot is what a transport keeps: the slot it holds, released exactly once at its close.
 type heldSlot struct {
-	sl   *slot
-	once sync.Once
+	sl        *slot
+	transport string
+	once      sync.Once
 }
 
-// holdSlotOf makes the transport accepted for r hold r's slot, if r has one.
-func holdSlotOf(r *http.Request) *heldSlot {
+// holdSlotOf makes a transport of the given kind, accepted for r, hold r's slot if r has one.
+// It reports false when the slot refuses (see hold); a request without a slot (tests of the
+// transports alone) holds nothing and is not refused.
+func holdSlotOf(r *http.Request, transport string) (*heldSlot, bool) {
 	sl := slotFrom(r.Context())
-	if !sl.hold() {
-		return &heldSlot{}
+	if sl == nil {
+		return &heldSlot{}, true
 	}
-	return &heldSlot{sl: sl}
+	if !sl.hold(transport) {
+		return nil, false
+	}
+	return &heldSlot{sl: sl, transport: transport}, true
 }
 
 func (h *heldSlot) release() {
 	if h == nil || h.sl == nil {
 		return
 	}
-	h.once.Do(h.sl.release)
+	h.once.Do(func() { h.sl.release(h.transport) })
 }

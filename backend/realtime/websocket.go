@@ -46,14 +46,20 @@ func newWebsocketTransport(checkOrigin func(*http.Request) bool, log *slog.Logge
 func (t *websocketTransport) Name() string { return "websocket" }
 
 func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+	slot, ok := holdSlotOf(r, "websocket")
+	if !ok {
+		writeError(w, http.StatusBadRequest, "bad_request", "this session has ended, or is on websocket already; connect again")
+		return nil, websocket.HandshakeError{} // answered: the library must not write again
+	}
 	ws, err := t.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		slot.release()
 		// gorilla has answered the request; the library must not write to it again.
 		return nil, websocket.HandshakeError{}
 	}
 	// gorilla reads a message whole, with no limit unless told one.
 	ws.SetReadLimit(maxClientMessage)
-	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r), log: t.log, slot: holdSlotOf(r)}, nil
+	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r), log: t.log, slot: slot}, nil
 }
 
 func (t *websocketTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {

@@ -112,13 +112,19 @@ func (c *Client) Upgrade(t testing.TB, sid string) *websocket.Conn {
 	if ws == nil {
 		t.Fatalf("upgrade: %d %s", status, body)
 	}
+	FinishUpgrade(t, ws)
+	return ws
+}
+
+// FinishUpgrade sends the probe and the upgrade packet on a websocket dialled with a sid.
+func FinishUpgrade(t testing.TB, ws *websocket.Conn) {
+	t.Helper()
 	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 	ws.WriteMessage(websocket.TextMessage, []byte("2probe"))
 	if _, msg, err := ws.ReadMessage(); err != nil || string(msg) != "3probe" {
 		t.Fatalf("probe: %q %v", msg, err)
 	}
 	ws.WriteMessage(websocket.TextMessage, []byte("5"))
-	return ws
 }
 
 // AwaitNewTweet reads ws until a newTweet event arrives (failing the test after 5 s).
