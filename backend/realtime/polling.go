@@ -291,8 +291,7 @@ func (c *pollingConn) checkPolling() {
 	case c.paused:
 		// An upgrade is under way: the client stops polling for it, and the upgrade ends
 		// with this transport's close, or fails and polling resumes.
-		c.idle.Reset(c.t.pollGap)
-		c.pollBy = time.Now().Add(c.t.pollGap)
+		c.expectGetLocked(max(c.t.pollGap, c.t.handshakeGrace))
 		c.mu.Unlock()
 		return
 	}
