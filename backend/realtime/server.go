@@ -269,10 +269,7 @@ func (s *Server) Connections() int { return s.registry.count() }
 
 // Sessions is the number of open Engine.IO sessions, the number SOCKET_MAX_TOTAL caps: the
 // connections, and handshakes not connected yet.
-func (s *Server) Sessions() int {
-	open, _ := s.sessions.counts("")
-	return open
-}
+func (s *Server) Sessions() int { return s.sessions.count() }
 
 // Close disconnects every client (they reconnect to the next process) and refuses new ones.
 // Call it once the HTTP server has stopped accepting.

@@ -89,11 +89,11 @@ func (s *sessions) find(sid string) *slot {
 	return s.bySID[sid]
 }
 
-// counts is the number of open sessions, and of those from client.
-func (s *sessions) counts(client string) (open, fromClient int) {
+// count is the number of open sessions.
+func (s *sessions) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.open, s.byClient[client]
+	return s.open
 }
 
 // serves reports whether a request of the given transport, naming the slot's session, is one
