@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/chirp-social/chirp/backend/clientaddr"
@@ -35,6 +36,13 @@ type Config struct {
 	WebPort int
 	WebRoot string
 	APIURL  string // the API's origin as the page should use it; checked by package web
+	// SocketMaxPerIP caps the open socket sessions of one client address; SocketMaxTotal caps
+	// all of them, by default at what the file descriptor limit leaves after the API and the
+	// database (SocketTotalFor). Zero: no cap, for load tests.
+	SocketMaxPerIP int
+	SocketMaxTotal int
+	// FileLimit is the process's file descriptor limit (RLIMIT_NOFILE), 0 if it is unknown.
+	FileLimit uint64
 	// DebugAddr, when set, is a separate listener for net/http/pprof (profiling); keep it on
 	// a loopback address.
 	DebugAddr string
@@ -111,10 +119,42 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.WritesPerMinute = count(get, "RATE_LIMIT_WRITES_PER_MINUTE", "30", bad)
 	c.WriteBurst = count(get, "RATE_LIMIT_BURST", "10", bad)
+	c.SocketMaxPerIP = count(get, "SOCKET_MAX_PER_IP", "50", bad)
+	c.FileLimit = fileLimit()
+	total := get("SOCKET_MAX_TOTAL", "")
+	if total == "" {
+		c.SocketMaxTotal = SocketTotalFor(c.FileLimit)
+	} else if c.SocketMaxTotal = count(get, "SOCKET_MAX_TOTAL", "", bad); c.FileLimit > 0 && uint64(c.SocketMaxTotal) > c.FileLimit {
+		bad("SOCKET_MAX_TOTAL", total, fmt.Sprintf("above this process's file descriptor limit (%d, ulimit -n): every websocket holds one; raise the limit, or leave this unset to derive it", c.FileLimit))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// SocketTotalFor is SOCKET_MAX_TOTAL's default for a file descriptor limit: what is left after
+// a fifth (at least 256) is kept for the API's own connections, the database and the files
+// the process opens. nofile 0 (unknown): no cap.
+func SocketTotalFor(nofile uint64) int {
+	if nofile == 0 {
+		return 0
+	}
+	reserve := max(nofile/5, 256)
+	if nofile < 2*reserve {
+		return int(nofile / 2)
+	}
+	return int(min(nofile-reserve, 1<<30))
+}
+
+// fileLimit is the process's RLIMIT_NOFILE (the soft limit, which Go raises to the hard one at
+// start), or 0 if it cannot be read or is unlimited.
+func fileLimit() uint64 {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil || rl.Cur == ^uint64(0) {
+		return 0
+	}
+	return rl.Cur
 }
 
 func validLevel(s string) bool {

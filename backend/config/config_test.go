@@ -22,8 +22,36 @@ func TestDefaults(t *testing.T) {
 	if c.Addr() != "0.0.0.0:8000" || c.LogFormat != "text" || c.LogLevel != slog.LevelInfo ||
 		c.DatabaseURL != "" || !slices.Equal(c.AllowedOrigins, []string{"*"}) ||
 		c.RequestTimeout != 5*time.Second || c.ShutdownTimeout != 10*time.Second ||
-		c.PingInterval != 25*time.Second || c.PingTimeout != 45*time.Second {
+		c.PingInterval != 25*time.Second || c.PingTimeout != 45*time.Second ||
+		c.SocketMaxPerIP != 50 || c.FileLimit == 0 || c.SocketMaxTotal != config.SocketTotalFor(c.FileLimit) {
 		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestSocketTotalLeavesRoomForTheAPIAndTheDatabase(t *testing.T) {
+	for _, tt := range []struct {
+		nofile uint64
+		want   int
+	}{
+		{0, 0}, // unknown: no cap
+		{256, 128},
+		{1024, 768},
+		{20_000, 16_000},
+		{1 << 20, 838_861},
+	} {
+		if got := config.SocketTotalFor(tt.nofile); got != tt.want {
+			t.Errorf("SocketTotalFor(%d) = %d, want %d", tt.nofile, got, tt.want)
+		}
+	}
+}
+
+func TestSocketLimits(t *testing.T) {
+	c, err := config.Load(env(map[string]string{"SOCKET_MAX_PER_IP": "0", "SOCKET_MAX_TOTAL": "5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SocketMaxPerIP != 0 || c.SocketMaxTotal != 5 {
+		t.Fatalf("parsed %+v", c)
 	}
 }
 
@@ -68,6 +96,10 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"RATE_LIMIT_BURST", "1.5"},
 		{"TRUSTED_PROXIES", "10.0.0.0/33"},
 		{"TRUSTED_PROXIES", "10.0.0.1, proxy.internal"},
+		{"SOCKET_MAX_PER_IP", "-1"},
+		{"SOCKET_MAX_PER_IP", "many"},
+		{"SOCKET_MAX_TOTAL", "1.5"},
+		{"SOCKET_MAX_TOTAL", "99999999999"}, // above any file descriptor limit of this machine
 
 		{"PING_TIMEOUT", "10s"}, // not above the default 25 s interval
 	}
@@ -82,8 +114,9 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 }
 
 func TestEveryProblemIsReported(t *testing.T) {
-	_, err := config.Load(env(map[string]string{"PORT": "x", "LOG_FORMAT": "y"}))
-	if err == nil || !strings.Contains(err.Error(), "PORT=") || !strings.Contains(err.Error(), "LOG_FORMAT=") {
+	_, err := config.Load(env(map[string]string{"PORT": "x", "LOG_FORMAT": "y", "SOCKET_MAX_PER_IP": "z"}))
+	if err == nil || !strings.Contains(err.Error(), "PORT=") || !strings.Contains(err.Error(), "LOG_FORMAT=") ||
+		!strings.Contains(err.Error(), "SOCKET_MAX_PER_IP=") {
 		t.Fatalf("got %v", err)
 	}
 }

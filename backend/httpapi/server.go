@@ -40,6 +40,9 @@ type Config struct {
 	WriteLimit *ratelimit.Limiter
 	// Bites logs the limits' refusals; nil makes one on Logger.
 	Bites *limitlog.Log
+	// Sessions, when set, reports open socket sessions in /healthz: the connections and the
+	// handshakes not connected yet, the number SOCKET_MAX_TOTAL caps.
+	Sessions func() int
 }
 
 // outageSummaryInterval is how often, at most, an outage of the database is summarised in
@@ -93,6 +96,9 @@ func New(cfg Config) http.Handler {
 		body := gin.H{"status": "ok"}
 		if cfg.Connections != nil {
 			body["connections"] = cfg.Connections()
+		}
+		if cfg.Sessions != nil {
+			body["sessions"] = cfg.Sessions()
 		}
 		c.PureJSON(http.StatusOK, body)
 	})

@@ -5,7 +5,12 @@ import (
 	"time"
 )
 
-// NewForTest is New with the periods and the line budget a test can wait for.
-func NewForTest(log *slog.Logger, perClient time.Duration, perSecond int, summary time.Duration) *Log {
-	return newLog(log, perClient, perSecond, summary)
+// NewForTest is New with the periods and the line budget a test can wait for, and a clock
+// (nil: the real one) so that a slow machine does not refill the line budget mid-test.
+func NewForTest(log *slog.Logger, perClient time.Duration, perSecond int, summary time.Duration, now func() time.Time) *Log {
+	l := newLog(log, perClient, perSecond, summary)
+	if now != nil {
+		l.now = now
+	}
+	return l
 }

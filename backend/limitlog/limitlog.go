@@ -30,6 +30,7 @@ type Log struct {
 	perClient time.Duration
 	summary   time.Duration
 	overall   *rate.Limiter
+	now       func() time.Time
 
 	mu        sync.Mutex
 	logged    map[key]time.Time // when each client was last logged for each limit
@@ -52,6 +53,7 @@ func newLog(log *slog.Logger, perClient time.Duration, perSecond int, summary ti
 		perClient: perClient,
 		summary:   summary,
 		overall:   rate.NewLimiter(rate.Limit(perSecond), perSecond),
+		now:       time.Now,
 		logged:    map[key]time.Time{},
 		left:      map[string]int{},
 	}
@@ -61,8 +63,8 @@ func newLog(log *slog.Logger, perClient time.Duration, perSecond int, summary ti
 // the path). It is logged at WARN unless the same client was logged for the same limit within
 // PerClient, or the overall line budget is spent; those are counted into the next summary.
 func (l *Log) Bit(limit, client string, attrs ...slog.Attr) {
-	now := time.Now()
 	l.mu.Lock()
+	now := l.now()
 	defer l.mu.Unlock()
 	l.sweep(now)
 	k := key{limit, client}

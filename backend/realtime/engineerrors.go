@@ -17,9 +17,17 @@ type engineErrors struct {
 	http.ResponseWriter
 	r        *http.Request
 	replaced bool // the engine's text body is being dropped
+	answered bool // a status has been written
 }
 
 func (w *engineErrors) WriteHeader(status int) {
+	if w.answered {
+		// A second answer: gorilla refused a websocket handshake, and the engine answers it
+		// again with http.Error. The first stands.
+		w.replaced = true
+		return
+	}
+	w.answered = true
 	if status < 400 || w.replaced || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		w.ResponseWriter.WriteHeader(status)
 		return
@@ -39,6 +47,7 @@ func (w *engineErrors) Write(b []byte) (int, error) {
 	if w.replaced {
 		return len(b), nil
 	}
+	w.answered = true
 	return w.ResponseWriter.Write(b)
 }
 

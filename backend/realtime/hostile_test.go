@@ -16,6 +16,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
@@ -74,23 +75,30 @@ func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 	})
 	t.Run("WebsocketOversizedMessage", func(t *testing.T) {
 		ws := dialWebsocket(t, ts)
-		ws.WriteMessage(websocket.TextMessage, []byte("2"+strings.Repeat("x", 65<<10)))
+		ws.WriteMessage(websocket.TextMessage, []byte("2"+strings.Repeat("x", realtime.MaxMessageBytes)))
 		expectClosed(t, ws)
+	})
+	t.Run("WebsocketMessageAtTheLimit", func(t *testing.T) {
+		ws := dialWebsocket(t, ts)
+		ping := "2" + strings.Repeat("x", realtime.MaxMessageBytes-1)
+		ws.WriteMessage(websocket.TextMessage, []byte(ping))
+		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+		for {
+			_, msg, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("a 64 KiB message closed the socket: %v", err)
+			}
+			if string(msg) == "3"+ping[1:] {
+				break
+			}
+		}
+		ws.Close()
 	})
 
 	// The bystander still gets what is announced, and it was the only connection left.
 	s.TweetCreated(chirp.Tweet{ID: 1})
-	bystander.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, msg, err := bystander.ReadMessage()
-		if err != nil {
-			t.Fatalf("the bystander lost its socket: %v", err)
-		}
-		if strings.TrimSpace(string(msg)) == `42["newTweet",true]` {
-			break
-		}
-	}
-	waitFor(t, func() bool { return s.Connections() == 1 }, "only the bystander is left")
+	sockettest.AwaitNewTweet(t, bystander)
+	waitFor(t, func() bool { return s.Connections() == 1 && s.Sessions() == 1 }, "only the bystander is left")
 	// One Info record per refused connection, no more.
 	want := 2*len(hostilePackets) + 5
 	waitFor(t, func() bool { return strings.Count(logs.String(), `msg="socket closed: refused packet"`) >= want }, "each refusal is logged")

@@ -34,12 +34,23 @@ type pollingTransport struct {
 	maxPostBytes int64
 	// log is told when a session is closed for a refused packet (nil: not logged).
 	log *slog.Logger
+	// handshakeGrace and pollGap bound how long a session may go without a GET: after the
+	// handshake's answer, and after any later one. A client polls again at once (a GET is
+	// answered only when there is something to send), so a session past either is abandoned:
+	// it is closed rather than left to its ping deadline. Zero: no bound.
+	handshakeGrace, pollGap time.Duration
 }
 
 func (t *pollingTransport) Name() string { return "polling" }
 
 func (t *pollingTransport) Accept(_ http.ResponseWriter, r *http.Request) (transport.Conn, error) {
-	return newPollingConn(t, r), nil
+	slot, ok := holdSlotOf(r, "polling")
+	if !ok {
+		return nil, errSessionEnded
+	}
+	c := newPollingConn(t, r)
+	c.slot = slot
+	return c, nil
 }
 
 func (t *pollingTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
@@ -94,6 +105,11 @@ type pollingConn struct {
 	readDeadline  time.Time
 	writeDeadline time.Time
 	closedCh      chan struct{}
+	// pollBy is when the session is closed unless a GET arrives; idle fires then (or later).
+	pollBy time.Time
+	idle   *time.Timer
+
+	slot *heldSlot // the session's place in the counts, released at close
 }
 
 func newPollingConn(t *pollingTransport, r *http.Request) *pollingConn {
@@ -200,17 +216,27 @@ func (c *pollingConn) Resume() {
 // session's reader and writers, blocked here, are told to retry on the new transport.
 func (c *pollingConn) Close() error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.closed {
+		c.mu.Unlock()
 		return nil
 	}
 	c.closed = true
 	if c.paused {
 		c.retries = retriesAfterUpgrade
 	}
+	c.closedLocked()
+	c.mu.Unlock()
+	c.slot.release()
+	return nil
+}
+
+// closedLocked does what every first close does. c.mu must be held.
+func (c *pollingConn) closedLocked() {
 	close(c.closedCh)
 	c.signalLocked()
-	return nil
+	if c.idle != nil {
+		c.idle.Stop()
+	}
 }
 
 // refuse closes the transport for a packet the client may not send. Unlike Close it never
@@ -222,12 +248,57 @@ func (c *pollingConn) refuse(err error) {
 		c.closed = true
 		c.refused = err
 		c.retries = 0
-		close(c.closedCh)
-		c.signalLocked()
+		c.closedLocked()
 	}
 	c.mu.Unlock()
 	if first {
-		logRefused(c.t.log, "polling", c.url, c.remoteAddr, err)
+		c.slot.release()
+		if err != errStoppedPolling {
+			logRefused(c.t.log, "polling", c.url, c.remoteAddr, err)
+		}
+	}
+}
+
+// errStoppedPolling ends a session whose client stopped polling.
+var errStoppedPolling = errors.New("the client stopped polling")
+
+// expectGetLocked arms the idle timer once a GET has ended: the next must come within d.
+// c.mu must be held.
+func (c *pollingConn) expectGetLocked(d time.Duration) {
+	if d <= 0 || c.closed {
+		return
+	}
+	c.pollBy = time.Now().Add(d)
+	if c.idle == nil {
+		c.idle = time.AfterFunc(d, c.checkPolling)
+		return
+	}
+	c.idle.Reset(d)
+}
+
+// checkPolling closes a session that has gone without a GET past pollBy. A timer run that a
+// later GET made stale finds a GET waiting, or pollBy moved on, and does nothing.
+func (c *pollingConn) checkPolling() {
+	c.mu.Lock()
+	switch {
+	case c.closed || c.getting:
+		c.mu.Unlock()
+		return
+	case time.Now().Before(c.pollBy):
+		c.idle.Reset(time.Until(c.pollBy))
+		c.mu.Unlock()
+		return
+	case c.paused:
+		// An upgrade is under way: the client stops polling for it, and the upgrade ends
+		// with this transport's close, or fails and polling resumes.
+		c.expectGetLocked(max(c.t.pollGap, c.t.handshakeGrace))
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.refuse(errStoppedPolling)
+	if c.t.log != nil {
+		c.t.log.Debug("socket closed: the client stopped polling", "sid", c.url.Query().Get("sid"), "remote", c.remoteAddr.String())
 	}
 }
 
@@ -328,6 +399,14 @@ var (
 	closePayload = string(appendPayload(nil, enginePacket{typ: packet.CLOSE}.encodeText()))
 )
 
+// gapLocked is how long the next GET may take to come. c.mu must be held.
+func (c *pollingConn) gapLocked() time.Duration {
+	if !c.answered {
+		return c.t.handshakeGrace
+	}
+	return c.t.pollGap
+}
+
 func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	if c.getting {
@@ -349,6 +428,7 @@ func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 			c.waitLocked(handshakeDeadline, r.Context().Done())
 			if r.Context().Err() != nil {
 				c.getting = false
+				c.expectGetLocked(c.gapLocked())
 				c.mu.Unlock()
 				return
 			}
@@ -366,12 +446,14 @@ func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
 		default:
 			if !c.waitLocked(time.Time{}, r.Context().Done()) && r.Context().Err() != nil {
 				c.getting = false
+				c.expectGetLocked(c.gapLocked())
 				c.mu.Unlock()
 				return // the client went away; what is queued waits for its next GET
 			}
 		}
 	}
 	c.getting = false
+	c.expectGetLocked(c.gapLocked())
 	c.answered = true
 	c.signalLocked() // room in the queue for waiting writers
 	c.mu.Unlock()

@@ -287,3 +287,61 @@ func TestPollingRejectsOverlappingGET(t *testing.T) {
 	cancel()
 	within(t, first, "first GET ends with its client")
 }
+
+// A session whose client stops polling is closed a gap after its last GET; a GET waiting is
+// polling, and so is an upgrade under way (the client stops polling for it).
+func TestAClientThatStopsPollingIsClosed(t *testing.T) {
+	const gap = 100 * time.Millisecond
+	newConn := func() *pollingConn {
+		c := newTestConn(8)
+		c.t.handshakeGrace, c.t.pollGap = gap, gap
+		return c
+	}
+	closed := func(c *pollingConn) chan struct{} {
+		out := make(chan struct{}, 1)
+		go func() { <-c.closedCh; out <- struct{}{} }()
+		return out
+	}
+
+	t.Run("StopsAfterAGET", func(t *testing.T) {
+		c := newConn()
+		write(t, c, packet.MESSAGE, "x")
+		within(t, get(c, context.Background()), "GET")
+		within(t, closed(c), "the close")
+		if _, _, _, err := c.NextReader(); !errors.Is(err, errStoppedPolling) {
+			t.Fatalf("the session's reader got %v", err)
+		}
+	})
+	t.Run("AWaitingGETIsPolling", func(t *testing.T) {
+		c := newConn()
+		write(t, c, packet.MESSAGE, "x")
+		within(t, get(c, context.Background()), "GET")
+		ctx, cancel := context.WithCancel(context.Background())
+		held := get(c, ctx)
+		time.Sleep(4 * gap)
+		if c.isClosed() {
+			t.Fatal("closed while a GET waited")
+		}
+		cancel()
+		within(t, held, "the GET's end")
+		within(t, closed(c), "the close after the GET left")
+	})
+	t.Run("AnUpgradeDefersIt", func(t *testing.T) {
+		c := newConn()
+		write(t, c, packet.MESSAGE, "x")
+		within(t, get(c, context.Background()), "GET")
+		c.Pause()
+		time.Sleep(4 * gap)
+		if c.isClosed() {
+			t.Fatal("closed during an upgrade")
+		}
+		c.Resume() // the upgrade failed, and the client does not poll again
+		within(t, closed(c), "the close after the failed upgrade")
+	})
+}
+
+func (c *pollingConn) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
+}

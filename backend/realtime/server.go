@@ -22,6 +22,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/clientaddr"
+	"github.com/chirp-social/chirp/backend/limitlog"
 )
 
 // Config is what the socket server needs.
@@ -36,6 +38,18 @@ type Config struct {
 	// (at most one newTweet and one event per tweet wait); a client that falls this far behind
 	// is disconnected. Zero means DefaultQueueSize.
 	QueueSize int
+	// MaxPerClient caps the open sessions of one client address (clientaddr.Key), counted from
+	// the handshake; a handshake over it is answered 429. MaxTotal caps all open sessions; a
+	// handshake over it is answered 503. Zero: no limit.
+	MaxPerClient, MaxTotal int
+	// Clients names a request's client address; nil: the connection's peer.
+	Clients *clientaddr.Resolver
+	// Limits is told of every handshake a limit refuses; nil: a limitlog.Log on Logger.
+	Limits *limitlog.Log
+	// HandshakeGrace is how long a polling session may wait for its first GET after the
+	// handshake's answer; zero means DefaultHandshakeGrace, and it is never above PingTimeout.
+	// Later GETs may be PingTimeout apart.
+	HandshakeGrace time.Duration
 }
 
 // Defaults for Config.
@@ -46,6 +60,8 @@ const (
 	// at once, so only a client that does not read fills it. A queue holds a slice only while
 	// events wait (about 40 bytes an entry); an idle client's is nil.
 	DefaultQueueSize = 256
+	// DefaultHandshakeGrace: a client polls again as soon as the handshake is answered.
+	DefaultHandshakeGrace = 10 * time.Second
 )
 
 // Hard-coded until limits become configuration.
@@ -58,6 +74,10 @@ const (
 	// the registry's drain waits and events coalesce in the registry's queue instead.
 	pollingQueueSize = 16
 )
+
+// MaxMessageBytes is the largest message a client may send (a polling POST body, a websocket
+// message); a larger one closes its session.
+const MaxMessageBytes = maxClientMessage
 
 // Events, as the page and the original protocol name them.
 const (
@@ -73,6 +93,9 @@ type Server struct {
 	sio      *socketio.Server
 	registry *registry
 	client   *clientFile
+	sessions *sessions
+	clients  *clientaddr.Resolver
+	limits   *limitlog.Log
 	closing  atomic.Bool
 	// relaysDropped counts newTweet events from clients that were not relayed.
 	relaysDropped atomic.Int64
@@ -97,10 +120,23 @@ func New(cfg Config) (*Server, error) {
 	if cfg.QueueSize <= 0 {
 		cfg.QueueSize = DefaultQueueSize
 	}
+	if cfg.HandshakeGrace <= 0 {
+		cfg.HandshakeGrace = DefaultHandshakeGrace
+	}
+	cfg.HandshakeGrace = min(cfg.HandshakeGrace, cfg.PingTimeout)
+	if cfg.Clients == nil {
+		cfg.Clients = clientaddr.New(nil)
+	}
+	if cfg.Limits == nil {
+		cfg.Limits = limitlog.New(cfg.Logger)
+	}
 	s := &Server{
-		log:     cfg.Logger,
-		origins: newOriginPolicy(cfg.AllowedOrigins),
-		client:  newClientFile(clientScript),
+		log:      cfg.Logger,
+		origins:  newOriginPolicy(cfg.AllowedOrigins),
+		client:   newClientFile(clientScript),
+		sessions: newSessions(max(cfg.MaxPerClient, 0), max(cfg.MaxTotal, 0)),
+		clients:  cfg.Clients,
+		limits:   cfg.Limits,
 	}
 	s.registry = newRegistry(cfg.QueueSize, func(id string) {
 		s.log.Info("socket dropped: its queue is full", "id", id)
@@ -109,10 +145,18 @@ func New(cfg Config) (*Server, error) {
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
 		Transports: []transport.Transport{
-			&pollingTransport{maxQueued: pollingQueueSize, maxPostBytes: maxClientMessage, log: s.log},
+			&pollingTransport{maxQueued: pollingQueueSize, maxPostBytes: maxClientMessage, log: s.log,
+				handshakeGrace: cfg.HandshakeGrace, pollGap: cfg.PingTimeout},
 			newWebsocketTransport(s.origins.allows, s.log),
 		},
 		SessionIDGenerator: randomSessionIDs{},
+		// Called in the handshake request, once the session has its id and before the client
+		// can know it: the id is how the session's later requests find its slot.
+		ConnInitor: func(r *http.Request, c engineio.Conn) {
+			if sl := slotFrom(r.Context()); sl != nil {
+				s.sessions.named(sl, c.ID())
+			}
+		},
 	})
 	s.sio.OnConnect("/", s.onConnect)
 	s.sio.OnEvent("/", EventNewTweet, s.onNewTweet)
@@ -223,6 +267,10 @@ func (s *Server) RelaysDropped() int64 { return s.relaysDropped.Load() }
 // Connections is the number of live socket connections.
 func (s *Server) Connections() int { return s.registry.count() }
 
+// Sessions is the number of open Engine.IO sessions, the number SOCKET_MAX_TOTAL caps: the
+// connections, and handshakes not connected yet.
+func (s *Server) Sessions() int { return s.sessions.count() }
+
 // Close disconnects every client (they reconnect to the next process) and refuses new ones.
 // Call it once the HTTP server has stopped accepting.
 func (s *Server) Close() {
@@ -281,7 +329,49 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "JSONP polling is not supported; use XHR polling or websocket")
 		return
 	}
+	if sid := q.Get("sid"); sid != "" {
+		sl := s.sessions.find(sid)
+		if sl == nil {
+			// Also what keeps a session the library failed to connect, and never removed
+			// (go-socket.io v1.7.0), from being served again.
+			writeError(w, http.StatusBadRequest, "bad_request", "no such socket.io session (it has ended or never existed); connect again")
+			return
+		}
+		if !sl.serves(q.Get("transport")) {
+			writeError(w, http.StatusBadRequest, "bad_request", "this session is on websocket, or upgrading to it; use that socket or connect again")
+			return
+		}
+		r = r.WithContext(withSlot(r.Context(), sl))
+	} else {
+		sl, ok := s.admit(w, r)
+		if !ok {
+			return
+		}
+		defer sl.freeIfUnused()
+		r = r.WithContext(withSlot(r.Context(), sl))
+	}
 	s.sio.ServeHTTP(&engineErrors{ResponseWriter: w, r: r}, r)
+}
+
+// admit counts a handshake's session, or answers it: 503 when the server holds as many sessions
+// as it may (SOCKET_MAX_TOTAL), 429 when its client does (SOCKET_MAX_PER_IP).
+func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*slot, bool) {
+	client := clientaddr.Key(s.clients.Addr(r))
+	sl, refused := s.sessions.take(client)
+	switch refused {
+	case overTotal:
+		s.limits.Bit("SOCKET_MAX_TOTAL", client, slog.Int("max", s.sessions.total))
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the server has as many live connections as it can hold; try again later")
+		return nil, false
+	case overPerClient:
+		s.limits.Bit("SOCKET_MAX_PER_IP", client, slog.Int("max", s.sessions.perClient))
+		w.Header().Set("Retry-After", "10")
+		writeError(w, http.StatusTooManyRequests, "rate_limited",
+			fmt.Sprintf("your address has %d live connections, the most it may have; close one (another tab) and reconnect", s.sessions.perClient))
+		return nil, false
+	}
+	return sl, true
 }
 
 // originPolicy decides which browser pages may connect. Requests without an Origin header

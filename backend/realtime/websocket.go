@@ -46,14 +46,20 @@ func newWebsocketTransport(checkOrigin func(*http.Request) bool, log *slog.Logge
 func (t *websocketTransport) Name() string { return "websocket" }
 
 func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
+	slot, ok := holdSlotOf(r, "websocket")
+	if !ok {
+		writeError(w, http.StatusBadRequest, "bad_request", "this session has ended, or is on websocket already; connect again")
+		return nil, websocket.HandshakeError{} // answered: the library must not write again
+	}
 	ws, err := t.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		slot.release()
 		// gorilla has answered the request; the library must not write to it again.
 		return nil, websocket.HandshakeError{}
 	}
 	// gorilla reads a message whole, with no limit unless told one.
 	ws.SetReadLimit(maxClientMessage)
-	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r), log: t.log}, nil
+	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r), log: t.log, slot: slot}, nil
 }
 
 func (t *websocketTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
@@ -67,22 +73,36 @@ type websocketConn struct {
 	url    url.URL
 	header http.Header
 	log    *slog.Logger
+	slot   *heldSlot // the session's place in the counts, released at close
 
-	writeMu   sync.Mutex // gorilla allows one writer at a time: the session's and its pongs
-	closeOnce sync.Once
-	refused   atomic.Bool
+	writeMu       sync.Mutex // gorilla allows one writer at a time: the session's and its pongs
+	writeDeadline time.Time  // guarded by writeMu
+	closeOnce     sync.Once
+	refused       atomic.Bool
 }
 
-func (c *websocketConn) URL() url.URL                       { return c.url }
-func (c *websocketConn) LocalAddr() net.Addr                { return c.ws.LocalAddr() }
-func (c *websocketConn) RemoteAddr() net.Addr               { return c.ws.RemoteAddr() }
-func (c *websocketConn) RemoteHeader() http.Header          { return c.header }
-func (c *websocketConn) SetReadDeadline(t time.Time) error  { return c.ws.SetReadDeadline(t) }
-func (c *websocketConn) SetWriteDeadline(t time.Time) error { return c.ws.SetWriteDeadline(t) }
+func (c *websocketConn) URL() url.URL                      { return c.url }
+func (c *websocketConn) LocalAddr() net.Addr               { return c.ws.LocalAddr() }
+func (c *websocketConn) RemoteAddr() net.Addr              { return c.ws.RemoteAddr() }
+func (c *websocketConn) RemoteHeader() http.Header         { return c.header }
+func (c *websocketConn) SetReadDeadline(t time.Time) error { return c.ws.SetReadDeadline(t) }
+
+// SetWriteDeadline takes effect at the next write. gorilla's deadline is a plain field its
+// writer reads, and the session sets it from its reader goroutine (after each ping) while its
+// writer may be writing: the write applies it, under writeMu.
+func (c *websocketConn) SetWriteDeadline(t time.Time) error {
+	c.writeMu.Lock()
+	c.writeDeadline = t
+	c.writeMu.Unlock()
+	return nil
+}
 
 func (c *websocketConn) Close() error {
 	var err error
-	c.closeOnce.Do(func() { err = c.ws.Close() })
+	c.closeOnce.Do(func() {
+		err = c.ws.Close()
+		c.slot.release()
+	})
 	return err
 }
 
@@ -152,6 +172,7 @@ var _ io.ByteWriter = (*websocketWriter)(nil)
 func (w *websocketWriter) Close() error {
 	w.c.writeMu.Lock()
 	defer w.c.writeMu.Unlock()
+	w.c.ws.SetWriteDeadline(w.c.writeDeadline)
 	return w.c.ws.WriteMessage(w.messageType, w.Bytes())
 }
 

@@ -161,15 +161,16 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	clients := clientaddr.New(cfg.TrustedProxies)
 	bites := limitlog.New(log)
 	writes := ratelimit.New(cfg.WritesPerMinute, cfg.WriteBurst)
-	log.Info("limits",
-		"writes_per_minute", writes.PerMinute(), "write_burst", writes.Burst(),
-		"trusted_proxies", strings.Join(clients.Trusted(), ","))
-
+	logLimits(cfg, log, writes, clients)
 	sockets, err := realtime.New(realtime.Config{
 		Logger:         log,
 		AllowedOrigins: cfg.AllowedOrigins,
 		PingInterval:   cfg.PingInterval,
 		PingTimeout:    cfg.PingTimeout,
+		MaxPerClient:   cfg.SocketMaxPerIP,
+		MaxTotal:       cfg.SocketMaxTotal,
+		Clients:        clients,
+		Limits:         bites,
 	})
 	if err != nil {
 		store.Close()
@@ -186,6 +187,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		Clients:        clients,
 		WriteLimit:     writes,
 		Bites:          bites,
+		Sessions:       sockets.Sessions,
 	})
 	srv = &http.Server{
 		Handler:           handler,
@@ -193,7 +195,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		// No ReadTimeout or WriteTimeout here: they would cut long-lived socket connections.
 		// /api requests get both, per request, from the handler (REQUEST_TIMEOUT).
 		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
+		MaxHeaderBytes: maxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	// Shutdown stops accepting, then waits for requests to finish; a long-poll would wait
@@ -211,6 +213,24 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	return srv, func() { stopDebug(); store.Close() }, nil
 }
 
+// maxHeaderBytes caps a request's header block (net/http answers 431 past it). Browsers send a
+// few kilobytes; a larger block is a client probing for memory to hold. net/http reads up to
+// 4 KiB past the cap before it refuses (its buffer's slack), so blocks above 20 KiB are refused
+// for certain.
+const maxHeaderBytes = 16 << 10
+
+// logLimits writes the `limits` record: the limits this process enforces, once, at start.
+func logLimits(cfg config.Config, log *slog.Logger, writes *ratelimit.Limiter, clients *clientaddr.Resolver) {
+	log.Info("limits",
+		"writes_per_minute", writes.PerMinute(), "write_burst", writes.Burst(),
+		"trusted_proxies", strings.Join(clients.Trusted(), ","),
+		"socket_max_per_ip", cfg.SocketMaxPerIP,
+		"socket_max_total", cfg.SocketMaxTotal,
+		"file_limit", cfg.FileLimit,
+		"socket_message_bytes", realtime.MaxMessageBytes,
+		"max_header_bytes", maxHeaderBytes)
+}
+
 // pageServer is the page's HTTP server: static files only, so it can afford read and write
 // timeouts the API cannot.
 func pageServer(page *web.Server, log *slog.Logger) *http.Server {
@@ -220,7 +240,7 @@ func pageServer(page *web.Server, log *slog.Logger) *http.Server {
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

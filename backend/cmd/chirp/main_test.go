@@ -33,13 +33,17 @@ type program struct {
 }
 
 // start runs the whole program as production does, on a free port, and waits until it serves.
-// The write limit is off unless env sets it: these tests post from one address.
+// The write limit and the sockets per address are off unless env sets them: these tests post
+// and connect from one address.
 func start(t testing.TB, env map[string]string) *program {
 	t.Helper()
 	env["HOST"] = "127.0.0.1"
 	env["PORT"] = "0"
 	if _, ok := env["RATE_LIMIT_WRITES_PER_MINUTE"]; !ok {
 		env["RATE_LIMIT_WRITES_PER_MINUTE"] = "0"
+	}
+	if _, ok := env["SOCKET_MAX_PER_IP"]; !ok {
+		env["SOCKET_MAX_PER_IP"] = "0"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &program{logs: &testlog.Buffer{}, env: env, cancel: cancel, done: make(chan error, 1)}

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testdb"
+)
+
+// Issue 10, through the whole program: the socket limits as configured by the environment.
+
+func TestSocketsPerAddressAreLimited(t *testing.T) {
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "SOCKET_MAX_PER_IP": "3"})
+	a, b := sockettest.From(p.base, "127.0.0.2"), sockettest.From(p.base, "127.0.0.3")
+	a.PollingSession(t)
+	a.PollingSession(t)
+	ws := a.WebsocketSession(t)
+	status, _, body := a.Handshake(t)
+	sockettest.Refused(t, "4th polling handshake", status, body, http.StatusTooManyRequests, "rate_limited")
+	_, status, body = a.Dial(t, "")
+	sockettest.Refused(t, "4th websocket handshake", status, body, http.StatusTooManyRequests, "rate_limited")
+	b.WebsocketSession(t)
+
+	ws.Close()
+	waitForHealth(t, p.base, "the closed socket's session is released", func(h health) bool { return h.Sessions == 3 })
+	a.WebsocketSession(t)
+	if !strings.Contains(p.logs.String(), "limit=SOCKET_MAX_PER_IP client=127.0.0.2") {
+		t.Fatalf("the refusal was not logged:\n%s", p.logs)
+	}
+}
+
+func TestSocketsInAllAreLimited(t *testing.T) {
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "SOCKET_MAX_TOTAL": "5"})
+	var open []*websocket.Conn
+	for i := range 5 {
+		open = append(open, sockettest.From(p.base, fmt.Sprintf("127.0.0.%d", 2+i)).WebsocketSession(t))
+	}
+	late := sockettest.From(p.base, "127.0.0.9")
+	status, _, body := late.Handshake(t)
+	sockettest.Refused(t, "6th polling handshake", status, body, http.StatusServiceUnavailable, "unavailable")
+	_, status, body = late.Dial(t, "")
+	sockettest.Refused(t, "6th websocket handshake", status, body, http.StatusServiceUnavailable, "unavailable")
+
+	// The API and /healthz go on, and those connected hear of a new tweet.
+	waitForHealth(t, p.base, "5 connections", func(h health) bool { return h.Connections == 5 })
+	if resp := post(t, p.base, "while full"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create: %d", resp.StatusCode)
+	}
+	for _, ws := range open {
+		sockettest.AwaitNewTweet(t, ws)
+	}
+}
+
+// Abandoned polling handshakes are closed within PING_TIMEOUT, and the counts return to 0.
+func TestAbandonedHandshakesAreClosed(t *testing.T) {
+	p := start(t, map[string]string{
+		"DATABASE_URL": testdb.SQLiteURL(t), "SOCKET_MAX_PER_IP": "0", "PING_INTERVAL": "1s", "PING_TIMEOUT": "2s",
+	})
+	var wg sync.WaitGroup
+	for i := range 4 {
+		c := sockettest.From(p.base, fmt.Sprintf("127.0.0.%d", 2+i))
+		wg.Go(func() {
+			for range 50 {
+				c.PollingSession(t)
+			}
+		})
+	}
+	wg.Wait()
+	waitForHealth(t, p.base, "no session left", func(h health) bool { return h.Sessions == 0 && h.Connections == 0 })
+}
+
+func TestLargeHeaderBlocksAreRefused(t *testing.T) {
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t)})
+	for _, tt := range []struct {
+		size int
+		want int
+	}{
+		{15 << 10, http.StatusOK},
+		{24 << 10, http.StatusRequestHeaderFieldsTooLarge},
+		{64 << 10, http.StatusRequestHeaderFieldsTooLarge},
+	} {
+		c := dial(t, p.base)
+		c.send("GET", "/healthz", "Cookie: c="+strings.Repeat("x", tt.size))
+		if resp, body := c.response(5 * time.Second); resp.StatusCode != tt.want {
+			t.Errorf("%d KiB of headers: %d %s, want %d", tt.size>>10, resp.StatusCode, body, tt.want)
+		}
+	}
+}
+
+func TestLimitsAreLoggedOnceAtStart(t *testing.T) {
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "SOCKET_MAX_PER_IP": "7", "SOCKET_MAX_TOTAL": "9"})
+	logs := p.logs.String()
+	if strings.Count(logs, "msg=limits ") != 1 ||
+		!strings.Contains(logs, "socket_max_per_ip=7 socket_max_total=9") || !strings.Contains(logs, "max_header_bytes=16384") {
+		t.Fatalf("limits record:\n%s", logs)
+	}
+}
+
+type health struct{ Connections, Sessions int }
+
+// waitForHealth polls /healthz until cond holds (failing the test after 10 s).
+func waitForHealth(t *testing.T, base, what string, cond func(health) bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	var h health
+	for {
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = json.NewDecoder(resp.Body).Decode(&h)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("/healthz: %d %v", resp.StatusCode, err)
+		}
+		if cond(h) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 10 s: %s (/healthz: %+v)", what, h)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
