@@ -7,15 +7,19 @@ package soak
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -58,6 +62,28 @@ type tally struct {
 	mu sync.Mutex
 	m  map[string]int
 }
+
+// addErr counts err under its kind, without the addresses and ports that would make every
+// error its own line.
+func (t *tally) addErr(prefix string, err error) {
+	msg := err.Error()
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr) && netErr.Timeout():
+		msg = "timeout"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		msg = "connection closed (EOF)"
+	case errors.Is(err, syscall.ECONNRESET):
+		msg = "connection reset"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		msg = "connection refused"
+	default:
+		msg = addrPort.ReplaceAllString(msg, "ADDR")
+	}
+	t.add(prefix + ": " + msg)
+}
+
+var addrPort = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`)
 
 func (t *tally) add(name string) {
 	t.mu.Lock()
@@ -225,7 +251,7 @@ func poster(ctx context.Context, base, source string, lat *latencies, errs *tall
 			return
 		}
 		if err != nil {
-			errs.add("post: " + err.Error())
+			errs.addErr("post", err)
 			continue
 		}
 		io.Copy(io.Discard, resp.Body)
@@ -253,7 +279,7 @@ func reader(ctx context.Context, base, source string, lat *latencies, errs *tall
 			return
 		}
 		if err != nil {
-			errs.add("read: " + err.Error())
+			errs.addErr("read", err)
 			continue
 		}
 		io.Copy(io.Discard, resp.Body)
@@ -279,7 +305,7 @@ func sockets(ctx context.Context, base, source string, lat *latencies, errs *tal
 			return
 		}
 		if err != nil {
-			errs.add("socket: " + err.Error())
+			errs.addErr("socket", err)
 			sleepCtx(ctx, time.Second)
 			continue
 		}
