@@ -1,0 +1,12 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/chirp-social/chirp/backend/internal/leakcheck"
+)
+
+// TestMain fails the package's tests if they leave a goroutine behind (the whole program, run
+// and stopped as production does), but for the library's accept loop, which is never stopped
+// (leakcheck.SocketIOServe says why).
+func TestMain(m *testing.M) { leakcheck.Main(m, leakcheck.SocketIOServe) }
