@@ -80,16 +80,7 @@ func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 
 	// The bystander still gets what is announced, and it was the only connection left.
 	s.TweetCreated(chirp.Tweet{ID: 1})
-	bystander.SetReadDeadline(time.Now().Add(5 * time.Second))
-	for {
-		_, msg, err := bystander.ReadMessage()
-		if err != nil {
-			t.Fatalf("the bystander lost its socket: %v", err)
-		}
-		if strings.TrimSpace(string(msg)) == `42["newTweet",true]` {
-			break
-		}
-	}
+	expectNewTweet(t, bystander)
 	waitFor(t, func() bool { return s.Connections() == 1 }, "only the bystander is left")
 	// One Info record per refused connection, no more.
 	want := 2*len(hostilePackets) + 5
@@ -185,6 +176,22 @@ func dialWebsocket(t *testing.T, ts *httptest.Server) *websocket.Conn {
 		t.Fatalf("open packet: %q %v", open, err)
 	}
 	return ws
+}
+
+// expectNewTweet reads until the socket receives a newTweet event, failing if it is closed
+// first or nothing comes within 5 s.
+func expectNewTweet(t *testing.T, ws *websocket.Conn) {
+	t.Helper()
+	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("the bystander lost its socket: %v", err)
+		}
+		if strings.TrimSpace(string(msg)) == `42["newTweet",true]` {
+			return
+		}
+	}
 }
 
 // expectClosed reads until the server closes the socket (a read deadline is not a close).

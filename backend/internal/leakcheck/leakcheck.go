@@ -4,7 +4,6 @@ package leakcheck
 
 import (
 	"net/http"
-	"testing"
 
 	"go.uber.org/goleak"
 
@@ -20,11 +19,11 @@ var SocketIOServe = goleak.IgnoreTopFunction("github.com/googollee/go-socket.io/
 // Main runs the tests, then checks that no goroutine is left but those ignored. Before the
 // check it closes the tests' shared PostgreSQL admin connection and the default HTTP client's
 // idle keep-alive connections: both belong to the tests, not to the code under test.
-func Main(m *testing.M, ignore ...goleak.Option) {
+func Main(m goleak.TestingM, ignore ...goleak.Option) {
 	goleak.VerifyTestMain(tidy{m}, ignore...)
 }
 
-type tidy struct{ m *testing.M }
+type tidy struct{ m goleak.TestingM }
 
 func (t tidy) Run() int {
 	code := t.m.Run()
