@@ -30,7 +30,7 @@ FRONTEND := frontend
 # the summary at the end names the failed stages, and then the target fails. The Node tests run
 # only on a binary built by this run (never a stale one) and with their packages installed.
 .PHONY: test
-test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), deploy/check, then Node and browser tests; a summary names what failed
+test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), each fuzz target 10 s, deploy/check, then Node and browser tests; a summary names what failed
 	@results=(); failed=(); \
 	stage() { \
 	  printf '\n== make test: %s\n' "$$1"; \
@@ -38,6 +38,7 @@ test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with 
 	}; \
 	stage "gofmt and go vet" '$(MAKE) -s check' || true; \
 	stage "Go tests (backend)" 'cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...' || true; \
+	stage "Go fuzzing (10 s a target)" '$(MAKE) -s fuzz FUZZTIME=10s' || true; \
 	stage "Go tests (deploy/check)" 'cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...' || true; \
 	built=1; stage "build" 'cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp' || built=; \
 	packages=1; stage "npm packages" '$(MAKE) -s $(FRONTEND)/node_modules' || packages=; \
@@ -62,6 +63,30 @@ check: ## gofmt and go vet
 	@unformatted=$$(gofmt -l $(BACKEND) deploy/check) && if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	cd $(BACKEND) && $(GO) vet ./...
 	cd deploy/check && $(GO) vet ./...
+
+# Each Go fuzz target, as package:Target. `go test` runs their seeds (in the code and in the
+# package's testdata/fuzz) with the other tests; this looks further.
+FUZZ_TARGETS := httpapi:FuzzCreateTweet httpapi:FuzzEditTweet httpapi:FuzzListQuery \
+	realtime:FuzzClientPayload realtime:FuzzWebsocketFrame web:FuzzRequestHost
+FUZZTIME ?= 2m
+
+.PHONY: fuzz
+fuzz: ## run each Go fuzz target for FUZZTIME (2m); prints its executions; a finding is saved in the package's testdata/fuzz
+	@failed=(); for target in $(FUZZ_TARGETS); do \
+	  pkg=$${target%%:*} name=$${target#*:}; \
+	  fuzz() { cd $(BACKEND) && $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg 2>&1; }; \
+	  out=$$(fuzz) && ok=1 || ok=; \
+	  if [[ -z $$ok && $$out == *"context deadline exceeded"* && $$out != *"Failing input written"* ]]; then \
+	    echo "$$pkg $$name: the fuzzer's own timeout race (no input failed), once more"; \
+	    out=$$(fuzz) && ok=1 || ok=; \
+	  fi; \
+	  if [[ -n $$ok ]]; then \
+	    printf 'ok      %-28s %s\n' "$$pkg $$name" "$$(grep -o 'elapsed: [^,]*, execs: [0-9]*' <<<"$$out" | tail -1)"; \
+	  else \
+	    printf '%s\nFAILED  %s %s\n' "$$out" "$$pkg" "$$name"; failed+=("$$name"); \
+	  fi; \
+	done; \
+	if (( $${#failed[@]} )); then echo "fuzz: FAILED: $${failed[*]}"; exit 1; fi
 
 .PHONY: bench
 bench: ## Go benchmarks: list and create through the router on SQLite (and PostgreSQL with TEST_DATABASE_URL)

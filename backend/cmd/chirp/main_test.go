@@ -118,9 +118,11 @@ func TestRunServesAndStops(t *testing.T) {
 		if err := run(context.Background(), []string{"chirp", "healthcheck"}, env, io.Discard, io.Discard); err != nil {
 			t.Fatalf("healthcheck against a ready server: %v", err)
 		}
-		if resp, err := http.Get(p.base + "/debug/pprof/"); err != nil || resp.StatusCode != 404 {
+		resp, err := http.Get(p.base + "/debug/pprof/")
+		if err != nil || resp.StatusCode != 404 {
 			t.Fatalf("pprof must never be on the public port: %v %v", err, resp)
 		}
+		resp.Body.Close() // an unclosed body holds its connection's goroutines (goleak)
 		if err := p.stop(t); err != nil {
 			t.Fatalf("run returned %v after the signal", err)
 		}

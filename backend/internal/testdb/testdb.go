@@ -143,3 +143,11 @@ func HoldInTransaction(t testing.TB, url, statement string) *sql.Tx {
 	}
 	return tx
 }
+
+// CloseAdmin closes the connection shared by the test binary's tests, for a TestMain that
+// checks, after every test, that nothing is left running.
+func CloseAdmin() {
+	if admin != nil {
+		admin.Close()
+	}
+}
