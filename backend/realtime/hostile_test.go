@@ -1,14 +1,12 @@
 package realtime_test
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf16"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testlog"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
@@ -113,27 +112,9 @@ func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log sink that several goroutines write to.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLoggedServer(t *testing.T) (*httptest.Server, *realtime.Server, *lockedBuffer) {
+func newLoggedServer(t *testing.T) (*httptest.Server, *realtime.Server, *testlog.Buffer) {
 	t.Helper()
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	s, err := realtime.New(realtime.Config{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
