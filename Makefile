@@ -28,7 +28,8 @@ FRONTEND := frontend
 
 # Every stage runs even when an earlier one failed, so one run shows everything that is broken;
 # the summary at the end names the failed stages, and then the target fails. The Node tests run
-# only on a binary built by this run (never a stale one) and with their packages installed.
+# only on a binary built by this run (never a stale one) and with their packages installed; the
+# packages come first because some Go tests check the socket.io client file they hold.
 .PHONY: test
 test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), each fuzz target 10 s, deploy/check, then Node and browser tests; a summary names what failed
 	@results=(); failed=(); \
@@ -37,11 +38,11 @@ test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with 
 	  if ( eval "$$2" ); then results+=("ok       $$1"); else results+=("FAILED   $$1"); failed+=("$$1"); return 1; fi; \
 	}; \
 	stage "gofmt and go vet" '$(MAKE) -s check' || true; \
+	packages=1; stage "npm packages" '$(MAKE) -s $(FRONTEND)/node_modules' || packages=; \
 	stage "Go tests (backend)" 'cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...' || true; \
 	stage "Go fuzzing (10 s a target)" '$(MAKE) -s fuzz FUZZTIME=10s' || true; \
 	stage "Go tests (deploy/check)" 'cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...' || true; \
 	built=1; stage "build" 'cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp' || built=; \
-	packages=1; stage "npm packages" '$(MAKE) -s $(FRONTEND)/node_modules' || packages=; \
 	if [[ -n $$built && -n $$packages ]]; then \
 	  stage "Node and browser tests" 'cd $(FRONTEND) && CHIRP_BIN=../$(BIN) npm test' || true; \
 	else \
