@@ -52,7 +52,16 @@ type Config struct {
 	// turns the limit off.
 	WritesPerMinute int
 	WriteBurst      int
+	// EventBus is how this process hears other processes' writes: EventBusPostgres (LISTEN/
+	// NOTIFY on the shared database) or EventBusLocal (one process, nothing to hear).
+	EventBus string
 }
+
+// The event buses.
+const (
+	EventBusPostgres = "postgres"
+	EventBusLocal    = "local"
+)
 
 // Addr is the listen address, HOST:PORT.
 func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
@@ -126,6 +135,19 @@ func Load(getenv func(string) string) (Config, error) {
 		c.SocketMaxTotal = SocketTotalFor(c.FileLimit)
 	} else if c.SocketMaxTotal = count(get, "SOCKET_MAX_TOTAL", "", bad); c.FileLimit > 0 && uint64(c.SocketMaxTotal) > c.FileLimit {
 		bad("SOCKET_MAX_TOTAL", total, fmt.Sprintf("above this process's file descriptor limit (%d, ulimit -n): every websocket holds one; raise the limit, or leave this unset to derive it", c.FileLimit))
+	}
+	postgres := strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+	c.EventBus = EventBusLocal
+	if postgres {
+		c.EventBus = EventBusPostgres
+	}
+	switch bus := get("EVENT_BUS", c.EventBus); {
+	case bus == EventBusPostgres && !postgres:
+		bad("EVENT_BUS", bus, "postgres needs a PostgreSQL DATABASE_URL: SQLite serves one process, so its bus is local")
+	case bus == EventBusPostgres, bus == EventBusLocal:
+		c.EventBus = bus
+	default:
+		bad("EVENT_BUS", bus, "want postgres (several processes on one PostgreSQL database) or local (one process)")
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)

@@ -102,6 +102,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"SOCKET_MAX_TOTAL", "99999999999"}, // above any file descriptor limit of this machine
 
 		{"PING_TIMEOUT", "10s"}, // not above the default 25 s interval
+		{"EVENT_BUS", "redis"},
+		{"EVENT_BUS", "postgres"}, // on the default SQLite database
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -152,5 +154,30 @@ func TestInvalidLimitsAreReportedWithTheRest(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Fatalf("all problems at once: want %s in %v", name, err)
 		}
+	}
+}
+
+func TestEventBusFollowsTheDatabase(t *testing.T) {
+	const pg = "postgres://chirp@db:5432/chirp"
+	tests := []struct {
+		databaseURL, eventBus, want string
+	}{
+		{"", "", config.EventBusLocal},
+		{"sqlite:///tmp/chirp.db", "local", config.EventBusLocal},
+		{pg, "", config.EventBusPostgres},
+		{"postgresql://chirp@db/chirp", "", config.EventBusPostgres},
+		{pg, "local", config.EventBusLocal},
+		{pg, "postgres", config.EventBusPostgres},
+	}
+	for _, tt := range tests {
+		t.Run(tt.databaseURL+" "+tt.eventBus, func(t *testing.T) {
+			c, err := config.Load(env(map[string]string{"DATABASE_URL": tt.databaseURL, "EVENT_BUS": tt.eventBus}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.EventBus != tt.want {
+				t.Fatalf("EVENT_BUS %q with DATABASE_URL %q: got %q, want %q", tt.eventBus, tt.databaseURL, c.EventBus, tt.want)
+			}
+		})
 	}
 }

@@ -92,6 +92,9 @@ type Store struct {
 	// work, so it gets the context the batch's statements get, and its error rolls the batch
 	// back.
 	beforeCommit func(ctx context.Context, ids []int64) error
+	// notifier, when set, makes the notification each write sends from inside its transaction
+	// (PostgreSQL only).
+	notifier Notifier
 
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
 	purgeEvery time.Duration       // how often the writer purges expired idempotency keys
@@ -102,15 +105,35 @@ type Store struct {
 
 var _ chirp.TweetStore = (*Store)(nil)
 
+// Notifier makes the notification that announces a committed write to other processes (the
+// event bus). The store sends it with pg_notify inside the write's transaction, so PostgreSQL
+// delivers it if and only if the write commits, when it becomes visible: one per create batch,
+// naming the batch's highest id; one per edit; one per delete that removed a row.
+type Notifier interface {
+	Created(lastID int64) (channel, payload string)
+	Updated(id int64) (channel, payload string)
+	Deleted(id int64) (channel, payload string)
+}
+
+// Option configures Open.
+type Option func(*Store)
+
+// WithNotifier announces every committed write through n. It needs PostgreSQL: SQLite has no
+// notifications (and serves one process).
+func WithNotifier(n Notifier) Option { return func(s *Store) { s.notifier = n } }
+
 // Open connects to databaseURL (postgres://… or postgresql://…; sqlite:///path/file.db; or
 // empty for DefaultSQLitePath) and brings the schema up to date.
-func Open(ctx context.Context, databaseURL string) (*Store, error) {
-	return open(ctx, databaseURL, purgeInterval)
+func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
+	return open(ctx, databaseURL, purgeInterval, opts...)
 }
 
 // open is Open with the interval between purges of expired idempotency keys.
-func open(ctx context.Context, databaseURL string, purgeEvery time.Duration) (*Store, error) {
+func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opts ...Option) (*Store, error) {
 	s := &Store{purgeEvery: purgeEvery}
+	for _, o := range opts {
+		o(s)
+	}
 	var dialector gorm.Dialector
 	var sqlitePool *sql.DB
 	switch {
@@ -128,6 +151,10 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration) (*S
 			return nil, fmt.Errorf("open database: %w", classify(err))
 		}
 		dialector = sqlite.Dialector{Conn: sqlitePool}
+		if s.notifier != nil {
+			sqlitePool.Close()
+			return nil, errors.New("the event bus needs PostgreSQL: SQLite serves one process")
+		}
 	}
 	db, err := gorm.Open(dialector, &gorm.Config{
 		Logger: logger.Discard,
@@ -163,6 +190,13 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration) (*S
 	s.writerDone = make(chan struct{})
 	go s.writeCreates()
 	return s, nil
+}
+
+// Pool is the store's connection pool, for other users of the same database (the event bus
+// publishes on it).
+func (s *Store) Pool() *sql.DB {
+	pool, _ := s.db.DB() // the store was opened on a *sql.DB: never fails
+	return pool
 }
 
 // SQLitePath returns the file a non-PostgreSQL DATABASE_URL names, or an error for a URL that
@@ -691,6 +725,12 @@ func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest
 				return err
 			}
 		}
+		if len(p.rows) > 0 {
+			// Ids grow along the batch: its last row has the highest.
+			if err := s.notify(tx, changeCreated, p.rows[len(p.rows)-1].ID); err != nil {
+				return err
+			}
+		}
 		if s.beforeCommit != nil {
 			ids := make([]int64, len(p.rows))
 			for i, r := range p.rows {
@@ -829,7 +869,7 @@ func (s *Store) UpdateTweet(ctx context.Context, id int64, e chirp.Edit) (chirp.
 		}
 		row.Content, row.UpdatedAt = e.Content, now
 		updated = row.tweet()
-		return nil
+		return s.notify(tx, changeUpdated, id)
 	})
 	if err != nil {
 		if chirp.ErrorCode(err) != "" {
@@ -852,14 +892,50 @@ func (s *Store) DeleteTweet(ctx context.Context, id int64) error {
 	var deleted int64
 	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
 		res := tx.Where("id = ?", id).Delete(&tweetRow{})
+		if res.Error != nil {
+			return res.Error
+		}
 		deleted = res.RowsAffected
-		return res.Error
+		if deleted == 0 {
+			return nil
+		}
+		return s.notify(tx, changeDeleted, id)
 	})
 	if err != nil {
 		return fmt.Errorf("delete tweet %d: %w", id, classify(err))
 	}
 	if deleted == 0 {
 		return chirp.NotFound(id)
+	}
+	return nil
+}
+
+// change is a kind of committed write, as notify announces it.
+type change int
+
+const (
+	changeCreated change = iota
+	changeUpdated
+	changeDeleted
+)
+
+// notify sends, inside tx, the notification of a change to tweet id (for created, the batch's
+// highest id); nothing without a notifier.
+func (s *Store) notify(tx *gorm.DB, c change, id int64) error {
+	if s.notifier == nil {
+		return nil
+	}
+	var channel, payload string
+	switch c {
+	case changeCreated:
+		channel, payload = s.notifier.Created(id)
+	case changeUpdated:
+		channel, payload = s.notifier.Updated(id)
+	case changeDeleted:
+		channel, payload = s.notifier.Deleted(id)
+	}
+	if err := tx.Exec("SELECT pg_notify(?, ?)", channel, payload).Error; err != nil {
+		return fmt.Errorf("notify: %w", err)
 	}
 	return nil
 }

@@ -91,3 +91,10 @@ func (w errorWriter) write(c *gin.Context, err error) {
 	c.Abort()
 	c.PureJSON(status, body)
 }
+
+// notReady answers /readyz with 503 for a part other than the database (the event bus): that
+// part logs its own outage, so this one does not go to the database's outage log.
+func (w errorWriter) notReady(c *gin.Context, cause error) {
+	c.Abort()
+	c.PureJSON(http.StatusServiceUnavailable, errorBody{Error: errorJSON{Code: chirp.CodeUnavailable, Message: "not ready: " + cause.Error()}})
+}

@@ -43,6 +43,9 @@ type Config struct {
 	// Sessions, when set, reports open socket sessions in /healthz: the connections and the
 	// handshakes not connected yet, the number SOCKET_MAX_TOTAL caps.
 	Sessions func() int
+	// Ready, when set, is asked by /readyz after the database: a process whose event bus is
+	// down does not hear the others, and a balancer should send new clients elsewhere.
+	Ready func() error
 }
 
 // outageSummaryInterval is how often, at most, an outage of the database is summarised in
@@ -110,6 +113,12 @@ func New(cfg Config) http.Handler {
 			return
 		}
 		errs.outages.Recovered()
+		if cfg.Ready != nil {
+			if err := cfg.Ready(); err != nil {
+				errs.notReady(c, err)
+				return
+			}
+		}
 		c.PureJSON(http.StatusOK, gin.H{"status": "ready"})
 	})
 

@@ -3,12 +3,14 @@ package httpapi_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chirp-social/chirp/backend"
@@ -36,6 +38,30 @@ func TestHealth(t *testing.T) {
 			t.Fatalf("the answer reveals the driver: %s", r.body)
 		}
 	})
+}
+
+// A process whose event bus is down is not ready, and says why, without a word about the
+// database (whose outage log stays quiet).
+func TestReadyzReportsTheEventBus(t *testing.T) {
+	var busDown atomic.Bool
+	s := newServer(t, testdb.SQLiteURL(t), httpapi.Config{Ready: func() error {
+		if busDown.Load() {
+			return errors.New("event bus down for 1.2s")
+		}
+		return nil
+	}})
+	if r := s.do("GET", "/readyz", "", ""); r.status != 200 {
+		t.Fatalf("readyz with the bus up: %d %s", r.status, r.body)
+	}
+	busDown.Store(true)
+	r := s.do("GET", "/readyz", "", "")
+	if r.status != http.StatusServiceUnavailable || r.errorCode(t) != "unavailable" || !strings.Contains(r.body, "event bus down") {
+		t.Fatalf("readyz with the bus down: %d %s", r.status, r.body)
+	}
+	busDown.Store(false)
+	if r := s.do("GET", "/readyz", "", ""); r.status != 200 {
+		t.Fatalf("readyz with the bus back: %d %s", r.status, r.body)
+	}
 }
 
 func TestCreate(t *testing.T) {

@@ -50,6 +50,15 @@ type Config struct {
 	// handshake's answer; zero means DefaultHandshakeGrace, and it is never above PingTimeout.
 	// Later GETs may be PingTimeout apart.
 	HandshakeGrace time.Duration
+	// Relays, when set, is told of every client newTweet relayed here, so that it reaches the
+	// clients of other processes too (the event bus).
+	Relays RelayPublisher
+}
+
+// RelayPublisher carries a relayed client newTweet beyond this process. It must not block.
+type RelayPublisher interface {
+	// Relayed names the connection that sent it, which must never hear its own relay.
+	Relayed(conn string)
 }
 
 // Defaults for Config.
@@ -96,6 +105,7 @@ type Server struct {
 	sessions *sessions
 	clients  *clientaddr.Resolver
 	limits   *limitlog.Log
+	relays   RelayPublisher // nil: relays stay in this process
 	closing  atomic.Bool
 	// relaysDropped counts newTweet events from clients that were not relayed.
 	relaysDropped atomic.Int64
@@ -137,6 +147,7 @@ func New(cfg Config) (*Server, error) {
 		sessions: newSessions(max(cfg.MaxPerClient, 0), max(cfg.MaxTotal, 0)),
 		clients:  cfg.Clients,
 		limits:   cfg.Limits,
+		relays:   cfg.Relays,
 	}
 	s.registry = newRegistry(cfg.QueueSize, func(id string) {
 		s.log.Info("socket dropped: its queue is full", "id", id)
@@ -216,6 +227,9 @@ func (s *Server) onNewTweet(c socketio.Conn, _ any) {
 	relay, report := relayLimiterOf(c).allow()
 	if relay {
 		s.registry.broadcast(event{name: EventNewTweet, payload: true}, c.ID())
+		if s.relays != nil {
+			s.relays.Relayed(c.ID())
+		}
 		return
 	}
 	s.relaysDropped.Add(1)
@@ -246,7 +260,11 @@ type idPayload struct {
 }
 
 // TweetCreated tells every client a tweet was committed.
-func (s *Server) TweetCreated(chirp.Tweet) {
+func (s *Server) TweetCreated(chirp.Tweet) { s.NewTweetHint() }
+
+// NewTweetHint tells every client to ask the API what is new, as TweetCreated does: for a
+// client's newTweet relayed by another process, and after the event bus missed events.
+func (s *Server) NewTweetHint() {
 	s.registry.broadcast(event{name: EventNewTweet, payload: true}, "")
 }
 

@@ -24,6 +24,7 @@ import (
 
 	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/config"
+	"github.com/chirp-social/chirp/backend/eventbus"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/limitlog"
@@ -148,21 +149,34 @@ func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "page", HTTP: pageServer(page, log), Listener: ln})
 }
 
-// newAPI opens the store and builds the API's server (and the pprof listener of DEBUG_ADDR);
-// closeAPI closes what it opened, after the server has shut down.
+// newAPI opens the store and the event bus and builds the API's server (and the pprof
+// listener of DEBUG_ADDR); closeAPI closes what it opened, after the server has shut down.
 func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http.Server, closeAPI func(), err error) {
-	store, err := gormstore.Open(ctx, cfg.DatabaseURL)
+	var bus *eventbus.Bus
+	var storeOpts []gormstore.Option
+	if cfg.EventBus == config.EventBusPostgres {
+		if bus, err = eventbus.New(eventbus.Config{DatabaseURL: cfg.DatabaseURL, Logger: log}); err != nil {
+			return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		}
+		storeOpts = append(storeOpts, gormstore.WithNotifier(bus))
+	}
+	store, err := gormstore.Open(ctx, cfg.DatabaseURL, storeOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL))
+	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL), "event_bus", cfg.EventBus)
 
 	// One client address rule and one log of limit bites for the API and the socket server.
 	clients := clientaddr.New(cfg.TrustedProxies)
 	bites := limitlog.New(log)
 	writes := ratelimit.New(cfg.WritesPerMinute, cfg.WriteBurst)
 	logLimits(cfg, log, writes, clients)
+	var relays realtime.RelayPublisher // a nil *eventbus.Bus would not be a nil interface
+	if bus != nil {
+		relays = bus
+	}
 	sockets, err := realtime.New(realtime.Config{
+		Relays:         relays,
 		Logger:         log,
 		AllowedOrigins: cfg.AllowedOrigins,
 		PingInterval:   cfg.PingInterval,
@@ -176,6 +190,22 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		store.Close()
 		return nil, nil, fmt.Errorf("PING_INTERVAL, PING_TIMEOUT: %w", err)
 	}
+	var ready func() error
+	if bus != nil {
+		if err := bus.Start(ctx, sockets, store.Pool()); err != nil {
+			store.Close()
+			return nil, nil, err
+		}
+		ready = bus.Ready
+	}
+	// Last of all, after the sockets have closed and requests drained: the bus, then the
+	// database.
+	closeStore := func() {
+		if bus != nil {
+			bus.Close()
+		}
+		store.Close()
+	}
 	handler := httpapi.New(httpapi.Config{
 		Store:          store,
 		Announcer:      sockets,
@@ -188,6 +218,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		WriteLimit:     writes,
 		Bites:          bites,
 		Sessions:       sockets.Sessions,
+		Ready:          ready,
 	})
 	srv = &http.Server{
 		Handler:           handler,
@@ -205,12 +236,13 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	stopDebug := func() {}
 	if cfg.DebugAddr != "" {
 		if stopDebug, err = serveDebug(cfg.DebugAddr, log); err != nil {
-			store.Close()
+			closeStore()
 			return nil, nil, err
 		}
 	}
-	// In-flight requests finish and sockets close before the caller closes the database.
-	return srv, func() { stopDebug(); store.Close() }, nil
+	// In-flight requests finish and sockets close before the caller closes the bus and the
+	// database.
+	return srv, func() { stopDebug(); closeStore() }, nil
 }
 
 // maxHeaderBytes caps a request's header block (net/http answers 431 past it). Browsers send a

@@ -59,7 +59,7 @@ func dialSocket(ctx context.Context, base, source string) (*socket, error) {
 		if resp != nil {
 			return nil, fmt.Errorf("handshake: %s", resp.Status)
 		}
-		return nil, err
+		return nil, &stageError{stage: "dial", err: err}
 	}
 	s := &socket{ws: ws, done: make(chan struct{})}
 	ws.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -68,7 +68,7 @@ func dialSocket(ctx context.Context, base, source string) (*socket, error) {
 		_, msg, err := ws.ReadMessage()
 		if err != nil {
 			ws.Close()
-			return nil, fmt.Errorf("waiting for the namespace: %w", err)
+			return nil, &stageError{stage: "waiting for the namespace", err: err}
 		}
 		if open, ok := strings.CutPrefix(string(msg), "0"); ok {
 			var o struct {
@@ -85,6 +85,16 @@ func dialSocket(ctx context.Context, base, source string) (*socket, error) {
 	go s.heartbeat(ping)
 	return s, nil
 }
+
+// stageError says which step of a connect failed, so that the report tells a slow accept from
+// a namespace that never answered.
+type stageError struct {
+	stage string
+	err   error
+}
+
+func (e *stageError) Error() string { return e.stage + ": " + e.err.Error() }
+func (e *stageError) Unwrap() error { return e.err }
 
 func (s *socket) read() {
 	defer close(s.done)

@@ -67,6 +67,9 @@ type tally struct {
 // error its own line.
 func (t *tally) addErr(prefix string, err error) {
 	msg := err.Error()
+	if se := (*stageError)(nil); errors.As(err, &se) {
+		prefix += " (" + se.stage + ")"
+	}
 	var netErr net.Error
 	switch {
 	case errors.As(err, &netErr) && netErr.Timeout():
