@@ -29,12 +29,18 @@ export async function createPostgresDatabase(tag) {
   return { url: url.toString(), drop: () => psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
 }
 
-async function psql(url, sql) {
+/** queryPostgres runs sql in the database at url and returns its rows, unaligned (psql -At). */
+export async function queryPostgres(url, sql) {
+  return psql(url, sql, ['-At']);
+}
+
+async function psql(url, sql, flags = []) {
   try {
-    await run('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
+    const { stdout } = await run('psql', ['-X', '-q', ...flags, '-v', 'ON_ERROR_STOP=1', '-d', url, '-c', sql], {
       timeout: 30_000,
       env: { ...process.env, PGCONNECT_TIMEOUT: '10' },
     });
+    return stdout.trim();
   } catch (err) {
     throw new Error(`psql ${JSON.stringify(sql)}: ${err.stderr?.trim() || err.message}`, { cause: err });
   }
