@@ -17,11 +17,22 @@ import (
 
 func loadProject(t *testing.T, env map[string]string) *types.Project {
 	t.Helper()
+	return loadFiles(t, env, "docker-compose.yml")
+}
+
+// loadFiles loads the repository's compose files as `docker compose -f a -f b` does: each
+// later file overrides the ones before.
+func loadFiles(t *testing.T, env map[string]string, files ...string) *types.Project {
+	t.Helper()
 	var envList []string
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
 	}
-	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"},
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, "../../"+f)
+	}
+	opts, err := cli.NewProjectOptions(paths,
 		cli.WithWorkingDirectory("../.."),
 		cli.WithEnv(envList),
 		cli.WithName("chirp"))
@@ -30,7 +41,7 @@ func loadProject(t *testing.T, env map[string]string) *types.Project {
 	}
 	p, err := opts.LoadProject(context.Background())
 	if err != nil {
-		t.Fatalf("docker-compose.yml does not load: %v", err)
+		t.Fatalf("%s do not load: %v", strings.Join(files, " + "), err)
 	}
 	return p
 }
