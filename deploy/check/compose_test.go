@@ -137,11 +137,15 @@ func TestComposeServices(t *testing.T) {
 	})
 }
 
-// Every variable the compose file reads must be documented in .env.example.
+// Every variable the compose files read must be documented in .env.example.
 func TestEveryVariableIsInEnvExample(t *testing.T) {
-	compose, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
+	var compose []byte
+	for _, f := range []string{"../../docker-compose.yml", "../../docker-compose.scale.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compose = append(compose, b...)
 	}
 	example, err := os.ReadFile("../../.env.example")
 	if err != nil {
@@ -153,11 +157,11 @@ func TestEveryVariableIsInEnvExample(t *testing.T) {
 	}
 	used := regexp.MustCompile(`\$\{([A-Z_][A-Z0-9_]*)`).FindAllStringSubmatch(string(compose), -1)
 	if len(used) < 10 {
-		t.Fatalf("found only %d variables in docker-compose.yml", len(used))
+		t.Fatalf("found only %d variables in the compose files", len(used))
 	}
 	for _, m := range used {
 		if !documented[m[1]] {
-			t.Errorf("%s is used by docker-compose.yml but not in .env.example", m[1])
+			t.Errorf("%s is used by a compose file but not in .env.example", m[1])
 		}
 	}
 }
