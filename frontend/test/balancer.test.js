@@ -216,9 +216,10 @@ describe('several backends behind nginx', { concurrency: true }, () => {
 
   test('SIGTERM to the backend the clients are on moves them through nginx to the other on their first reconnect attempt; they catch up with what was posted meanwhile', { timeout: 60_000 }, async (t) => {
     const c = await cluster(t, 'lb_sigterm');
-    // The page's reconnect settings, without the random spread: the first attempt comes
-    // exactly reconnectionDelay after the disconnect, which leaves room to post meanwhile.
-    const reconnect = { reconnectionDelay: 1500, reconnectionDelayMax: 5000, randomizationFactor: 0 };
+    // About the page's reconnect settings, without the random spread: the first attempt comes
+    // reconnectionDelay after the disconnect, which leaves room to post meanwhile. (The 2.x
+    // client reads randomizationFactor with `|| 0.5`, so 0 would mean ±50 %.)
+    const reconnect = { reconnectionDelay: 1500, reconnectionDelayMax: 5000, randomizationFactor: 1e-9 };
     const clients = [];
     for (const mode of ['polling', 'websocket']) {
       const socket = await c.socket(c.lb.url, { mode, ...reconnect });
