@@ -17,11 +17,22 @@ import (
 
 func loadProject(t *testing.T, env map[string]string) *types.Project {
 	t.Helper()
+	return loadFiles(t, env, "docker-compose.yml")
+}
+
+// loadFiles loads the repository's compose files as `docker compose -f a -f b` does: each
+// later file overrides the ones before.
+func loadFiles(t *testing.T, env map[string]string, files ...string) *types.Project {
+	t.Helper()
 	var envList []string
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
 	}
-	opts, err := cli.NewProjectOptions([]string{"../../docker-compose.yml"},
+	var paths []string
+	for _, f := range files {
+		paths = append(paths, "../../"+f)
+	}
+	opts, err := cli.NewProjectOptions(paths,
 		cli.WithWorkingDirectory("../.."),
 		cli.WithEnv(envList),
 		cli.WithName("chirp"))
@@ -30,7 +41,7 @@ func loadProject(t *testing.T, env map[string]string) *types.Project {
 	}
 	p, err := opts.LoadProject(context.Background())
 	if err != nil {
-		t.Fatalf("docker-compose.yml does not load: %v", err)
+		t.Fatalf("%s do not load: %v", strings.Join(files, " + "), err)
 	}
 	return p
 }
@@ -126,11 +137,15 @@ func TestComposeServices(t *testing.T) {
 	})
 }
 
-// Every variable the compose file reads must be documented in .env.example.
+// Every variable the compose files read must be documented in .env.example.
 func TestEveryVariableIsInEnvExample(t *testing.T) {
-	compose, err := os.ReadFile("../../docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
+	var compose []byte
+	for _, f := range []string{"../../docker-compose.yml", "../../docker-compose.scale.yml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		compose = append(compose, b...)
 	}
 	example, err := os.ReadFile("../../.env.example")
 	if err != nil {
@@ -142,11 +157,11 @@ func TestEveryVariableIsInEnvExample(t *testing.T) {
 	}
 	used := regexp.MustCompile(`\$\{([A-Z_][A-Z0-9_]*)`).FindAllStringSubmatch(string(compose), -1)
 	if len(used) < 10 {
-		t.Fatalf("found only %d variables in docker-compose.yml", len(used))
+		t.Fatalf("found only %d variables in the compose files", len(used))
 	}
 	for _, m := range used {
 		if !documented[m[1]] {
-			t.Errorf("%s is used by docker-compose.yml but not in .env.example", m[1])
+			t.Errorf("%s is used by a compose file but not in .env.example", m[1])
 		}
 	}
 }

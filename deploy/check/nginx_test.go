@@ -19,25 +19,14 @@ import (
 // serves a copy of frontend/public with Debian's nginx to check the headers, /config.js and
 // what must not be served.
 func TestNginxServesThePage(t *testing.T) {
-	nginx, err := exec.LookPath("nginx")
-	if err != nil {
-		if os.Getenv("CHIRP_REQUIRE_NGINX") != "" {
-			t.Fatal("CHIRP_REQUIRE_NGINX is set but nginx is not installed")
-		}
-		t.Skip("nginx is not installed (apt-get install nginx) to test the page server's configuration")
-	}
+	nginx := requireNginx(t)
 	const apiURL = "https://api.chirp.example"
 	wsURL := sourceEnvsh(t, apiURL)
 	if wsURL != "wss://api.chirp.example" {
 		t.Fatalf("the .envsh derived API_WS_URL=%q from %s", wsURL, apiURL)
 	}
 
-	// Somewhere nginx's unprivileged workers can read: not under the test's 0700 temp dirs.
-	dir, err := os.MkdirTemp("", "chirp-nginx-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := nginxDir(t)
 	root := filepath.Join(dir, "html")
 	copyTree(t, "../../frontend/public", root)
 	for _, p := range []string{dir, root} {
@@ -57,40 +46,9 @@ func TestNginxServesThePage(t *testing.T) {
 	site = strings.Replace(site, "listen 3000;", fmt.Sprintf("listen 127.0.0.1:%d;", port), 1)
 	site = strings.Replace(site, "listen [::]:3000;", "", 1)
 	site = strings.Replace(site, "root /usr/share/nginx/html;", "root "+root+";", 1)
-	os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644)
-	conf := fmt.Sprintf(`daemon off;
-worker_processes 1;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 64; }
-http {
-    include /etc/nginx/mime.types;
-    default_type application/octet-stream;
-    access_log off;
-    client_body_temp_path %[1]s/body;
-    proxy_temp_path %[1]s/proxy;
-    fastcgi_temp_path %[1]s/fastcgi;
-    uwsgi_temp_path %[1]s/uwsgi;
-    scgi_temp_path %[1]s/scgi;
-    include %[1]s/site.conf;
-}
-`, dir)
-	confPath := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(confPath, []byte(conf), 0o644)
-
-	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", confPath).CombinedOutput(); err != nil {
-		t.Fatalf("nginx -t: %v\n%s", err, out)
-	}
-	cmd := exec.Command(nginx, "-p", dir, "-c", confPath)
-	var logs strings.Builder
-	cmd.Stderr = &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// SIGTERM, not Kill: the master then stops its workers; killed, it would orphan them.
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	logs := startNginx(t, nginx, dir, site)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, base+"/config.js", &logs)
+	waitFor(t, base+"/config.js", logs)
 
 	tests := []struct {
 		path, contentType, body string
@@ -197,4 +155,82 @@ func copyTree(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// requireNginx is the path of the machine's nginx; without one the test is skipped, or fails
+// where CHIRP_REQUIRE_NGINX is set (CI).
+func requireNginx(t *testing.T) string {
+	t.Helper()
+	nginx, err := exec.LookPath("nginx")
+	if err != nil {
+		if os.Getenv("CHIRP_REQUIRE_NGINX") != "" {
+			t.Fatal("CHIRP_REQUIRE_NGINX is set but nginx is not installed")
+		}
+		t.Skip("nginx is not installed (apt-get install nginx) to test the nginx configurations")
+	}
+	return nginx
+}
+
+// nginxDir is a prefix directory for one nginx, removed after the test: somewhere nginx's
+// unprivileged workers can read, so not under the test's 0700 temp dirs.
+func nginxDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "chirp-nginx-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	return dir
+}
+
+// startNginx checks site (what the image would render into conf.d, included in http{}) with
+// `nginx -t` inside a minimal main configuration of its own in dir, then runs it until the
+// test ends. Returns its stderr so far, for failure messages.
+func startNginx(t *testing.T, nginx, dir, site string) fmt.Stringer {
+	t.Helper()
+	confPath := nginxCheck(t, nginx, dir, site)
+	cmd := exec.Command(nginx, "-p", dir, "-c", confPath)
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// SIGTERM, not Kill: the master then stops its workers; killed, it would orphan them.
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	return logs
+}
+
+// nginxCheck writes site and a main configuration around it into dir, runs `nginx -t` on
+// them and returns the main configuration's path.
+func nginxCheck(t *testing.T, nginx, dir, site string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "site.conf"), []byte(site), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf(`daemon off;
+worker_processes 1;
+pid %[1]s/nginx.pid;
+error_log %[1]s/error.log warn;
+events { worker_connections 64; }
+http {
+    include /etc/nginx/mime.types;
+    default_type application/octet-stream;
+    access_log off;
+    client_body_temp_path %[1]s/body;
+    proxy_temp_path %[1]s/proxy;
+    fastcgi_temp_path %[1]s/fastcgi;
+    uwsgi_temp_path %[1]s/uwsgi;
+    scgi_temp_path %[1]s/scgi;
+    include %[1]s/site.conf;
+}
+`, dir)
+	confPath := filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(nginx, "-t", "-p", dir, "-c", confPath).CombinedOutput(); err != nil {
+		t.Fatalf("nginx -t: %v\n%s\n%s", err, out, site)
+	}
+	return confPath
 }
