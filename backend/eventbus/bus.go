@@ -28,8 +28,11 @@ import (
 type Sink interface {
 	chirp.Announcer
 	// NewTweetHint tells every client to ask the API what is new: another process relayed a
-	// client's newTweet, or the bus is back after missing who knows what.
+	// client's newTweet.
 	NewTweetHint()
+	// Resync is called when the bus is back after missing who knows what: whatever holds a view
+	// of the database refreshes it, and clients are told to ask the API what they missed.
+	Resync()
 }
 
 // Execer runs a statement on a pooled connection: relays are published with it, outside any
@@ -240,7 +243,7 @@ func (b *Bus) listen(ctx context.Context, conn *pgx.Conn, sink Sink) {
 		}
 		b.setUp()
 		// Whatever was committed while the bus was down was never heard here.
-		sink.NewTweetHint()
+		sink.Resync()
 	}
 }
 

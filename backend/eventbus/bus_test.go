@@ -36,6 +36,7 @@ func (s *sink) TweetCreated(t chirp.Tweet) { s.add(fmt.Sprint("created ", t.ID))
 func (s *sink) TweetUpdated(t chirp.Tweet) { s.add(fmt.Sprint("updated ", t.ID)) }
 func (s *sink) TweetDeleted(id int64)      { s.add(fmt.Sprint("deleted ", id)) }
 func (s *sink) NewTweetHint()              { s.add("hint") }
+func (s *sink) Resync()                    { s.add("resync") }
 
 func (s *sink) got() []string {
 	s.mu.Lock()
@@ -186,15 +187,15 @@ func TestListenerHeals(t *testing.T) {
 		t.Fatalf("terminating the listener %q: %d killed, %v", a.bus.ApplicationName(), killed, err)
 	}
 	got := a.sink.waitFor(t, 1, 5*time.Second)
-	if got[0] != "hint" {
-		t.Fatalf("after the heal the clients were told %q, want one hint", got)
+	if got[0] != "resync" {
+		t.Fatalf("after the heal the sink was told %q, want one resync", got)
 	}
 	if err := a.bus.Ready(); err != nil {
 		t.Fatalf("healed but not ready: %v", err)
 	}
 	tw := b.create(t, "after the heal")
 	a.sink.waitFor(t, 2, 5*time.Second)
-	a.sink.quiet(t, []string{"hint", fmt.Sprint("created ", tw.ID)})
+	a.sink.quiet(t, []string{"resync", fmt.Sprint("created ", tw.ID)})
 
 	var warns, infos int
 	for _, r := range logs.Records(t) {

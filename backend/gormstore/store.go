@@ -95,6 +95,8 @@ type Store struct {
 	// notifier, when set, makes the notification each write sends from inside its transaction
 	// (PostgreSQL only).
 	notifier Notifier
+	// observer, when set, is told of every create batch in commit order (the hot window).
+	observer CommitObserver
 
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
 	purgeEvery time.Duration       // how often the writer purges expired idempotency keys
@@ -115,12 +117,27 @@ type Notifier interface {
 	Deleted(id int64) (channel, payload string)
 }
 
+// CommitObserver is told of this store's create batches, in commit order, from the one writer
+// goroutine, before any of the batch's creators is answered: so a tweet is in the observer's view
+// before its creator hears of it.
+type CommitObserver interface {
+	// Committed reports a committed batch: previous is the highest id committed before it, by
+	// any process (read under the create lock); created are its tweets, in id order.
+	Committed(previous int64, created []chirp.Tweet)
+	// Unsure reports a batch that failed: it may have committed all the same (a connection lost
+	// during COMMIT), so what the observer holds may lack it.
+	Unsure()
+}
+
 // Option configures Open.
 type Option func(*Store)
 
 // WithNotifier announces every committed write through n. It needs PostgreSQL: SQLite has no
 // notifications (and serves one process).
 func WithNotifier(n Notifier) Option { return func(s *Store) { s.notifier = n } }
+
+// WithCommitObserver tells o of every create batch (CommitObserver).
+func WithCommitObserver(o CommitObserver) Option { return func(s *Store) { s.observer = o } }
 
 // Open connects to databaseURL (postgres://… or postgresql://…; sqlite:///path/file.db; or
 // empty for DefaultSQLitePath) and brings the schema up to date.
@@ -572,6 +589,17 @@ func (s *Store) commitCreates(batch []*createRequest) {
 		}
 		return
 	}
+	if s.observer != nil && len(p.rows) > 0 {
+		if err != nil {
+			s.observer.Unsure()
+		} else {
+			created := make([]chirp.Tweet, len(p.rows))
+			for i, r := range p.rows {
+				created[i] = r.tweet()
+			}
+			s.observer.Committed(p.previous, created)
+		}
+	}
 	p.answer(err)
 }
 
@@ -580,9 +608,10 @@ func (s *Store) commitCreates(batch []*createRequest) {
 // and draft (answered with that tweet, Replayed), or was decided by a key committed before (a
 // replay, or KeyReused), an answer that holds whatever becomes of the batch.
 type batchPlan struct {
-	steps  []batchStep
-	rows   []tweetRow       // the tweets to insert
-	makers []*createRequest // the request that makes each of rows
+	previous int64 // the highest id committed before the batch; read only for an observer
+	steps    []batchStep
+	rows     []tweetRow       // the tweets to insert
+	makers   []*createRequest // the request that makes each of rows
 }
 
 type batchStep struct {
@@ -707,6 +736,13 @@ func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest
 			return err
 		}
 		p = planBatch(batch, stored, now)
+		if s.observer != nil {
+			// Under the create lock: every batch before this one, from any process, has
+			// committed, and none after it has begun.
+			if err := tx.Model(&tweetRow{}).Select("COALESCE(MAX(id), 0)").Scan(&p.previous).Error; err != nil {
+				return err
+			}
+		}
 		if len(p.rows) > 0 {
 			if err := tx.Create(&p.rows).Error; err != nil {
 				return err

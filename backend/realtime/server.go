@@ -268,6 +268,10 @@ func (s *Server) NewTweetHint() {
 	s.registry.broadcast(event{name: EventNewTweet, payload: true}, "")
 }
 
+// Resync tells every client to ask the API what it missed: the event bus was down, and what
+// other processes committed meanwhile was never announced here.
+func (s *Server) Resync() { s.NewTweetHint() }
+
 // TweetUpdated tells every client a tweet was edited.
 func (s *Server) TweetUpdated(t chirp.Tweet) {
 	s.registry.broadcast(event{name: EventTweetUpdated, payload: idPayload{ID: t.ID}, tweetID: t.ID}, "")

@@ -26,6 +26,7 @@ import (
 	"github.com/chirp-social/chirp/backend/config"
 	"github.com/chirp-social/chirp/backend/eventbus"
 	"github.com/chirp-social/chirp/backend/gormstore"
+	"github.com/chirp-social/chirp/backend/hotwindow"
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/limitlog"
 	"github.com/chirp-social/chirp/backend/ratelimit"
@@ -153,18 +154,29 @@ func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 // listener of DEBUG_ADDR); closeAPI closes what it opened, after the server has shut down.
 func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http.Server, closeAPI func(), err error) {
 	var bus *eventbus.Bus
-	var storeOpts []gormstore.Option
+	var current func() bool // whether the window hears every other process: the bus is up
 	if cfg.EventBus == config.EventBusPostgres {
 		if bus, err = eventbus.New(eventbus.Config{DatabaseURL: cfg.DatabaseURL, Logger: log}); err != nil {
 			return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 		}
+		current = func() bool { return bus.Ready() == nil }
+	}
+	window := hotwindow.New(hotwindow.Config{Current: current})
+	storeOpts := []gormstore.Option{gormstore.WithCommitObserver(window)}
+	if bus != nil {
 		storeOpts = append(storeOpts, gormstore.WithNotifier(bus))
 	}
 	store, err := gormstore.Open(ctx, cfg.DatabaseURL, storeOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
-	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL), "event_bus", cfg.EventBus)
+	tweets := window.Wrap(store)
+	held, err := window.Load()
+	if err != nil {
+		store.Close()
+		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL), "event_bus", cfg.EventBus, "hot_window", held)
 
 	// One client address rule and one log of limit bites for the API and the socket server.
 	clients := clientaddr.New(cfg.TrustedProxies)
@@ -192,7 +204,8 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	}
 	var ready func() error
 	if bus != nil {
-		if err := bus.Start(ctx, sockets, store.Pool()); err != nil {
+		// Other processes' writes reach the window before the sockets announce them.
+		if err := bus.Start(ctx, window.Sink(sockets), store.Pool()); err != nil {
 			store.Close()
 			return nil, nil, err
 		}
@@ -207,7 +220,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		store.Close()
 	}
 	handler := httpapi.New(httpapi.Config{
-		Store:          store,
+		Store:          tweets,
 		Announcer:      sockets,
 		Logger:         log,
 		AllowedOrigins: cfg.AllowedOrigins,

@@ -1,0 +1,60 @@
+package hotwindow
+
+import (
+	"context"
+
+	"github.com/chirp-social/chirp/backend"
+)
+
+// store is the chirp.TweetStore that reads through the window and keeps it current with this
+// process's edits and deletes (creates come from the database store's commit observer).
+type store struct {
+	chirp.TweetStore
+	w *Window
+}
+
+func (s *store) Tweets(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	if page, err := s.w.read(q); err == nil {
+		s.w.hits.Add(1)
+		return page, nil
+	}
+	s.w.misses.Add(1)
+	return s.TweetStore.Tweets(ctx, q)
+}
+
+func (s *store) UpdateTweet(ctx context.Context, id int64, e chirp.Edit) (chirp.Tweet, error) {
+	t, err := s.TweetStore.UpdateTweet(ctx, id, e)
+	s.w.wrote(id, err, func() { s.w.edited(t) })
+	return t, err
+}
+
+func (s *store) DeleteTweet(ctx context.Context, id int64) error {
+	err := s.TweetStore.DeleteTweet(ctx, id)
+	s.w.wrote(id, err, func() { s.w.deleted(id) })
+	return err
+}
+
+// wrote brings the window in line with an edit or delete of tweet id that returned err, before
+// the request is answered (and the change announced): apply on success; a tweet the database
+// says is not there leaves the window too; a failure whose outcome is unknown (the database
+// went away, maybe after COMMIT) makes the window reload.
+func (w *Window) wrote(id int64, err error, apply func()) {
+	w.fill.Lock()
+	defer w.fill.Unlock()
+	switch chirp.ErrorCode(err) {
+	case "":
+		if err == nil {
+			apply()
+		} else {
+			w.invalidate()
+		}
+	case chirp.CodeNotFound:
+		w.deleted(id)
+	case chirp.CodeUnavailable, chirp.CodeInternal:
+		w.invalidate()
+	}
+	// Other codes (invalid, forbidden, …) changed nothing.
+}
