@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -223,8 +224,9 @@ func TestListenerHeals(t *testing.T) {
 func TestNotReadyWhileDown(t *testing.T) {
 	url := testdb.PostgresURL(t)
 	a := startProcess(t, url, nil)
-	// One connection, held: while the database refuses new ones, the test keeps this one.
-	db, err := testdb.Open(t, url).Conn(context.Background())
+	// A connection to the server's maintenance database, held: a database cannot refuse
+	// connections to itself from within, and while it refuses, the test keeps this one.
+	db, err := testdb.Open(t, os.Getenv("TEST_DATABASE_URL")).Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +234,7 @@ func TestNotReadyWhileDown(t *testing.T) {
 	// The database refuses connections for now: the listener's reconnects fail until it
 	// allows them again.
 	var dbname string
-	if err := db.QueryRowContext(context.Background(), "SELECT current_database()").Scan(&dbname); err != nil {
+	if err := testdb.Open(t, url).QueryRow("SELECT current_database()").Scan(&dbname); err != nil {
 		t.Fatal(err)
 	}
 	exec := func(q string, args ...any) error {
@@ -243,7 +245,7 @@ func TestNotReadyWhileDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { exec(fmt.Sprintf("ALTER DATABASE %q ALLOW_CONNECTIONS true", dbname)) })
-	if err := exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()", a.bus.ApplicationName()); err != nil {
+	if err := exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2", a.bus.ApplicationName(), dbname); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)

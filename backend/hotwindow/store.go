@@ -17,7 +17,7 @@ func (s *store) Tweets(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, e
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	if page, err := s.w.read(q); err == nil {
+	if page, err := s.w.read(ctx, q); err == nil {
 		s.w.hits.Add(1)
 		return page, nil
 	}

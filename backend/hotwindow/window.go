@@ -90,7 +90,7 @@ func (w *Window) Wrap(db chirp.TweetStore) chirp.TweetStore {
 func (w *Window) Load() (int, error) {
 	w.fill.Lock()
 	defer w.fill.Unlock()
-	if err := w.reload(); err != nil {
+	if err := w.reload(context.Background()); err != nil {
 		return 0, fmt.Errorf("hot window: %w", err)
 	}
 	w.mu.RLock()
@@ -183,9 +183,9 @@ func (w *Window) appendLocked(tweets []chirp.Tweet) {
 	}
 }
 
-// reload reads the newest Size tweets from the database. The caller holds fill.
-func (w *Window) reload() error {
-	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+// reload reads the newest Size tweets from the database, within ctx. The caller holds fill.
+func (w *Window) reload(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	var newestFirst []chirp.Tweet
 	q := chirp.PageQuery{Limit: chirp.MaxPageSize, MaxID: chirp.NoMaxID}
@@ -221,9 +221,10 @@ func (w *Window) reload() error {
 // errStale is a read the window cannot answer: it goes to the database.
 var errStale = errors.New("outside the window")
 
-// read answers q from memory, or errStale. It loads the window when it is not valid, and
-// stands aside while the bus is down.
-func (w *Window) read(q chirp.PageQuery) ([]chirp.Tweet, error) {
+// read answers q from memory, or errStale. It stands aside while the bus is down. When the
+// window is not valid, one reader reloads it, within its own request's deadline (the database
+// may be what made it invalid); the others meanwhile go to the database.
+func (w *Window) read(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, error) {
 	if w.current != nil && !w.current() {
 		if w.isValid() {
 			w.invalidate() // whatever it missed meanwhile: reload once the bus is back
@@ -231,10 +232,12 @@ func (w *Window) read(q chirp.PageQuery) ([]chirp.Tweet, error) {
 		return nil, errStale
 	}
 	if !w.isValid() {
-		w.fill.Lock()
+		if !w.fill.TryLock() {
+			return nil, errStale
+		}
 		err := error(nil)
 		if !w.isValid() {
-			err = w.reload()
+			err = w.reload(ctx)
 		}
 		w.fill.Unlock()
 		if err != nil {
