@@ -9,7 +9,7 @@ BIN := $(BACKEND)/bin/chirp
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 # One process serves the API and the page (chirp dev): the page knows the API's real port, a
 # busy port stops both, and Ctrl+C is handled in one place. exec leaves no shell in between, so
@@ -58,6 +58,13 @@ test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with 
 $(FRONTEND)/node_modules: $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
+
+# The README's screenshots, of the real page (the API and `chirp web` on a fresh SQLite file) in
+# headless Chromium: desktop in the light scheme, a phone in the dark one.
+.PHONY: screenshots
+screenshots: $(FRONTEND)/node_modules ## take the README's screenshots (docs/screenshot-*.png) again, of the real page in Chromium
+	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
+	cd $(FRONTEND) && CHIRP_BIN=../$(BIN) node scripts/screenshots.js
 
 .PHONY: check
 check: ## gofmt and go vet

@@ -7,121 +7,16 @@
 // A failing test saves screenshots of its tabs under frontend/test-output/ (the paths are in
 // the failure message). CHIRP_WEB_ROOT=<folder> serves another copy of the page (to try a
 // change, or an older version) instead of frontend/public.
-import { test as nodeTest, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, postTweet } from './support/server.js';
-import { launchBrowser, chromiumPath } from './support/browser.js';
-import { startWeb, openChirp, listAll, apiRequest, until, sleep } from './support/page.js';
+import { listAll, apiRequest, until, sleep } from './support/page.js';
+import { browserTests, assertClean } from './support/e2e.js';
 
-// Without Chromium these tests are skipped with the reason, except where CHIRP_REQUIRE_BROWSER
-// is set (CI), where a missing browser fails them.
-const noBrowser = !existsSync(chromiumPath) && !process.env.CHIRP_REQUIRE_BROWSER &&
-  `Chromium not found at ${chromiumPath}: apt-get install chromium (or set CHROMIUM_PATH) to run the browser tests`;
-
-/** @type {import('playwright-core').Browser} */
-let browser;
-
-before(async () => {
-  if (noBrowser) return;
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-/**
- * e2e declares a test whose body gets a fresh world: fn({backend, web, open, world}, t).
- * On failure every open tab is screenshotted (paths appended to the error); then everything
- * is closed, last opened first (tabs before the servers they talk to).
- */
-function e2e(name, opts, fn) {
-  nodeTest(name, { timeout: 60_000, ...opts, skip: noBrowser }, async (t) => {
-    const cleanups = [];
-    const tabs = [];
-    const cleanupErrors = [];
-    const runCleanups = async () => {
-      while (cleanups.length) await cleanups.pop()().catch((e) => cleanupErrors.push(e));
-    };
-    // Normally the body cleans up itself (below); this catches a test that timed out, so no
-    // server outlives it.
-    t.after(runCleanups);
-    const ctx = {
-      /** backend starts the API (startServer options: port, dir, env). */
-      async backend(options = {}) {
-        const s = await startServer(options);
-        cleanups.push(async () => {
-          const res = await s.stop();
-          assert.equal(res.code, 0, `the API did not exit cleanly: ${JSON.stringify(res)}\n${tail(s.logs())}`);
-          assert.doesNotMatch(s.logs(), /level=ERROR|panic/, `the API logged an error or a panic:\n${tail(s.logs())}`);
-        });
-        return s;
-      },
-      /** web starts `chirp web` for the API at apiUrl. */
-      async web(apiUrl) {
-        const w = await startWeb({ apiUrl });
-        cleanups.push(async () => {
-          const res = await w.stop();
-          assert.equal(res.code, 0, `chirp web did not exit cleanly: ${JSON.stringify(res)}\n${tail(w.logs())}`);
-        });
-        return w;
-      },
-      /** world starts an API with a fresh SQLite file and its page server. */
-      async world() {
-        const api = await ctx.backend();
-        const web = await ctx.web(api.url);
-        return { api, web };
-      },
-      /** open opens the page in a fresh browser context (see openChirp). */
-      async open(web, tabName, options = {}) {
-        const h = await openChirp(browser, web.url, { name: tabName, ...options });
-        tabs.push(h);
-        cleanups.push(() => h.close());
-        return h;
-      },
-      /** defer registers a cleanup. */
-      defer(f) { cleanups.push(f); },
-    };
-    const started = Date.now();
-    let failure = null;
-    try {
-      await fn(ctx, t);
-    } catch (err) {
-      failure = err;
-      const shots = [];
-      for (const h of tabs) {
-        if (h.closed) continue;
-        try { shots.push(await h.screenshot(name)); } catch (e) { shots.push(`(${h.name}: no screenshot: ${e.message})`); }
-      }
-      const problems = tabs.flatMap((h) => h.problems().map((p) => `${h.name}: ${p}`));
-      const extra = `\nscreenshots:\n  ${shots.join('\n  ')}` +
-        (problems.length ? `\nbrowser problems:\n  ${problems.join('\n  ')}` : '');
-      try { err.message += extra; } catch { /* frozen */ }
-      for (const s of shots) t.diagnostic(`screenshot: ${s}`);
-    }
-    await runCleanups();
-    t.diagnostic(`took ${Date.now() - started} ms`);
-    if (failure) throw failure;
-    if (cleanupErrors.length) throw cleanupErrors[0];
-  });
-}
-
-function tail(logs, n = 40) {
-  return logs.split('\n').slice(-n).join('\n');
-}
-
-/**
- * assertClean: no uncaught exception, no alert() (or other dialog), no console error in a tab
- * (CSP violations show there), except console lines matching one of `allow`.
- */
-function assertClean(h, { allow = [] } = {}) {
-  assert.deepEqual(h.pageErrors, [], `${h.name}: uncaught errors in the page`);
-  assert.deepEqual(h.dialogs, [], `${h.name}: dialogs opened`);
-  assert.deepEqual(h.consoleErrors.filter((m) => !allow.some((re) => re.test(m))), [], `${h.name}: console errors`);
-}
+// e2e(name, opts, fn): a test with a fresh world (support/e2e.js).
+const e2e = browserTests();
 
 const title = (h) => h.page.title();
 

@@ -37,16 +37,23 @@ const paging = new Paging({
 const button = $('#new-tweets');
 const announcer = $('#announcer');
 const baseTitle = document.title;
+// A script's smooth scroll ignores the stylesheet's scroll-behavior: it asks itself.
+const reducedMotion = matchMedia('(prefers-reduced-motion: reduce)');
 let live = null;
 
 function showPending(count, more) {
   if (count === 0) {
+    // What the region said is stale once the tweets are shown (and a region emptied says nothing).
+    if (!button.hidden) announcer.textContent = '';
     button.hidden = true;
     document.title = baseTitle;
     return;
   }
   const label = newTweetsLabel(count, more);
-  if (button.hidden || button.textContent !== label) announcer.textContent = label.replace(/^Show /, '') + ' available';
+  // The button's arrival is announced, once ("2 new tweets available"). A new count on a button
+  // already there is not: on a busy timeline the region would speak at every tweet, over
+  // whatever the reader is reading; the button and the title keep the count.
+  if (button.hidden) announcer.textContent = label.replace(/^Show /, '') + ' available';
   button.textContent = label;
   button.hidden = false;
   document.title = `(${more ? '100+' : count}) ${baseTitle}`;
@@ -71,7 +78,7 @@ async function showNew() {
     }
     timeline.insert(added);
     showPending(0, false);
-    window.scrollTo({ top: 0, behavior: 'smooth' });
+    window.scrollTo({ top: 0, behavior: reducedMotion.matches ? 'auto' : 'smooth' });
     // Keyboard and screen-reader users continue from the newest tweet, where the button was.
     const first = timeline.list.querySelector('li.tweet');
     if (first) {

@@ -77,10 +77,12 @@ export async function apiRequest(apiUrl, method, path, { body, token } = {}) {
  * openChirp opens the page at url in a fresh browser context (its own localStorage and
  * connections, as another browser would have). Records console errors, uncaught page errors,
  * dialogs (alert() and the like: dismissed at once) and the POSTs to /api/tweets with their
- * headers. `before(page, context)` runs before the page loads (routes, say). Returns a handle.
+ * headers. `before(page, context)` runs before the page loads (routes, say). `contextOptions`
+ * go to browser.newContext (colorScheme, reducedMotion, forcedColors, viewport, bypassCSP…).
+ * Returns a handle.
  */
-export async function openChirp(browser, url, { name = 'page', before, waitReady = true } = {}) {
-  const context = await browser.newContext({ viewport: { width: 900, height: 900 } });
+export async function openChirp(browser, url, { name = 'page', before, waitReady = true, contextOptions = {} } = {}) {
+  const context = await browser.newContext({ viewport: { width: 900, height: 900 }, ...contextOptions });
   context.setDefaultTimeout(10_000);
   const page = await context.newPage();
   const h = {
