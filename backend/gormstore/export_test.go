@@ -45,7 +45,7 @@ func PurgeExpired(s *Store, now time.Time) (full bool, err error) { return s.pur
 // OpenPurgingEvery is Open with the writer purging expired keys every d instead of every
 // minute.
 func OpenPurgingEvery(ctx context.Context, databaseURL string, d time.Duration) (*Store, error) {
-	return open(ctx, databaseURL, d)
+	return open(ctx, databaseURL, d, Options{})
 }
 
 // PurgeChunk is how many keys one purge deletes at most.

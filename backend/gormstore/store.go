@@ -93,6 +93,8 @@ type Store struct {
 	// back.
 	beforeCommit func(ctx context.Context, ids []int64) error
 
+	batches BatchObserver // told of every create batch; never nil
+
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
 	purgeEvery time.Duration       // how often the writer purges expired idempotency keys
 	closing    chan struct{}       // closed by Close
@@ -102,15 +104,40 @@ type Store struct {
 
 var _ chirp.TweetStore = (*Store)(nil)
 
+// BatchObserver hears of every create batch the writer commits or fails, for metrics: how many
+// creates it carried and how long its transaction took, commit included. It is called on the
+// writer goroutine, between batches, so it must not block.
+type BatchObserver interface {
+	Batch(size int, took time.Duration, committed bool)
+}
+
+type nopBatches struct{}
+
+func (nopBatches) Batch(int, time.Duration, bool) {}
+
+// Options are what OpenWith takes beyond the URL.
+type Options struct {
+	// Batches is told of every create batch; nil: nobody.
+	Batches BatchObserver
+}
+
 // Open connects to databaseURL (postgres://… or postgresql://…; sqlite:///path/file.db; or
 // empty for DefaultSQLitePath) and brings the schema up to date.
 func Open(ctx context.Context, databaseURL string) (*Store, error) {
-	return open(ctx, databaseURL, purgeInterval)
+	return OpenWith(ctx, databaseURL, Options{})
 }
 
-// open is Open with the interval between purges of expired idempotency keys.
-func open(ctx context.Context, databaseURL string, purgeEvery time.Duration) (*Store, error) {
-	s := &Store{purgeEvery: purgeEvery}
+// OpenWith is Open with Options.
+func OpenWith(ctx context.Context, databaseURL string, opts Options) (*Store, error) {
+	return open(ctx, databaseURL, purgeInterval, opts)
+}
+
+// open is OpenWith with the interval between purges of expired idempotency keys.
+func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opts Options) (*Store, error) {
+	s := &Store{purgeEvery: purgeEvery, batches: opts.Batches}
+	if s.batches == nil {
+		s.batches = nopBatches{}
+	}
 	var dialector gorm.Dialector
 	var sqlitePool *sql.DB
 	switch {
@@ -324,6 +351,10 @@ func (s *Store) Close() error {
 	return err
 }
 
+// SQLDB is the store's connection pool, for the pool's statistics (metrics); the store owns it
+// and closes it.
+func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }
+
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	sqlDB, err := s.db.DB()
@@ -528,7 +559,9 @@ func (s *Store) commitCreates(batch []*createRequest) {
 	ctx, cancel := context.WithDeadline(txCtx, earliest.Add(insertGrace))
 	defer cancel()
 	now := time.Now().UTC().Truncate(time.Millisecond)
+	start := time.Now()
 	p, err := s.insertInOrder(txCtx, ctx, batch, now)
+	s.batches.Batch(len(batch), time.Since(start), err == nil)
 	if err != nil {
 		err = fmt.Errorf("create tweet: %w", classify(err))
 	}

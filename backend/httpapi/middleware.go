@@ -75,9 +75,19 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
+// observeRequests tells obs of every request once it is answered, by its route template.
+func observeRequests(obs RequestObserver) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		obs.Request(c.FullPath(), c.Request.Method, c.Writer.Status(), time.Since(start))
+	}
+}
+
 // responseHeaders sets what every answer carries: nosniff (an answer is only ever what its
 // Content-Type says), and on /api no-store, since answers there are per-request facts (the
-// 201 of a create holds the one copy of its edit token) that no cache should keep.
+// 201 of a create holds the one copy of its edit token) that no cache should keep. The one
+// exception is the API's own description (/api/openapi.json), which serveSpec marks cacheable.
 func responseHeaders() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.Writer.Header()

@@ -43,6 +43,15 @@ type Config struct {
 	// Sessions, when set, reports open socket sessions in /healthz: the connections and the
 	// handshakes not connected yet, the number SOCKET_MAX_TOTAL caps.
 	Sessions func() int
+	// Requests is told of every answered request, for metrics; nil tells no one.
+	Requests RequestObserver
+}
+
+// RequestObserver hears of every request once it is answered: the route template that matched
+// ("/api/tweets/:id"; "" when none did, so a raw path never reaches it), the method, the status
+// and how long the answer took. It must not block.
+type RequestObserver interface {
+	Request(route, method string, status int, took time.Duration)
 }
 
 // outageSummaryInterval is how often, at most, an outage of the database is summarised in
@@ -61,7 +70,7 @@ func New(cfg Config) http.Handler {
 		cfg.Clients = clientaddr.New(nil)
 	}
 	if cfg.Bites == nil {
-		cfg.Bites = limitlog.New(cfg.Logger)
+		cfg.Bites = limitlog.New(cfg.Logger, nil)
 	}
 	errs := errorWriter{log: cfg.Logger, outages: outage.New(cfg.Logger, "database", outageSummaryInterval)}
 	gin.SetMode(gin.ReleaseMode)
@@ -75,6 +84,10 @@ func New(cfg Config) http.Handler {
 		panic(err) // cannot fail: the prefixes were parsed already
 	}
 
+	if cfg.Requests != nil {
+		// First, so that its time covers every other middleware's.
+		r.Use(observeRequests(cfg.Requests))
+	}
 	r.Use(
 		requestID(),
 		clientAddress(cfg.Clients, cfg.Logger),
@@ -124,6 +137,9 @@ func New(cfg Config) http.Handler {
 
 	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, errs: errs}
 	api := r.Group("/api")
+	spec := specHandler()
+	api.GET("/openapi.json", spec)
+	api.HEAD("/openapi.json", spec)
 	api.GET("/tweets", t.handle(t.list))
 	api.GET("/tweets/:id", t.handle(t.get))
 	writes := limitWrites(cfg.WriteLimit, cfg.Bites, errs)
