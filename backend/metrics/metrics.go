@@ -312,4 +312,3 @@ func (c *windowCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(windowHitsDesc, prometheus.CounterValue, float64(c.w.Hits()))
 	ch <- prometheus.MustNewConstMetric(windowMissesDesc, prometheus.CounterValue, float64(c.w.Misses()))
 }
-
