@@ -164,6 +164,9 @@ func TestMetricsCountASession(t *testing.T) {
 			t.Errorf("%s moved by %v, want %v", sample, got, want)
 		}
 	}
+	if n := moved(`chirp_http_requests_total{method="GET",route="/socket.io/*any",status="101"}`); n != 1 {
+		t.Errorf("%v websocket upgrades counted as 101, want 1", n)
+	}
 	if n := after[`chirp_socket_connections{transport="websocket"}`]; n != 0 {
 		t.Errorf("%v websocket connections after the close", n)
 	}
