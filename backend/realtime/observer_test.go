@@ -98,3 +98,15 @@ func sum(m map[string]int) (n int) {
 	}
 	return n
 }
+
+// A connection is counted on the transport it is on now: polling, then websocket once upgraded.
+func TestConnectionsByTransport(t *testing.T) {
+	ts, s := newLimitedServer(t, realtime.Config{})
+	client := clientFrom(ts, "127.0.0.2")
+	sid := client.PollingSession(t)
+	waitFor(t, func() bool { by := s.ConnectionsByTransport(); return by["polling"] == 1 && by["websocket"] == 0 }, "one polling connection")
+	client.Upgrade(t, sid)
+	waitFor(t, func() bool { by := s.ConnectionsByTransport(); return by["polling"] == 0 && by["websocket"] == 1 }, "the connection on websocket")
+	client.WebsocketSession(t)
+	waitFor(t, func() bool { by := s.ConnectionsByTransport(); return by["websocket"] == 2 && len(by) == 1 }, "two websocket connections")
+}

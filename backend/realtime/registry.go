@@ -230,12 +230,18 @@ func (r *registry) broadcast(e event, except string) {
 	}
 }
 
-// byTransport counts the live connections by the transport each is on now.
+// byTransport counts the live connections by the transport each is on now. The library's
+// connections are asked outside the registry's lock: each answers under a lock of its own
+// (its session's upgrade lock), and broadcasts must never wait behind a scrape.
 func (r *registry) byTransport() map[string]int {
 	r.mu.RLock()
-	defer r.mu.RUnlock()
-	n := map[string]int{}
+	clients := make([]*client, 0, len(r.clients))
 	for _, c := range r.clients {
+		clients = append(clients, c)
+	}
+	r.mu.RUnlock()
+	n := map[string]int{}
+	for _, c := range clients {
 		n[c.transport()]++
 	}
 	return n
