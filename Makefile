@@ -97,7 +97,7 @@ fuzz: ## run each Go fuzz target for FUZZTIME (2m); prints its executions; a fin
 	if (( $${#failed[@]} )); then echo "fuzz: FAILED: $${failed[*]}"; exit 1; fi
 
 .PHONY: bench
-bench: ## Go benchmarks: list and create through the router on SQLite (and PostgreSQL with TEST_DATABASE_URL)
+bench: ## Go benchmarks: list and create through the router on SQLite (and PostgreSQL with TEST_DATABASE_URL), metrics off and on
 	cd $(BACKEND) && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 
 .PHONY: soak

@@ -46,6 +46,9 @@ type Config struct {
 	// DebugAddr, when set, is a separate listener for net/http/pprof (profiling); keep it on
 	// a loopback address.
 	DebugAddr string
+	// MetricsAddr, when set, is a separate listener that serves /metrics (Prometheus); never
+	// the public port.
+	MetricsAddr string
 	// TrustedProxies are the peers whose X-Forwarded-For names the client (clientaddr).
 	TrustedProxies []netip.Prefix
 	// WritesPerMinute and WriteBurst are each client's budget of API writes; 0 in either
@@ -84,6 +87,7 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:   get("LOG_FORMAT", "text"),
 		DatabaseURL: get("DATABASE_URL", ""),
 		DebugAddr:   get("DEBUG_ADDR", ""),
+		MetricsAddr: get("METRICS_ADDR", ""),
 		WebRoot:     get("WEB_ROOT", "frontend/public"),
 		APIURL:      get("API_URL", ""),
 	}
@@ -92,11 +96,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.Port = portNumber(get, "PORT", "8000", bad)
 	c.WebPort = portNumber(get, "WEB_PORT", "3000", bad)
-	if c.DebugAddr != "" {
-		if _, port, err := net.SplitHostPort(c.DebugAddr); err != nil || port == "" {
-			bad("DEBUG_ADDR", c.DebugAddr, "want host:port, such as 127.0.0.1:6060")
-		}
-	}
+	sideAddr(c.DebugAddr, "DEBUG_ADDR", "127.0.0.1:6060", bad)
+	sideAddr(c.MetricsAddr, "METRICS_ADDR", "127.0.0.1:9090", bad)
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("LOG_FORMAT", c.LogFormat, "want text or json")
 	}
@@ -255,4 +256,15 @@ func duration(get func(string, string) string, name, def string, bad func(string
 		return 0
 	}
 	return d
+}
+
+// sideAddr checks the address of a side listener (DEBUG_ADDR, METRICS_ADDR): empty is off,
+// anything else is host:port.
+func sideAddr(addr, name, example string, bad func(name, value, want string)) {
+	if addr == "" {
+		return
+	}
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+		bad(name, addr, "want host:port, such as "+example)
+	}
 }

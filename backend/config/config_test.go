@@ -90,6 +90,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT", "soon"},
 		{"PING_INTERVAL", "0s"},
 		{"DEBUG_ADDR", "6060"},
+		{"METRICS_ADDR", "9090"},
+		{"METRICS_ADDR", "localhost"},
 		{"WEB_PORT", "web"},
 		{"RATE_LIMIT_WRITES_PER_MINUTE", "-1"},
 		{"RATE_LIMIT_WRITES_PER_MINUTE", "thirty"},

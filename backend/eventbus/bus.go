@@ -212,6 +212,12 @@ func (b *Bus) Stats() Stats {
 	}
 }
 
+// Up, NotificationsIn and NotificationsOut are the bus's state and traffic, for metrics: the
+// notices heard from other processes and delivered, and the notices this process made.
+func (b *Bus) Up() bool                 { return b.Ready() == nil }
+func (b *Bus) NotificationsIn() uint64  { return uint64(b.received.Load()) }
+func (b *Bus) NotificationsOut() uint64 { return uint64(b.published.Load()) }
+
 func (b *Bus) connect(ctx context.Context) (*pgx.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, statementTimeout)
 	defer cancel()

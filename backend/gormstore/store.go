@@ -98,6 +98,8 @@ type Store struct {
 	// observer, when set, is told of every create batch in commit order (the hot window).
 	observer CommitObserver
 
+	batches BatchObserver // told of every create batch; never nil
+
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
 	purgeEvery time.Duration       // how often the writer purges expired idempotency keys
 	closing    chan struct{}       // closed by Close
@@ -129,6 +131,17 @@ type CommitObserver interface {
 	Unsure()
 }
 
+// BatchObserver hears of every create batch the writer commits or fails, for metrics: how many
+// creates it carried and how long its transaction took, commit included. It is called on the
+// writer goroutine, between batches, so it must not block.
+type BatchObserver interface {
+	Batch(size int, took time.Duration, committed bool)
+}
+
+type nopBatches struct{}
+
+func (nopBatches) Batch(int, time.Duration, bool) {}
+
 // Option configures Open.
 type Option func(*Store)
 
@@ -138,6 +151,9 @@ func WithNotifier(n Notifier) Option { return func(s *Store) { s.notifier = n } 
 
 // WithCommitObserver tells o of every create batch (CommitObserver).
 func WithCommitObserver(o CommitObserver) Option { return func(s *Store) { s.observer = o } }
+
+// WithBatchObserver tells b of every create batch's size and duration (BatchObserver).
+func WithBatchObserver(b BatchObserver) Option { return func(s *Store) { s.batches = b } }
 
 // Open connects to databaseURL (postgres://… or postgresql://…; sqlite:///path/file.db; or
 // empty for DefaultSQLitePath) and brings the schema up to date.
@@ -150,6 +166,9 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 	s := &Store{purgeEvery: purgeEvery}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.batches == nil {
+		s.batches = nopBatches{}
 	}
 	var dialector gorm.Dialector
 	var sqlitePool *sql.DB
@@ -579,7 +598,9 @@ func (s *Store) commitCreates(batch []*createRequest) {
 	ctx, cancel := context.WithDeadline(txCtx, earliest.Add(insertGrace))
 	defer cancel()
 	now := time.Now().UTC().Truncate(time.Millisecond)
+	start := time.Now()
 	p, err := s.insertInOrder(txCtx, ctx, batch, now)
+	s.batches.Batch(len(batch), time.Since(start), err == nil)
 	if err != nil {
 		err = fmt.Errorf("create tweet: %w", classify(err))
 	}

@@ -64,7 +64,7 @@ type Window struct {
 	floor, top int64
 	valid      bool
 
-	hits, misses atomic.Int64
+	hits, misses atomic.Uint64
 }
 
 // New makes an empty, invalid window: it loads at the first read.
@@ -98,11 +98,9 @@ func (w *Window) Load() (int, error) {
 	return len(w.tweets), nil
 }
 
-// Stats counts the reads answered from memory (Hits) and from the database (Misses).
-type Stats struct{ Hits, Misses int64 }
-
-// Stats returns the window's counters.
-func (w *Window) Stats() Stats { return Stats{Hits: w.hits.Load(), Misses: w.misses.Load()} }
+// Hits counts the reads answered from memory, Misses those that went to the database.
+func (w *Window) Hits() uint64   { return w.hits.Load() }
+func (w *Window) Misses() uint64 { return w.misses.Load() }
 
 // Committed is the store's report of a committed create batch (gormstore.CommitObserver): the
 // tweets committed between the window's top and previous (by other processes, not yet heard of)

@@ -9,21 +9,47 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/metrics"
 )
 
-// benchDatabases runs a benchmark on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set.
-func benchDatabases(b *testing.B, f func(b *testing.B, url string)) {
-	b.Run("SQLite", func(b *testing.B) { f(b, testdb.SQLiteURL(b)) })
-	b.Run("Postgres", func(b *testing.B) { f(b, testdb.PostgresURL(b)) })
+// benchDatabases runs a benchmark on SQLite, and on PostgreSQL when TEST_DATABASE_URL is set,
+// each with metrics off and on (Metrics=off, Metrics=on), so one run gives both figures.
+func benchDatabases(b *testing.B, f func(b *testing.B, url string, metricsOn bool)) {
+	for _, db := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{{"SQLite", testdb.SQLiteURL}, {"Postgres", testdb.PostgresURL}} {
+		b.Run(db.name, func(b *testing.B) {
+			for _, on := range []bool{false, true} {
+				name := map[bool]string{false: "Metrics=off", true: "Metrics=on"}[on]
+				b.Run(name, func(b *testing.B) { f(b, db.url(b), on) })
+			}
+		})
+	}
 }
 
-func benchHandler(b *testing.B, url string, seed int) http.Handler {
+// benchHandler is the API over a store holding seed tweets; with metrics on, the request and
+// create batch observers count into a registry of its own, as cmd/chirp wires them.
+func benchHandler(b *testing.B, url string, seed int, metricsOn bool) http.Handler {
 	b.Helper()
-	s, err := gormstoreOpen(url)
+	cfg := httpapi.Config{}
+	var opts []gormstore.Option
+	if metricsOn {
+		reg := prometheus.NewRegistry()
+		cfg.Requests = metrics.NewHTTP(reg)
+		opts = append(opts, gormstore.WithBatchObserver(metrics.NewBatches(reg)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := gormstore.Open(ctx, url, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -45,13 +71,14 @@ func benchHandler(b *testing.B, url string, seed int) http.Handler {
 	}
 	close(work)
 	wg.Wait()
-	return httpapi.New(httpapi.Config{Store: s})
+	cfg.Store = s
+	return httpapi.New(cfg)
 }
 
 // BenchmarkList measures GET /api/tweets?limit=20 through the router, on 2,000 stored tweets.
 func BenchmarkList(b *testing.B) {
-	benchDatabases(b, func(b *testing.B, url string) {
-		h := benchHandler(b, url, 2000)
+	benchDatabases(b, func(b *testing.B, url string, metricsOn bool) {
+		h := benchHandler(b, url, 2000, metricsOn)
 		b.ReportAllocs()
 		b.ResetTimer()
 		b.RunParallel(func(pb *testing.PB) {
@@ -74,8 +101,8 @@ func BenchmarkCreate(b *testing.B) { benchCreate(b, false) }
 func BenchmarkCreateWithKey(b *testing.B) { benchCreate(b, true) }
 
 func benchCreate(b *testing.B, withKey bool) {
-	benchDatabases(b, func(b *testing.B, url string) {
-		h := benchHandler(b, url, 0)
+	benchDatabases(b, func(b *testing.B, url string, metricsOn bool) {
+		h := benchHandler(b, url, 0, metricsOn)
 		var n atomic.Int64
 		b.ReportAllocs()
 		b.ResetTimer()

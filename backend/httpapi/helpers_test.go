@@ -61,7 +61,7 @@ func newServer(t *testing.T, databaseURL string, cfg httpapi.Config) *server {
 		cfg.Store = s.store
 	}
 	cfg.Announcer = s.events
-	ts := httptest.NewServer(httpapi.New(cfg))
+	ts := httptest.NewServer(checked(t, httpapi.New(cfg)))
 	t.Cleanup(ts.Close)
 	s.url = ts.URL
 	return s

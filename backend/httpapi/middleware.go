@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -75,9 +77,44 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 	}
 }
 
+// observeRequests tells obs of every request once it is answered, by its route template.
+func observeRequests(obs RequestObserver) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		var upgrade *hijackWatch
+		if c.GetHeader("Upgrade") != "" {
+			// An accepted websocket upgrade answers 101 on the hijacked connection, which Gin
+			// never sees: it would report its default 200.
+			upgrade = &hijackWatch{ResponseWriter: c.Writer}
+			c.Writer = upgrade
+		}
+		c.Next()
+		status := c.Writer.Status()
+		if upgrade != nil && upgrade.hijacked {
+			status = http.StatusSwitchingProtocols
+		}
+		obs.Request(c.FullPath(), c.Request.Method, status, time.Since(start))
+	}
+}
+
+// hijackWatch notes whether the connection was taken over (a websocket upgrade).
+type hijackWatch struct {
+	gin.ResponseWriter
+	hijacked bool
+}
+
+func (w *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	w.hijacked = true
+	return w.ResponseWriter.Hijack()
+}
+
+// Unwrap lets http.ResponseController reach the connection (write deadlines) through it.
+func (w *hijackWatch) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
 // responseHeaders sets what every answer carries: nosniff (an answer is only ever what its
 // Content-Type says), and on /api no-store, since answers there are per-request facts (the
-// 201 of a create holds the one copy of its edit token) that no cache should keep.
+// 201 of a create holds the one copy of its edit token) that no cache should keep. The one
+// exception is the API's own description (/api/openapi.json), which serveSpec marks cacheable.
 func responseHeaders() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		h := c.Writer.Header()

@@ -46,6 +46,15 @@ type Config struct {
 	// Ready, when set, is asked by /readyz after the database: a process whose event bus is
 	// down does not hear the others, and a balancer should send new clients elsewhere.
 	Ready func() error
+	// Requests is told of every answered request, for metrics; nil tells no one.
+	Requests RequestObserver
+}
+
+// RequestObserver hears of every request once it is answered: the route template that matched
+// ("/api/tweets/:id"; "" when none did, so a raw path never reaches it), the method, the status
+// and how long the answer took. It must not block.
+type RequestObserver interface {
+	Request(route, method string, status int, took time.Duration)
 }
 
 // outageSummaryInterval is how often, at most, an outage of the database is summarised in
@@ -64,7 +73,7 @@ func New(cfg Config) http.Handler {
 		cfg.Clients = clientaddr.New(nil)
 	}
 	if cfg.Bites == nil {
-		cfg.Bites = limitlog.New(cfg.Logger)
+		cfg.Bites = limitlog.New(cfg.Logger, nil)
 	}
 	errs := errorWriter{log: cfg.Logger, outages: outage.New(cfg.Logger, "database", outageSummaryInterval)}
 	gin.SetMode(gin.ReleaseMode)
@@ -78,6 +87,10 @@ func New(cfg Config) http.Handler {
 		panic(err) // cannot fail: the prefixes were parsed already
 	}
 
+	if cfg.Requests != nil {
+		// First, so that its time covers every other middleware's.
+		r.Use(observeRequests(cfg.Requests))
+	}
 	r.Use(
 		requestID(),
 		clientAddress(cfg.Clients, cfg.Logger),
@@ -133,6 +146,9 @@ func New(cfg Config) http.Handler {
 
 	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, errs: errs}
 	api := r.Group("/api")
+	spec := specHandler()
+	api.GET("/openapi.json", spec)
+	api.HEAD("/openapi.json", spec)
 	api.GET("/tweets", t.handle(t.list))
 	api.GET("/tweets/:id", t.handle(t.get))
 	writes := limitWrites(cfg.WriteLimit, cfg.Bites, errs)

@@ -24,9 +24,15 @@ const (
 	SummaryEvery = 10 * time.Second
 )
 
+// Counter is told of every bite, logged or not, for metrics. It must not block.
+type Counter interface {
+	Refused(limit string)
+}
+
 // Log records limit bites. Its methods are safe for concurrent use.
 type Log struct {
 	log       *slog.Logger
+	counter   Counter // nil: none
 	perClient time.Duration
 	summary   time.Duration
 	overall   *rate.Limiter
@@ -42,9 +48,12 @@ type Log struct {
 
 type key struct{ limit, client string }
 
-// New returns a Log with the package's defaults.
-func New(log *slog.Logger) *Log {
-	return newLog(log, PerClient, LinesPerSecond, SummaryEvery)
+// New returns a Log with the package's defaults that also tells counter (nil: nobody) of
+// every bite.
+func New(log *slog.Logger, counter Counter) *Log {
+	l := newLog(log, PerClient, LinesPerSecond, SummaryEvery)
+	l.counter = counter
+	return l
 }
 
 func newLog(log *slog.Logger, perClient time.Duration, perSecond int, summary time.Duration) *Log {
@@ -63,6 +72,9 @@ func newLog(log *slog.Logger, perClient time.Duration, perSecond int, summary ti
 // the path). It is logged at WARN unless the same client was logged for the same limit within
 // PerClient, or the overall line budget is spent; those are counted into the next summary.
 func (l *Log) Bit(limit, client string, attrs ...slog.Attr) {
+	if l.counter != nil {
+		l.counter.Refused(limit)
+	}
 	l.mu.Lock()
 	now := l.now()
 	defer l.mu.Unlock()

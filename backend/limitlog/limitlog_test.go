@@ -23,10 +23,17 @@ func bites(logs *testlog.Buffer, t *testing.T) (logged int, summarised float64) 
 	return logged, summarised
 }
 
-// One client is logged once a minute per limit; another limit is another line.
+// refusals is a limitlog.Counter that remembers what it was told.
+type refusals map[string]int
+
+func (r refusals) Refused(limit string) { r[limit]++ }
+
+// One client is logged once a minute per limit; another limit is another line. The counter
+// hears of every bite, logged or not.
 func TestOnceAMinutePerClientAndLimit(t *testing.T) {
 	logs := &testlog.Buffer{}
-	l := limitlog.New(slog.New(slog.NewJSONHandler(logs, nil)))
+	counted := refusals{}
+	l := limitlog.New(slog.New(slog.NewJSONHandler(logs, nil)), counted)
 	for range 100 {
 		l.Bit("writes", "203.0.113.7")
 	}
@@ -34,6 +41,9 @@ func TestOnceAMinutePerClientAndLimit(t *testing.T) {
 	l.Bit("writes", "203.0.113.8", slog.Int("per_minute", 30))
 	if logged, _ := bites(logs, t); logged != 3 {
 		t.Fatalf("%d lines, want 3:\n%s", logged, logs)
+	}
+	if counted["writes"] != 101 || counted["sockets"] != 1 || len(counted) != 2 {
+		t.Fatalf("counted %v, want writes 101 and sockets 1", counted)
 	}
 }
 

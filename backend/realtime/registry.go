@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"net/url"
 	"sync"
 )
 
@@ -35,6 +36,8 @@ type event struct {
 type registry struct {
 	queueSize int
 	onDrop    func(id string) // told when a client is dropped for a full queue
+	// sent, when set, is told the name of every event handed to a connection's transport.
+	sent func(event string)
 
 	mu      sync.RWMutex
 	clients map[string]*client
@@ -43,6 +46,7 @@ type registry struct {
 
 type client struct {
 	conn emitter
+	sent func(event string) // the registry's; nil: not told
 
 	mu       sync.Mutex
 	queue    []event // waiting to be emitted, oldest first; nil when idle
@@ -54,6 +58,9 @@ type client struct {
 	draining bool // a drain goroutine is running
 	removed  bool
 	dropped  bool
+	// closedBy is why the server closed the connection (DisconnectQueueFull,
+	// DisconnectShutdown); empty when the server did not.
+	closedBy string
 }
 
 func newRegistry(queueSize int, onDrop func(id string)) *registry {
@@ -65,7 +72,7 @@ func newRegistry(queueSize int, onDrop func(id string)) *registry {
 // handshake that raced the shutdown must be refused, or it would outlive closeAll's list and
 // hold the HTTP server's shutdown until its timeout).
 func (r *registry) add(conn emitter) bool {
-	c := &client{conn: conn}
+	c := &client{conn: conn, sent: r.sent}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -155,6 +162,9 @@ func (c *client) drain() {
 		// Emit returns once the library's writer has the packet, or when the connection
 		// closes; only this client waits for it.
 		c.conn.Emit(e.name, e.payload)
+		if c.sent != nil {
+			c.sent(e.name)
+		}
 	}
 }
 
@@ -172,15 +182,24 @@ func (c *client) remove() {
 	c.mu.Unlock()
 }
 
-// remove forgets a connection and stops its writer; removing an unknown id does nothing.
-func (r *registry) remove(id string) {
+// remove forgets a connection and stops its writer, and says why it left: the reason the
+// server closed it for, or DisconnectClosed. Removing an unknown id does nothing and reports
+// false.
+func (r *registry) remove(id string) (reason string, ok bool) {
 	r.mu.Lock()
 	c, ok := r.clients[id]
 	delete(r.clients, id)
 	r.mu.Unlock()
-	if ok {
-		c.remove()
+	if !ok {
+		return "", false
 	}
+	c.remove()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closedBy != "" {
+		return c.closedBy, true
+	}
+	return DisconnectClosed, true
 }
 
 // broadcast queues e for every connection but the one with id except ("" for none). It never
@@ -195,6 +214,9 @@ func (r *registry) broadcast(e event, except string) {
 		c.mu.Lock()
 		first := !c.dropped
 		c.dropped = true
+		if c.closedBy == "" {
+			c.closedBy = DisconnectQueueFull
+		}
 		c.mu.Unlock()
 		if first {
 			// Not under the lock: Close runs the disconnect handler, which removes.
@@ -206,6 +228,37 @@ func (r *registry) broadcast(e event, except string) {
 			}()
 		}
 	}
+}
+
+// byTransport counts the live connections by the transport each is on now. The library's
+// connections are asked outside the registry's lock: each answers under a lock of its own
+// (its session's upgrade lock), and broadcasts must never wait behind a scrape.
+func (r *registry) byTransport() map[string]int {
+	r.mu.RLock()
+	clients := make([]*client, 0, len(r.clients))
+	for _, c := range r.clients {
+		clients = append(clients, c)
+	}
+	r.mu.RUnlock()
+	n := map[string]int{}
+	for _, c := range clients {
+		n[c.transport()]++
+	}
+	return n
+}
+
+// transport is the one the connection is on now: the library's connection reports the URL of
+// its current transport's request, which names it (an upgrade's names websocket).
+func (c *client) transport() string {
+	u, ok := c.conn.(interface{ URL() url.URL })
+	if !ok {
+		return "unknown"
+	}
+	url := u.URL()
+	if t := url.Query().Get("transport"); t == "polling" || t == "websocket" {
+		return t
+	}
+	return "unknown"
 }
 
 // count is the number of live connections.
@@ -221,6 +274,11 @@ func (r *registry) closeAll() {
 	r.closed = true
 	conns := make([]emitter, 0, len(r.clients))
 	for _, c := range r.clients {
+		c.mu.Lock()
+		if c.closedBy == "" {
+			c.closedBy = DisconnectShutdown
+		}
+		c.mu.Unlock()
 		conns = append(conns, c.conn)
 	}
 	r.mu.Unlock()

@@ -311,3 +311,59 @@ func TestCloseAll(t *testing.T) {
 		t.Fatalf("a connection joined after closeAll (%d registered)", r.count())
 	}
 }
+
+// Metrics hear why each connection left, as the registry knows it: the server's own reasons
+// (a full queue, the shutdown) or "closed" for the rest; and each event sent, by name.
+func TestDisconnectReasonsAndSentEvents(t *testing.T) {
+	var mu sync.Mutex
+	sent := map[string]int{}
+	r := newRegistry(2, nil)
+	r.sent = func(name string) { mu.Lock(); sent[name]++; mu.Unlock() }
+
+	reader := newFakeConn("reader", false)
+	stalled := newFakeConn("stalled", true)
+	r.add(reader)
+	r.add(stalled)
+	got := func(n int) func() bool {
+		return func() bool { reader.mu.Lock(); defer reader.mu.Unlock(); return len(reader.got) == n }
+	}
+	r.broadcast(event{name: EventNewTweet, payload: true}, "")
+	waitClosed(t, "the stalled client takes its first event", stalled.emitting)
+	// The stalled client's queue (two slots) fills, and the next distinct event drops it; the
+	// reader takes each event before the next is sent.
+	for i := range int64(3) {
+		eventually(t, "the reader has the events so far", got(int(i)+1))
+		r.broadcast(event{name: EventTweetUpdated, payload: idPayload{ID: i}, tweetID: i}, "")
+	}
+	eventually(t, "the stalled client is closed", stalled.isClosed)
+	eventually(t, "the reader got four events", got(4))
+	eventually(t, "the reader's events counted", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return sent[EventNewTweet] >= 1 && sent[EventTweetUpdated] >= 3
+	})
+
+	if why, ok := r.remove("stalled"); !ok || why != DisconnectQueueFull {
+		t.Fatalf("the dropped client left for %q (%v)", why, ok)
+	}
+	if why, ok := r.remove("reader"); !ok || why != DisconnectClosed {
+		t.Fatalf("a client that closed itself left for %q (%v)", why, ok)
+	}
+	if _, ok := r.remove("reader"); ok {
+		t.Fatal("a connection removed twice counted twice")
+	}
+	late := newFakeConn("late", false)
+	r.add(late)
+	r.closeAll()
+	if why, ok := r.remove("late"); !ok || why != DisconnectShutdown {
+		t.Fatalf("a connection closed by the shutdown left for %q (%v)", why, ok)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// The stalled client's events were stuck in Emit until its close; what its drain hands
+	// the closed connection then counts too: at most its newTweet and two updates more than
+	// the reader's four.
+	if n := sent[EventNewTweet] + sent[EventTweetUpdated]; n > 7 || len(sent) != 2 {
+		t.Fatalf("sent %v", sent)
+	}
+}

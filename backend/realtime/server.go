@@ -50,6 +50,8 @@ type Config struct {
 	// handshake's answer; zero means DefaultHandshakeGrace, and it is never above PingTimeout.
 	// Later GETs may be PingTimeout apart.
 	HandshakeGrace time.Duration
+	// Observer is told what the server does, for metrics; nil tells no one.
+	Observer Observer
 	// Relays, when set, is told of every client newTweet relayed here, so that it reaches the
 	// clients of other processes too (the event bus).
 	Relays RelayPublisher
@@ -60,6 +62,57 @@ type RelayPublisher interface {
 	// Relayed names the connection that sent it, which must never hear its own relay.
 	Relayed(conn string)
 }
+
+// Observer hears what the socket server does, for metrics. Every method is called on the
+// path it counts (a broadcast's writer, a handshake's request), so it must not block. The
+// label values it is given come from the fixed sets below, never from a client.
+type Observer interface {
+	// Connected: a socket.io connection joined (the registry has it).
+	Connected()
+	// Disconnected: a connection that had joined left, for one of the Disconnect reasons.
+	Disconnected(reason string)
+	// Refused: a request was answered before the library saw it, for one of the Refuse
+	// reasons.
+	Refused(reason string)
+	// Sent: an event was handed to a connection's transport.
+	Sent(event string)
+	// Relayed: a client's newTweet was relayed to the others (passed) or dropped because
+	// its connection relayed one less than a second before.
+	Relayed(passed bool)
+}
+
+// Why a connection left (Observer.Disconnected).
+const (
+	// DisconnectQueueFull: the server dropped a client that was not reading its events.
+	DisconnectQueueFull = "queue_full"
+	// DisconnectShutdown: the process is stopping and closed every connection.
+	DisconnectShutdown = "shutdown"
+	// DisconnectClosed: anything else; the client closed it, its transport failed, it sent
+	// a refused frame, or it went silent past its ping deadline.
+	DisconnectClosed = "closed"
+)
+
+// Why a request to /socket.io/ was refused before the library saw it (Observer.Refused).
+// All but the last two are handshakes or would-be handshakes.
+const (
+	RefuseOrigin        = "origin"          // its Origin is not allowed (403)
+	RefuseShuttingDown  = "shutting_down"   // the process is stopping (503)
+	RefuseTransport     = "bad_transport"   // no or an unknown transport, or websocket without an upgrade (400)
+	RefuseJSONP         = "jsonp"           // JSONP polling (400)
+	RefuseMaxTotal      = "max_total"       // SOCKET_MAX_TOTAL (503)
+	RefuseMaxPerIP      = "max_per_ip"      // SOCKET_MAX_PER_IP (429)
+	RefuseUnknownSID    = "unknown_session" // a sid with no open session (400)
+	RefuseTransportSwap = "wrong_transport" // a request for a session on the other transport (400)
+)
+
+// nopObserver is the Observer of a server nobody watches.
+type nopObserver struct{}
+
+func (nopObserver) Connected()          {}
+func (nopObserver) Disconnected(string) {}
+func (nopObserver) Refused(string)      {}
+func (nopObserver) Sent(string)         {}
+func (nopObserver) Relayed(bool)        {}
 
 // Defaults for Config.
 const (
@@ -106,6 +159,7 @@ type Server struct {
 	clients  *clientaddr.Resolver
 	limits   *limitlog.Log
 	relays   RelayPublisher // nil: relays stay in this process
+	observer Observer
 	closing  atomic.Bool
 	// relaysDropped counts newTweet events from clients that were not relayed.
 	relaysDropped atomic.Int64
@@ -138,7 +192,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.Clients = clientaddr.New(nil)
 	}
 	if cfg.Limits == nil {
-		cfg.Limits = limitlog.New(cfg.Logger)
+		cfg.Limits = limitlog.New(cfg.Logger, nil)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	s := &Server{
 		log:      cfg.Logger,
@@ -148,10 +205,12 @@ func New(cfg Config) (*Server, error) {
 		clients:  cfg.Clients,
 		limits:   cfg.Limits,
 		relays:   cfg.Relays,
+		observer: cfg.Observer,
 	}
 	s.registry = newRegistry(cfg.QueueSize, func(id string) {
 		s.log.Info("socket dropped: its queue is full", "id", id)
 	})
+	s.registry.sent = cfg.Observer.Sent
 	s.sio = socketio.NewServer(&engineio.Options{
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
@@ -203,12 +262,17 @@ func (s *Server) onConnect(c socketio.Conn) (err error) {
 	if !s.registry.add(c) {
 		return fmt.Errorf("server shutting down")
 	}
+	s.observer.Connected()
 	s.log.Debug("socket connected", "id", c.ID(), "transport", transportOf(c), "remote", c.RemoteAddr().String())
 	return nil
 }
 
 func (s *Server) onDisconnect(c socketio.Conn, reason string) {
-	s.registry.remove(c.ID())
+	// The library's reason is the same text on nearly every path; the registry knows when
+	// the server itself closed the connection.
+	if why, ok := s.registry.remove(c.ID()); ok {
+		s.observer.Disconnected(why)
+	}
 	s.log.Debug("socket disconnected", "id", c.ID(), "transport", transportOf(c), "reason", reason)
 }
 
@@ -225,6 +289,7 @@ func (s *Server) onError(c socketio.Conn, err error) {
 // most one a second; the rest are dropped and counted.
 func (s *Server) onNewTweet(c socketio.Conn, _ any) {
 	relay, report := relayLimiterOf(c).allow()
+	s.observer.Relayed(relay)
 	if relay {
 		s.registry.broadcast(event{name: EventNewTweet, payload: true}, c.ID())
 		if s.relays != nil {
@@ -289,6 +354,11 @@ func (s *Server) RelaysDropped() int64 { return s.relaysDropped.Load() }
 // Connections is the number of live socket connections.
 func (s *Server) Connections() int { return s.registry.count() }
 
+// ConnectionsByTransport is the number of live socket connections on each transport
+// ("polling", "websocket"): the one each is on now, an upgraded connection counting as
+// websocket.
+func (s *Server) ConnectionsByTransport() map[string]int { return s.registry.byTransport() }
+
 // Sessions is the number of open Engine.IO sessions, the number SOCKET_MAX_TOTAL caps: the
 // connections, and handshakes not connected yet.
 func (s *Server) Sessions() int { return s.sessions.count() }
@@ -313,6 +383,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Add("Vary", "Origin")
 	}
 	if !s.origins.allows(r) {
+		s.observer.Refused(RefuseOrigin)
 		writeError(w, http.StatusForbidden, "forbidden", "pages of this origin may not connect (CORS_ALLOWED_ORIGINS)")
 		return
 	}
@@ -335,19 +406,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.closing.Load() {
+		s.observer.Refused(RefuseShuttingDown)
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the server is restarting; reconnect")
 		return
 	}
 	q := r.URL.Query()
 	if t := q.Get("transport"); t != "polling" && t != "websocket" {
+		s.observer.Refused(RefuseTransport)
 		writeError(w, http.StatusBadRequest, "bad_request", "transport must be polling or websocket")
 		return
 	}
 	if q.Get("transport") == "websocket" && !websocket.IsWebSocketUpgrade(r) {
+		s.observer.Refused(RefuseTransport)
 		writeError(w, http.StatusBadRequest, "bad_request", "transport=websocket needs a websocket upgrade request")
 		return
 	}
 	if q.Get("transport") == "polling" && q.Get("j") != "" {
+		s.observer.Refused(RefuseJSONP)
 		writeError(w, http.StatusBadRequest, "bad_request", "JSONP polling is not supported; use XHR polling or websocket")
 		return
 	}
@@ -356,10 +431,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if sl == nil {
 			// Also what keeps a session the library failed to connect, and never removed
 			// (go-socket.io v1.7.0), from being served again.
+			s.observer.Refused(RefuseUnknownSID)
 			writeError(w, http.StatusBadRequest, "bad_request", "no such socket.io session (it has ended or never existed); connect again")
 			return
 		}
 		if !sl.serves(q.Get("transport")) {
+			s.observer.Refused(RefuseTransportSwap)
 			writeError(w, http.StatusBadRequest, "bad_request", "this session is on websocket, or upgrading to it; use that socket or connect again")
 			return
 		}
@@ -382,11 +459,13 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*slot, bool) {
 	sl, refused := s.sessions.take(client)
 	switch refused {
 	case overTotal:
+		s.observer.Refused(RefuseMaxTotal)
 		s.limits.Bit("SOCKET_MAX_TOTAL", client, slog.Int("max", s.sessions.total))
 		w.Header().Set("Retry-After", "30")
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "the server has as many live connections as it can hold; try again later")
 		return nil, false
 	case overPerClient:
+		s.observer.Refused(RefuseMaxPerIP)
 		s.limits.Bit("SOCKET_MAX_PER_IP", client, slog.Int("max", s.sessions.perClient))
 		w.Header().Set("Retry-After", "10")
 		writeError(w, http.StatusTooManyRequests, "rate_limited",

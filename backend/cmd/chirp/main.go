@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/config"
 	"github.com/chirp-social/chirp/backend/eventbus"
@@ -29,6 +31,7 @@ import (
 	"github.com/chirp-social/chirp/backend/hotwindow"
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/limitlog"
+	"github.com/chirp-social/chirp/backend/metrics"
 	"github.com/chirp-social/chirp/backend/ratelimit"
 	"github.com/chirp-social/chirp/backend/realtime"
 	"github.com/chirp-social/chirp/backend/serving"
@@ -150,9 +153,37 @@ func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "page", HTTP: pageServer(page, log), Listener: ln})
 }
 
+// telemetry is what the packages count through when METRICS_ADDR is set: one registry, made
+// here, and an observer for each package that counts. Its zero value (metrics off) counts
+// nothing: every observer is a nil interface, which the packages take as "nobody".
+type telemetry struct {
+	reg      *prometheus.Registry
+	requests httpapi.RequestObserver
+	sockets  realtime.Observer
+	limits   limitlog.Counter
+	batches  gormstore.BatchObserver
+}
+
+func newTelemetry(on bool) telemetry {
+	if !on {
+		return telemetry{}
+	}
+	reg := prometheus.NewRegistry()
+	metrics.RegisterProcess(reg)
+	return telemetry{
+		reg:      reg,
+		requests: metrics.NewHTTP(reg),
+		sockets:  metrics.NewSockets(reg),
+		limits:   metrics.NewLimits(reg),
+		batches:  metrics.NewBatches(reg),
+	}
+}
+
 // newAPI opens the store and the event bus and builds the API's server (and the pprof
-// listener of DEBUG_ADDR); closeAPI closes what it opened, after the server has shut down.
+// listener of DEBUG_ADDR, and the metrics listener of METRICS_ADDR); closeAPI closes what it
+// opened, after the server has shut down.
 func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http.Server, closeAPI func(), err error) {
+	tel := newTelemetry(cfg.MetricsAddr != "")
 	var bus *eventbus.Bus
 	var current func() bool // whether the window hears every other process: the bus is up
 	if cfg.EventBus == config.EventBusPostgres {
@@ -162,7 +193,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		current = func() bool { return bus.Ready() == nil }
 	}
 	window := hotwindow.New(hotwindow.Config{Current: current})
-	storeOpts := []gormstore.Option{gormstore.WithCommitObserver(window)}
+	storeOpts := []gormstore.Option{gormstore.WithCommitObserver(window), gormstore.WithBatchObserver(tel.batches)}
 	if bus != nil {
 		storeOpts = append(storeOpts, gormstore.WithNotifier(bus))
 	}
@@ -180,7 +211,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 
 	// One client address rule and one log of limit bites for the API and the socket server.
 	clients := clientaddr.New(cfg.TrustedProxies)
-	bites := limitlog.New(log)
+	bites := limitlog.New(log, tel.limits)
 	writes := ratelimit.New(cfg.WritesPerMinute, cfg.WriteBurst)
 	logLimits(cfg, log, writes, clients)
 	var relays realtime.RelayPublisher // a nil *eventbus.Bus would not be a nil interface
@@ -197,6 +228,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		MaxTotal:       cfg.SocketMaxTotal,
 		Clients:        clients,
 		Limits:         bites,
+		Observer:       tel.sockets,
 	})
 	if err != nil {
 		store.Close()
@@ -232,6 +264,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		Bites:          bites,
 		Sessions:       sockets.Sessions,
 		Ready:          ready,
+		Requests:       tel.requests,
 	})
 	srv = &http.Server{
 		Handler:           handler,
@@ -246,16 +279,31 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	// until its timeout, so every socket is closed as soon as shutdown begins (clients
 	// reconnect to the next process). Websockets are hijacked and not waited for at all.
 	srv.RegisterOnShutdown(sockets.Close)
-	stopDebug := func() {}
+	stopDebug, stopMetrics := func() {}, func() {}
 	if cfg.DebugAddr != "" {
-		if stopDebug, err = serveDebug(cfg.DebugAddr, log); err != nil {
+		if stopDebug, err = serveAside("debug", "DEBUG_ADDR", cfg.DebugAddr, debugHandler(), log); err != nil {
+			closeStore()
+			return nil, nil, err
+		}
+	}
+	if tel.reg != nil {
+		metrics.RegisterDatabase(tel.reg, store.Pool())
+		metrics.RegisterSocketCounts(tel.reg, sockets)
+		metrics.RegisterWindow(tel.reg, window)
+		if bus != nil {
+			metrics.RegisterBus(tel.reg, bus)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metrics.Handler(tel.reg, log))
+		if stopMetrics, err = serveAside("metrics", "METRICS_ADDR", cfg.MetricsAddr, mux, log); err != nil {
+			stopDebug()
 			closeStore()
 			return nil, nil, err
 		}
 	}
 	// In-flight requests finish and sockets close before the caller closes the bus and the
 	// database.
-	return srv, func() { stopDebug(); closeStore() }, nil
+	return srv, func() { stopMetrics(); stopDebug(); closeStore() }, nil
 }
 
 // maxHeaderBytes caps a request's header block (net/http answers 431 past it). Browsers send a
@@ -290,21 +338,29 @@ func pageServer(page *web.Server, log *slog.Logger) *http.Server {
 	}
 }
 
-// serveDebug serves net/http/pprof on its own listener, never on the public port.
-func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+// debugHandler is net/http/pprof.
+func debugHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// serveAside serves h on a listener of its own (DEBUG_ADDR's pprof, METRICS_ADDR's
+// /metrics), never on the public port, and logs `NAME listening addr=…`, which tests read the
+// port from.
+func serveAside(name, variable, addr string, h http.Handler, log *slog.Logger) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on DEBUG_ADDR %s: %w", addr, err)
+		return nil, fmt.Errorf("listen on %s %s: %w", variable, addr, err)
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go srv.Serve(ln)
-	log.Info("debug listening", "addr", ln.Addr().String())
+	log.Info(name+" listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
 }
 

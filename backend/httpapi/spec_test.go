@@ -1,0 +1,90 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/gin-gonic/gin"
+
+	"github.com/chirp-social/chirp/backend/httpapi"
+	"github.com/chirp-social/chirp/backend/internal/testdb"
+)
+
+// The document is served whole, cacheable (the one /api answer that is), with an ETag that a
+// client revalidates against.
+func TestOpenAPIDocumentIsServed(t *testing.T) {
+	s := newServer(t, testdb.SQLiteURL(t), httpapi.Config{})
+	r := s.do("GET", "/api/openapi.json", "", "")
+	if r.status != 200 || r.body != string(httpapi.OpenAPIDocument()) {
+		t.Fatalf("%d, %d bytes", r.status, len(r.body))
+	}
+	etag, cache := r.header.Get("ETag"), r.header.Get("Cache-Control")
+	if !regexp.MustCompile(`^"[0-9a-f]{32}"$`).MatchString(etag) || cache != "public, max-age=300" {
+		t.Fatalf("ETag %q, Cache-Control %q", etag, cache)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData([]byte(r.body))
+	if err != nil || doc.OpenAPI != "3.1.0" {
+		t.Fatalf("not an OpenAPI 3.1 document: %v", err)
+	}
+	tests := []struct {
+		name, method, ifNoneMatch string
+		status                    int
+		body                      bool
+	}{
+		{"Revalidated", "GET", etag, http.StatusNotModified, false},
+		{"RevalidatedWeakly", "GET", "W/" + etag, http.StatusNotModified, false},
+		{"Changed", "GET", `"0123"`, http.StatusOK, true},
+		{"Head", "HEAD", "", http.StatusOK, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var headers []string
+			if tt.ifNoneMatch != "" {
+				headers = []string{"If-None-Match", tt.ifNoneMatch}
+			}
+			r := s.do(tt.method, "/api/openapi.json", "", "", headers...)
+			if r.status != tt.status || (r.body != "") != tt.body || r.header.Get("ETag") != etag {
+				t.Fatalf("%d, %d bytes, ETag %q", r.status, len(r.body), r.header.Get("ETag"))
+			}
+		})
+	}
+	// Every other /api answer stays uncacheable.
+	if r := s.do("GET", "/api/tweets", "", ""); r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("list Cache-Control %q", r.header.Get("Cache-Control"))
+	}
+}
+
+// Every route the router has is in the document, with each of its methods: a route added
+// without documenting it fails here even before a test calls it.
+func TestEveryRouteIsDocumented(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPIDocument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine, ok := httpapi.New(httpapi.Config{Store: memStore{}, Realtime: okHandler()}).(*gin.Engine)
+	if !ok {
+		t.Fatal("httpapi.New is not a Gin engine any more: list its routes another way")
+	}
+	param := regexp.MustCompile(`:([a-z_]+)`)
+	for _, route := range engine.Routes() {
+		paths := []string{param.ReplaceAllString(route.Path, "{$1}")}
+		if route.Path == "/socket.io/*any" {
+			paths = []string{"/socket.io/", "/socket.io/socket.io.js"}
+		}
+		for _, path := range paths {
+			item := doc.Paths.Value(path)
+			if path == "/socket.io/socket.io.js" && route.Method != "GET" {
+				continue // the script is GET (and HEAD) only; the rest are the endpoint's
+			}
+			if item == nil || item.GetOperation(route.Method) == nil {
+				if route.Method == "HEAD" && strings.HasPrefix(path, "/socket.io/") {
+					continue // HEAD of a polling URL is the library's 400, not an operation
+				}
+				t.Errorf("%s %s is routed but not in openapi.json", route.Method, path)
+			}
+		}
+	}
+}
