@@ -56,7 +56,11 @@ export function recorder(socket, names = ['newTweet', 'tweetUpdated', 'tweetDele
 /** until polls cond every 10 ms and fails after ms (generous: CI shares two cores with Chromium). */
 export async function until(cond, what, ms = 5000) {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  for (;;) {
+    const ok = cond();
+    // A promise is truthy: an async condition would pass at once, unchecked.
+    if (ok instanceof Promise) throw new Error(`until(${what}): the condition is async; use page.js's until`);
+    if (ok) return;
     if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
