@@ -53,6 +53,10 @@ type Config struct {
 	// Relays, when set, is told of every client newTweet relayed here, so that it reaches the
 	// clients of other processes too (the event bus).
 	Relays RelayPublisher
+	// NewTweetWindow paces newTweet broadcasts: one with no other in the last window leaves
+	// at once, later ones are merged into one send at the window's end. Zero means
+	// DefaultNewTweetWindow.
+	NewTweetWindow time.Duration
 }
 
 // RelayPublisher carries a relayed client newTweet beyond this process. It must not block.
@@ -71,6 +75,10 @@ const (
 	DefaultQueueSize = 256
 	// DefaultHandshakeGrace: a client polls again as soon as the handshake is answered.
 	DefaultHandshakeGrace = 10 * time.Second
+	// DefaultNewTweetWindow: a write storm costs each client at most ten newTweet events a
+	// second, and the last tweet of a storm is announced at most a tenth of a second late,
+	// less than a broadcast to thousands of clients takes to reach them all.
+	DefaultNewTweetWindow = 100 * time.Millisecond
 )
 
 // Hard-coded until limits become configuration.
@@ -101,6 +109,7 @@ type Server struct {
 	origins  originPolicy
 	sio      *socketio.Server
 	registry *registry
+	hints    *hintCoalescer // every newTweet broadcast goes through it
 	client   *clientFile
 	sessions *sessions
 	clients  *clientaddr.Resolver
@@ -134,6 +143,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.HandshakeGrace = DefaultHandshakeGrace
 	}
 	cfg.HandshakeGrace = min(cfg.HandshakeGrace, cfg.PingTimeout)
+	if cfg.NewTweetWindow <= 0 {
+		cfg.NewTweetWindow = DefaultNewTweetWindow
+	}
 	if cfg.Clients == nil {
 		cfg.Clients = clientaddr.New(nil)
 	}
@@ -151,6 +163,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.registry = newRegistry(cfg.QueueSize, func(id string) {
 		s.log.Info("socket dropped: its queue is full", "id", id)
+	})
+	s.hints = newHintCoalescer(cfg.NewTweetWindow, realClock{}, func(except string) {
+		s.registry.broadcast(event{name: EventNewTweet, payload: true}, except)
 	})
 	s.sio = socketio.NewServer(&engineio.Options{
 		PingInterval: cfg.PingInterval,
@@ -226,7 +241,7 @@ func (s *Server) onError(c socketio.Conn, err error) {
 func (s *Server) onNewTweet(c socketio.Conn, _ any) {
 	relay, report := relayLimiterOf(c).allow()
 	if relay {
-		s.registry.broadcast(event{name: EventNewTweet, payload: true}, c.ID())
+		s.hints.hint(c.ID())
 		if s.relays != nil {
 			s.relays.Relayed(c.ID())
 		}
@@ -264,9 +279,8 @@ func (s *Server) TweetCreated(chirp.Tweet) { s.NewTweetHint() }
 
 // NewTweetHint tells every client to ask the API what is new, as TweetCreated does: for a
 // client's newTweet relayed by another process, and after the event bus missed events.
-func (s *Server) NewTweetHint() {
-	s.registry.broadcast(event{name: EventNewTweet, payload: true}, "")
-}
+// Hints within NewTweetWindow of the last are merged into one send at the window's end.
+func (s *Server) NewTweetHint() { s.hints.hint("") }
 
 // TweetUpdated tells every client a tweet was edited.
 func (s *Server) TweetUpdated(t chirp.Tweet) {
@@ -293,6 +307,7 @@ func (s *Server) Sessions() int { return s.sessions.count() }
 // Call it once the HTTP server has stopped accepting.
 func (s *Server) Close() {
 	s.closing.Store(true)
+	s.hints.close()
 	s.registry.closeAll()
 }
 
