@@ -367,18 +367,37 @@ type packetWriter struct {
 
 var _ io.ByteWriter = (*packetWriter)(nil)
 
+var _ packetSink = (*packetWriter)(nil)
+
 func (w *packetWriter) Close() error {
 	w.p.data = w.Bytes()
-	c := w.c
+	_, err := w.c.enqueue(w.p.encodeText())
+	return err
+}
+
+// closeWith queues p's text, shared with every other polling client it goes to, in place of
+// what was written (nothing). If an upgrade closed the transport since NextWriter, the error
+// is temporary, and the caller offers the packet again: to the websocket.
+func (w *packetWriter) closeWith(p *outPacket) error {
+	closedErr, err := w.c.enqueue(p.text)
+	if err != nil {
+		return closedErr
+	}
+	return nil
+}
+
+// enqueue queues an encoded packet for the next GET, ending a NextWriter's reservation. On a
+// closed transport it reports errClosed, and closedErr as the session's retries count it.
+func (c *pollingConn) enqueue(encoded string) (closedErr, err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reserved--
 	if c.closed {
-		return errClosed
+		return c.closedErrLocked(), errClosed
 	}
-	c.queue = append(c.queue, w.p.encodeText())
+	c.queue = append(c.queue, encoded)
 	c.signalLocked()
-	return nil
+	return nil, nil
 }
 
 // ServeHTTP answers the client's long-poll GETs and its POSTs.

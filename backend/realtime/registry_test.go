@@ -10,7 +10,7 @@ import (
 )
 
 // fakeConn is a connection that records what it is sent. A stalled one never takes anything
-// (Emit returns only when it closes); a held one (release set) takes each event only once
+// (send returns only when it closes); a held one (release set) takes each event only once
 // release is closed.
 type fakeConn struct {
 	id      string
@@ -19,7 +19,7 @@ type fakeConn struct {
 
 	mu        sync.Mutex
 	got       []event
-	emitting  chan struct{} // closed when the first Emit starts
+	emitting  chan struct{} // closed when the first send starts
 	emitOnce  sync.Once
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -29,7 +29,7 @@ func newFakeConn(id string, stalled bool) *fakeConn {
 	return &fakeConn{id: id, stalled: stalled, emitting: make(chan struct{}), closed: make(chan struct{})}
 }
 
-// newHeldConn is a connection whose events wait in Emit until release is closed.
+// newHeldConn is a connection whose events wait in send until release is closed.
 func newHeldConn(id string) *fakeConn {
 	c := newFakeConn(id, false)
 	c.release = make(chan struct{})
@@ -38,14 +38,14 @@ func newHeldConn(id string) *fakeConn {
 
 func (c *fakeConn) ID() string { return c.id }
 
-func (c *fakeConn) Emit(name string, args ...any) {
+func (c *fakeConn) send(e event) error {
 	c.emitOnce.Do(func() { close(c.emitting) })
 	if c.stalled {
-		<-c.closed // like a socket whose client never reads: Emit returns when it closes
-		return
+		<-c.closed // like a socket whose client never reads: send returns when it closes
+		return nil
 	}
 	c.mu.Lock()
-	c.got = append(c.got, event{name: name, payload: args[0]})
+	c.got = append(c.got, e)
 	c.mu.Unlock()
 	if c.release != nil {
 		select {
@@ -53,6 +53,7 @@ func (c *fakeConn) Emit(name string, args ...any) {
 		case <-c.closed:
 		}
 	}
+	return nil
 }
 
 func (c *fakeConn) Close() error {
@@ -93,13 +94,13 @@ func TestBroadcastSkipsTheSender(t *testing.T) {
 		r.add(conn)
 		t.Cleanup(func() { r.remove(conn.id) })
 	}
-	r.broadcast(event{name: EventNewTweet, payload: true}, "a")
+	r.broadcast(newTweet, "a")
 	eventually(t, "b and c get the relay", func() bool { return b.received() == 1 && c.received() == 1 })
 	time.Sleep(20 * time.Millisecond)
 	if a.received() != 0 {
 		t.Fatal("the sender got its own relay")
 	}
-	r.broadcast(event{name: EventNewTweet, payload: true}, "")
+	r.broadcast(newTweet, "")
 	eventually(t, "everyone gets an announcement", func() bool { return a.received() == 1 && b.received() == 2 })
 }
 
@@ -126,14 +127,18 @@ func TestStalledClientDelaysNobody(t *testing.T) {
 	eventually(t, "the stalled client is dropped", stalled.isClosed)
 }
 
-var newTweet = event{name: EventNewTweet, payload: true}
+var newTweet = mustEvent(EventNewTweet, true, 0)
 
-func updated(id int64) event {
-	return event{name: EventTweetUpdated, payload: idPayload{ID: id}, tweetID: id}
-}
+func updated(id int64) event { return mustEvent(EventTweetUpdated, idPayload{ID: id}, id) }
 
-func deleted(id int64) event {
-	return event{name: EventTweetDeleted, payload: idPayload{ID: id}, tweetID: id}
+func deleted(id int64) event { return mustEvent(EventTweetDeleted, idPayload{ID: id}, id) }
+
+func mustEvent(name string, payload any, id int64) event {
+	e, err := newEvent(name, payload, id)
+	if err != nil {
+		panic(err)
+	}
+	return e
 }
 
 func repeat(n int, events ...event) []event {
@@ -144,11 +149,11 @@ func repeat(n int, events ...event) []event {
 	return out
 }
 
-// shown is what a client sees of events: their names and payloads, one a line.
+// shown is what a client sees of events: their packets, one a line.
 func shown(events []event) string {
 	var b strings.Builder
 	for _, e := range events {
-		fmt.Fprintf(&b, "%s %v\n", e.name, e.payload)
+		b.WriteString(e.packet.text) // ends in a newline
 	}
 	return b.String()
 }
@@ -282,7 +287,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	for i := range 1000 {
 		conn := newFakeConn(fmt.Sprint("c", i), i%10 == 0)
 		r.add(conn)
-		r.broadcast(event{name: EventNewTweet, payload: true}, "")
+		r.broadcast(newTweet, "")
 		r.remove(conn.id)
 		conn.Close()
 	}
