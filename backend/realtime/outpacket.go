@@ -105,8 +105,6 @@ func newSocketConn(c socketio.Conn) (*socketConn, error) {
 // sendAttempts bounds how often a packet is offered again after a transport switched under it.
 const sendAttempts = 3
 
-var errForeignTransport = errors.New("the session's transport is not one of Chirp's")
-
 // send writes e to the session's current transport and returns once the transport has it
 // (a polling client's queue, a websocket's socket). A polling transport closed by an upgrade
 // between taking the packet and queueing it says so with a temporary error, and the packet is
@@ -119,9 +117,9 @@ func (c *socketConn) send(e event) error {
 			return err
 		}
 		sink, ok := w.(packetSink)
-		if !ok {
-			w.Close()
-			return errForeignTransport
+		if !ok { // not one of Chirp's transports: the bytes, as any writer takes them
+			io.WriteString(w, e.packet.text[1:]) // the transport writes the type digit
+			return w.Close()
 		}
 		if err = sink.closeWith(e.packet); !isTemporary(err) {
 			return err

@@ -371,33 +371,32 @@ var _ packetSink = (*packetWriter)(nil)
 
 func (w *packetWriter) Close() error {
 	w.p.data = w.Bytes()
-	_, err := w.c.enqueue(w.p.encodeText())
-	return err
+	return w.c.enqueue(w.p.encodeText(), false)
 }
 
 // closeWith queues p's text, shared with every other polling client it goes to, in place of
 // what was written (nothing). If an upgrade closed the transport since NextWriter, the error
 // is temporary, and the caller offers the packet again: to the websocket.
 func (w *packetWriter) closeWith(p *outPacket) error {
-	closedErr, err := w.c.enqueue(p.text)
-	if err != nil {
-		return closedErr
-	}
-	return nil
+	return w.c.enqueue(p.text, true)
 }
 
 // enqueue queues an encoded packet for the next GET, ending a NextWriter's reservation. On a
-// closed transport it reports errClosed, and closedErr as the session's retries count it.
-func (c *pollingConn) enqueue(encoded string) (closedErr, err error) {
+// closed transport it fails: with errClosed, or when retry is set with what the session's
+// reader and writers get (a temporary error just after an upgrade).
+func (c *pollingConn) enqueue(encoded string, retry bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reserved--
 	if c.closed {
-		return c.closedErrLocked(), errClosed
+		if retry {
+			return c.closedErrLocked()
+		}
+		return errClosed
 	}
 	c.queue = append(c.queue, encoded)
 	c.signalLocked()
-	return nil, nil
+	return nil
 }
 
 // ServeHTTP answers the client's long-poll GETs and its POSTs.

@@ -16,6 +16,7 @@ type fakeConn struct {
 	id      string
 	stalled bool
 	release chan struct{}
+	fail    error // what send returns, once it has recorded the event
 
 	mu        sync.Mutex
 	got       []event
@@ -53,7 +54,7 @@ func (c *fakeConn) send(e event) error {
 		case <-c.closed:
 		}
 	}
-	return nil
+	return c.fail
 }
 
 func (c *fakeConn) Close() error {
@@ -278,6 +279,36 @@ func TestOnlyAClientThatDoesNotReadIsDropped(t *testing.T) {
 				t.Fatalf("dropped %v", drops)
 			}
 		})
+	}
+}
+
+// A connection whose transport fails to take an event has missed it: it is closed (it
+// reconnects and asks the API), and the failure is reported; the others are not disturbed.
+func TestFailedSendClosesTheConnection(t *testing.T) {
+	r := newRegistry(8, nil)
+	var mu sync.Mutex
+	var failed []string
+	r.onSendError = func(id string, err error) {
+		mu.Lock()
+		failed = append(failed, id+": "+err.Error())
+		mu.Unlock()
+	}
+	broken, healthy := newFakeConn("broken", false), newFakeConn("healthy", false)
+	broken.fail = errClosed
+	for _, c := range []*fakeConn{broken, healthy} {
+		r.add(c)
+		t.Cleanup(func() { r.remove(c.id) })
+	}
+	r.broadcast(newTweet, "")
+	eventually(t, "the broken connection is closed", broken.isClosed)
+	eventually(t, "the healthy one has the event", func() bool { return healthy.received() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) != 1 || failed[0] != "broken: "+errClosed.Error() {
+		t.Fatalf("reported %q", failed)
+	}
+	if healthy.isClosed() {
+		t.Fatal("the healthy connection was closed")
 	}
 }
 
