@@ -367,16 +367,34 @@ type packetWriter struct {
 
 var _ io.ByteWriter = (*packetWriter)(nil)
 
+var _ packetSink = (*packetWriter)(nil)
+
 func (w *packetWriter) Close() error {
 	w.p.data = w.Bytes()
-	c := w.c
+	return w.c.enqueue(w.p.encodeText(), false)
+}
+
+// closeWith queues p's text, shared with every other polling client it goes to, in place of
+// what was written (nothing). If an upgrade closed the transport since NextWriter, the error
+// is temporary, and the caller offers the packet again: to the websocket.
+func (w *packetWriter) closeWith(p *outPacket) error {
+	return w.c.enqueue(p.text, true)
+}
+
+// enqueue queues an encoded packet for the next GET, ending a NextWriter's reservation. On a
+// closed transport it fails: with errClosed, or when retry is set with what the session's
+// reader and writers get (a temporary error just after an upgrade).
+func (c *pollingConn) enqueue(encoded string, retry bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.reserved--
 	if c.closed {
+		if retry {
+			return c.closedErrLocked()
+		}
 		return errClosed
 	}
-	c.queue = append(c.queue, w.p.encodeText())
+	c.queue = append(c.queue, encoded)
 	c.signalLocked()
 	return nil
 }

@@ -5,19 +5,30 @@ import (
 	"sync"
 )
 
-// emitter is what the registry needs of a socket connection (socketio.Conn has it).
+// emitter is what the registry needs of a socket connection (socketConn).
 type emitter interface {
 	ID() string
-	Emit(event string, args ...any)
+	// send returns once the connection's transport has e (or cannot take it).
+	send(e event) error
 	Close() error
 }
 
 // event is one server-to-client message. tweetID is the tweet a tweetUpdated or tweetDeleted is
-// about (the queue coalesces by it); 0 for newTweet.
+// about (the queue coalesces by it); 0 for newTweet. packet is the event encoded, once for
+// every connection.
 type event struct {
 	name    string
-	payload any
 	tweetID int64
+	packet  *outPacket
+}
+
+// newEvent encodes an event about tweetID (0: none) with its payload.
+func newEvent(name string, payload any, tweetID int64) (event, error) {
+	p, err := encodeEvent(name, payload)
+	if err != nil {
+		return event{}, err
+	}
+	return event{name: name, tweetID: tweetID, packet: p}, nil
 }
 
 // registry is Chirp's own list of live connections. go-socket.io's rooms and broadcasts write
@@ -38,6 +49,9 @@ type registry struct {
 	onDrop    func(id string) // told when a client is dropped for a full queue
 	// sent, when set, is told the name of every event handed to a connection's transport.
 	sent func(event string)
+	// onSendError, if set, is told when a connection's transport failed to take an event;
+	// the connection is closed (it has missed the event: it reconnects and asks the API).
+	onSendError func(id string, err error)
 
 	mu      sync.RWMutex
 	clients map[string]*client
@@ -45,8 +59,9 @@ type registry struct {
 }
 
 type client struct {
-	conn emitter
-	sent func(event string) // the registry's; nil: not told
+	conn        emitter
+	sent        func(event string)         // the registry's; nil: not told
+	onSendError func(id string, err error) // the registry's
 
 	mu       sync.Mutex
 	queue    []event // waiting to be emitted, oldest first; nil when idle
@@ -72,7 +87,7 @@ func newRegistry(queueSize int, onDrop func(id string)) *registry {
 // handshake that raced the shutdown must be refused, or it would outlive closeAll's list and
 // hold the HTTP server's shutdown until its timeout).
 func (r *registry) add(conn emitter) bool {
-	c := &client{conn: conn, sent: r.sent}
+	c := &client{conn: conn, sent: r.sent, onSendError: r.onSendError}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -138,7 +153,7 @@ func (c *client) enqueue(e event, limit int) bool {
 	return true
 }
 
-// drain emits the queued events in order, then ends.
+// drain sends the queued events in order, then ends.
 func (c *client) drain() {
 	for {
 		c.mu.Lock()
@@ -159,10 +174,13 @@ func (c *client) drain() {
 			delete(c.waiting, e.tweetID)
 		}
 		c.mu.Unlock()
-		// Emit returns once the library's writer has the packet, or when the connection
-		// closes; only this client waits for it.
-		c.conn.Emit(e.name, e.payload)
-		if c.sent != nil {
+		// Only this client waits for its transport (a polling client's full queue).
+		if err := c.conn.send(e); err != nil {
+			if c.onSendError != nil {
+				c.onSendError(c.conn.ID(), err)
+			}
+			c.conn.Close() // runs the disconnect handler, which removes c
+		} else if c.sent != nil {
 			c.sent(e.name)
 		}
 	}

@@ -10,16 +10,17 @@ import (
 )
 
 // fakeConn is a connection that records what it is sent. A stalled one never takes anything
-// (Emit returns only when it closes); a held one (release set) takes each event only once
+// (send returns only when it closes); a held one (release set) takes each event only once
 // release is closed.
 type fakeConn struct {
 	id      string
 	stalled bool
 	release chan struct{}
+	fail    error // what send returns, once it has recorded the event
 
 	mu        sync.Mutex
 	got       []event
-	emitting  chan struct{} // closed when the first Emit starts
+	emitting  chan struct{} // closed when the first send starts
 	emitOnce  sync.Once
 	closed    chan struct{}
 	closeOnce sync.Once
@@ -29,7 +30,7 @@ func newFakeConn(id string, stalled bool) *fakeConn {
 	return &fakeConn{id: id, stalled: stalled, emitting: make(chan struct{}), closed: make(chan struct{})}
 }
 
-// newHeldConn is a connection whose events wait in Emit until release is closed.
+// newHeldConn is a connection whose events wait in send until release is closed.
 func newHeldConn(id string) *fakeConn {
 	c := newFakeConn(id, false)
 	c.release = make(chan struct{})
@@ -38,14 +39,14 @@ func newHeldConn(id string) *fakeConn {
 
 func (c *fakeConn) ID() string { return c.id }
 
-func (c *fakeConn) Emit(name string, args ...any) {
+func (c *fakeConn) send(e event) error {
 	c.emitOnce.Do(func() { close(c.emitting) })
 	if c.stalled {
-		<-c.closed // like a socket whose client never reads: Emit returns when it closes
-		return
+		<-c.closed // like a socket whose client never reads: send returns when it closes
+		return nil
 	}
 	c.mu.Lock()
-	c.got = append(c.got, event{name: name, payload: args[0]})
+	c.got = append(c.got, e)
 	c.mu.Unlock()
 	if c.release != nil {
 		select {
@@ -53,6 +54,7 @@ func (c *fakeConn) Emit(name string, args ...any) {
 		case <-c.closed:
 		}
 	}
+	return c.fail
 }
 
 func (c *fakeConn) Close() error {
@@ -93,13 +95,13 @@ func TestBroadcastSkipsTheSender(t *testing.T) {
 		r.add(conn)
 		t.Cleanup(func() { r.remove(conn.id) })
 	}
-	r.broadcast(event{name: EventNewTweet, payload: true}, "a")
+	r.broadcast(newTweet, "a")
 	eventually(t, "b and c get the relay", func() bool { return b.received() == 1 && c.received() == 1 })
 	time.Sleep(20 * time.Millisecond)
 	if a.received() != 0 {
 		t.Fatal("the sender got its own relay")
 	}
-	r.broadcast(event{name: EventNewTweet, payload: true}, "")
+	r.broadcast(newTweet, "")
 	eventually(t, "everyone gets an announcement", func() bool { return a.received() == 1 && b.received() == 2 })
 }
 
@@ -126,14 +128,18 @@ func TestStalledClientDelaysNobody(t *testing.T) {
 	eventually(t, "the stalled client is dropped", stalled.isClosed)
 }
 
-var newTweet = event{name: EventNewTweet, payload: true}
+var newTweet = mustEvent(EventNewTweet, true, 0)
 
-func updated(id int64) event {
-	return event{name: EventTweetUpdated, payload: idPayload{ID: id}, tweetID: id}
-}
+func updated(id int64) event { return mustEvent(EventTweetUpdated, idPayload{ID: id}, id) }
 
-func deleted(id int64) event {
-	return event{name: EventTweetDeleted, payload: idPayload{ID: id}, tweetID: id}
+func deleted(id int64) event { return mustEvent(EventTweetDeleted, idPayload{ID: id}, id) }
+
+func mustEvent(name string, payload any, id int64) event {
+	e, err := newEvent(name, payload, id)
+	if err != nil {
+		panic(err)
+	}
+	return e
 }
 
 func repeat(n int, events ...event) []event {
@@ -144,11 +150,11 @@ func repeat(n int, events ...event) []event {
 	return out
 }
 
-// shown is what a client sees of events: their names and payloads, one a line.
+// shown is what a client sees of events: their packets, one a line.
 func shown(events []event) string {
 	var b strings.Builder
 	for _, e := range events {
-		fmt.Fprintf(&b, "%s %v\n", e.name, e.payload)
+		b.WriteString(e.packet.text) // ends in a newline
 	}
 	return b.String()
 }
@@ -276,13 +282,43 @@ func TestOnlyAClientThatDoesNotReadIsDropped(t *testing.T) {
 	}
 }
 
+// A connection whose transport fails to take an event has missed it: it is closed (it
+// reconnects and asks the API), and the failure is reported; the others are not disturbed.
+func TestFailedSendClosesTheConnection(t *testing.T) {
+	r := newRegistry(8, nil)
+	var mu sync.Mutex
+	var failed []string
+	r.onSendError = func(id string, err error) {
+		mu.Lock()
+		failed = append(failed, id+": "+err.Error())
+		mu.Unlock()
+	}
+	broken, healthy := newFakeConn("broken", false), newFakeConn("healthy", false)
+	broken.fail = errClosed
+	for _, c := range []*fakeConn{broken, healthy} {
+		r.add(c)
+		t.Cleanup(func() { r.remove(c.id) })
+	}
+	r.broadcast(newTweet, "")
+	eventually(t, "the broken connection is closed", broken.isClosed)
+	eventually(t, "the healthy one has the event", func() bool { return healthy.received() == 1 })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(failed) != 1 || failed[0] != "broken: "+errClosed.Error() {
+		t.Fatalf("reported %q", failed)
+	}
+	if healthy.isClosed() {
+		t.Fatal("the healthy connection was closed")
+	}
+}
+
 func TestNoGoroutineLeak(t *testing.T) {
 	r := newRegistry(DefaultQueueSize, nil)
 	before := runtime.NumGoroutine()
 	for i := range 1000 {
 		conn := newFakeConn(fmt.Sprint("c", i), i%10 == 0)
 		r.add(conn)
-		r.broadcast(event{name: EventNewTweet, payload: true}, "")
+		r.broadcast(newTweet, "")
 		r.remove(conn.id)
 		conn.Close()
 	}
@@ -327,13 +363,13 @@ func TestDisconnectReasonsAndSentEvents(t *testing.T) {
 	got := func(n int) func() bool {
 		return func() bool { reader.mu.Lock(); defer reader.mu.Unlock(); return len(reader.got) == n }
 	}
-	r.broadcast(event{name: EventNewTweet, payload: true}, "")
+	r.broadcast(newTweet, "")
 	waitClosed(t, "the stalled client takes its first event", stalled.emitting)
 	// The stalled client's queue (two slots) fills, and the next distinct event drops it; the
 	// reader takes each event before the next is sent.
 	for i := range int64(3) {
 		eventually(t, "the reader has the events so far", got(int(i)+1))
-		r.broadcast(event{name: EventTweetUpdated, payload: idPayload{ID: i}, tweetID: i}, "")
+		r.broadcast(updated(i), "")
 	}
 	eventually(t, "the stalled client is closed", stalled.isClosed)
 	eventually(t, "the reader got four events", got(4))

@@ -55,6 +55,10 @@ type Config struct {
 	// Relays, when set, is told of every client newTweet relayed here, so that it reaches the
 	// clients of other processes too (the event bus).
 	Relays RelayPublisher
+	// NewTweetWindow paces newTweet broadcasts: one with no other in the last window leaves
+	// at once, later ones are merged into one send at the window's end. Zero means
+	// DefaultNewTweetWindow.
+	NewTweetWindow time.Duration
 }
 
 // RelayPublisher carries a relayed client newTweet beyond this process. It must not block.
@@ -124,6 +128,11 @@ const (
 	DefaultQueueSize = 256
 	// DefaultHandshakeGrace: a client polls again as soon as the handshake is answered.
 	DefaultHandshakeGrace = 10 * time.Second
+	// DefaultNewTweetWindow: a write storm costs each client at most ten newTweet events a
+	// second, and the process ten broadcasts (at 5,000 clients, about 0.8 s of CPU a second
+	// as measured; docs/PERFORMANCE.md), and a storm's last post waits at most about as long
+	// as its broadcast takes to reach 5,000 clients.
+	DefaultNewTweetWindow = 100 * time.Millisecond
 )
 
 // Hard-coded until limits become configuration.
@@ -154,6 +163,8 @@ type Server struct {
 	origins  originPolicy
 	sio      *socketio.Server
 	registry *registry
+	hints    *hintCoalescer // every newTweet broadcast goes through it
+	newTweet event          // encoded once: every newTweet is the same packet
 	client   *clientFile
 	sessions *sessions
 	clients  *clientaddr.Resolver
@@ -188,6 +199,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.HandshakeGrace = DefaultHandshakeGrace
 	}
 	cfg.HandshakeGrace = min(cfg.HandshakeGrace, cfg.PingTimeout)
+	if cfg.NewTweetWindow <= 0 {
+		cfg.NewTweetWindow = DefaultNewTweetWindow
+	}
 	if cfg.Clients == nil {
 		cfg.Clients = clientaddr.New(nil)
 	}
@@ -211,6 +225,17 @@ func New(cfg Config) (*Server, error) {
 		s.log.Info("socket dropped: its queue is full", "id", id)
 	})
 	s.registry.sent = cfg.Observer.Sent
+	s.registry.onSendError = func(id string, err error) {
+		s.log.Debug("socket closed: its transport failed to take an event", "id", id, "error", err)
+	}
+	newTweet, err := newEvent(EventNewTweet, true, 0)
+	if err != nil {
+		return nil, err
+	}
+	s.newTweet = newTweet
+	s.hints = newHintCoalescer(cfg.NewTweetWindow, realClock{}, func(except string) {
+		s.registry.broadcast(s.newTweet, except)
+	})
 	s.sio = socketio.NewServer(&engineio.Options{
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
@@ -258,8 +283,13 @@ func (s *Server) onConnect(c socketio.Conn) (err error) {
 		}
 	}()
 	// No Emit here: a synchronous Emit in OnConnect hangs the connection. The registry's
-	// writer goroutine does all emitting. An error closes the connection.
-	if !s.registry.add(c) {
+	// drain does all sending. An error closes the connection.
+	sc, err := newSocketConn(c)
+	if err != nil {
+		s.log.Error("socket refused", "id", c.ID(), "error", err)
+		return err
+	}
+	if !s.registry.add(sc) {
 		return fmt.Errorf("server shutting down")
 	}
 	s.observer.Connected()
@@ -291,7 +321,7 @@ func (s *Server) onNewTweet(c socketio.Conn, _ any) {
 	relay, report := relayLimiterOf(c).allow()
 	s.observer.Relayed(relay)
 	if relay {
-		s.registry.broadcast(event{name: EventNewTweet, payload: true}, c.ID())
+		s.hints.hint(c.ID())
 		if s.relays != nil {
 			s.relays.Relayed(c.ID())
 		}
@@ -329,22 +359,27 @@ func (s *Server) TweetCreated(chirp.Tweet) { s.NewTweetHint() }
 
 // NewTweetHint tells every client to ask the API what is new, as TweetCreated does: for a
 // client's newTweet relayed by another process, and after the event bus missed events.
-func (s *Server) NewTweetHint() {
-	s.registry.broadcast(event{name: EventNewTweet, payload: true}, "")
-}
+// Hints within NewTweetWindow of the last are merged into one send at the window's end.
+func (s *Server) NewTweetHint() { s.hints.hint("") }
 
 // Resync tells every client to ask the API what it missed: the event bus was down, and what
 // other processes committed meanwhile was never announced here.
 func (s *Server) Resync() { s.NewTweetHint() }
 
 // TweetUpdated tells every client a tweet was edited.
-func (s *Server) TweetUpdated(t chirp.Tweet) {
-	s.registry.broadcast(event{name: EventTweetUpdated, payload: idPayload{ID: t.ID}, tweetID: t.ID}, "")
-}
+func (s *Server) TweetUpdated(t chirp.Tweet) { s.announce(EventTweetUpdated, t.ID) }
 
 // TweetDeleted tells every client a tweet was deleted.
-func (s *Server) TweetDeleted(id int64) {
-	s.registry.broadcast(event{name: EventTweetDeleted, payload: idPayload{ID: id}, tweetID: id}, "")
+func (s *Server) TweetDeleted(id int64) { s.announce(EventTweetDeleted, id) }
+
+// announce broadcasts an event about one tweet, encoded once for every client.
+func (s *Server) announce(name string, id int64) {
+	e, err := newEvent(name, idPayload{ID: id}, id)
+	if err != nil { // a struct of one int64 always encodes; say so loudly if it ever does not
+		s.log.Error("event not announced", "event", name, "tweet", id, "error", err)
+		return
+	}
+	s.registry.broadcast(e, "")
 }
 
 // RelaysDropped is the number of newTweet events from clients that were not relayed because
@@ -367,6 +402,7 @@ func (s *Server) Sessions() int { return s.sessions.count() }
 // Call it once the HTTP server has stopped accepting.
 func (s *Server) Close() {
 	s.closing.Store(true)
+	s.hints.close()
 	s.registry.closeAll()
 }
 

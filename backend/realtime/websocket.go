@@ -148,32 +148,66 @@ func (c *websocketConn) refuse(err error) error {
 	return err
 }
 
-// NextWriter returns a writer whose Close sends one message.
+// NextWriter returns a writer whose Close sends one message, or whose closeWith sends an
+// outPacket's prepared message instead.
 func (c *websocketConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
-	w := &websocketWriter{c: c, messageType: websocket.TextMessage}
+	w := &websocketWriter{c: c, messageType: websocket.TextMessage, prefix: '0' + byte(pt)}
 	if ft == frame.Binary {
 		w.messageType = websocket.BinaryMessage
-		w.WriteByte(byte(pt))
-	} else {
-		w.WriteByte('0' + byte(pt))
+		w.prefix = byte(pt)
 	}
 	return w, nil
 }
 
-// websocketWriter collects one packet; the embedded buffer makes it a byte writer.
+// websocketWriter collects one packet. It is a byte writer, so the socket.io encoder writes
+// into it directly, and it starts its buffer (with the packet type) only at the first write: a
+// broadcast's writer never needs one.
 type websocketWriter struct {
-	bytes.Buffer
+	buf         bytes.Buffer
+	started     bool
+	prefix      byte // the packet type, as the frame type writes it
 	c           *websocketConn
 	messageType int
 }
 
 var _ io.ByteWriter = (*websocketWriter)(nil)
+var _ packetSink = (*websocketWriter)(nil)
+
+func (w *websocketWriter) start() {
+	if !w.started {
+		w.started = true
+		w.buf.WriteByte(w.prefix)
+	}
+}
+
+func (w *websocketWriter) Write(p []byte) (int, error) {
+	w.start()
+	return w.buf.Write(p)
+}
+
+func (w *websocketWriter) WriteByte(b byte) error {
+	w.start()
+	return w.buf.WriteByte(b)
+}
 
 func (w *websocketWriter) Close() error {
+	w.start()
 	w.c.writeMu.Lock()
 	defer w.c.writeMu.Unlock()
 	w.c.ws.SetWriteDeadline(w.c.writeDeadline)
-	return w.c.ws.WriteMessage(w.messageType, w.Bytes())
+	return w.c.ws.WriteMessage(w.messageType, w.buf.Bytes())
+}
+
+// closeWith sends p, framed once for every socket, in place of what was written (nothing).
+func (w *websocketWriter) closeWith(p *outPacket) error {
+	pm, err := p.websocket()
+	if err != nil {
+		return err
+	}
+	w.c.writeMu.Lock()
+	defer w.c.writeMu.Unlock()
+	w.c.ws.SetWriteDeadline(w.c.writeDeadline)
+	return w.c.ws.WritePreparedMessage(pm)
 }
 
 // remoteHeader keeps the few request headers worth knowing about a connection for its whole

@@ -15,15 +15,17 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/realtime"
 )
 
 // BenchmarkFanout measures what a tab waits for: from the POST of a tweet to the newTweet
 // event at each of N websocket clients (raw Engine.IO 3, as socket.io-client 2.x speaks it),
 // through the whole program. It reports latency percentiles over every delivery and the
-// process's heap and stack growth per connection (the clients live in this process too, so
-// that figure is an upper bound; ../shared/bench/compare-fanout.sh measures the server alone).
+// process's heap and stack growth and goroutines per connection while idle (the clients live
+// in this process too, one goroutine each, so those figures are upper bounds;
+// ../shared/bench/compare-fanout.sh measures the server alone).
 func BenchmarkFanout(b *testing.B) {
-	for _, n := range []int{100, 1000} {
+	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprint("N=", n), func(b *testing.B) {
 			p := start(b, map[string]string{"DATABASE_URL": testdb.SQLiteURL(b), "LOG_LEVEL": "info"})
 			defer p.stop(b)
@@ -59,11 +61,14 @@ type delivery struct {
 }
 
 // fanout connects n clients to each process and POSTs b.N tweets, round robin over the
-// processes, waiting each round until every client has the event.
+// processes, waiting each round until every client has the event, and a newTweet window
+// more before the next.
 func fanout(b *testing.B, ps []*program, n int) {
+	settle()
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
+	goroutinesBefore := runtime.NumGoroutine()
 	var poster atomic.Int64 // the process the current round posts to
 	total := n * len(ps)
 	received := make(chan delivery, total)
@@ -111,10 +116,18 @@ func fanout(b *testing.B, ps []*program, n int) {
 	var after runtime.MemStats
 	runtime.ReadMemStats(&after)
 	perConn := float64((after.HeapInuse+after.StackInuse)-(before.HeapInuse+before.StackInuse)) / float64(total)
+	goroutinesPerConn := float64(runtime.NumGoroutine()-goroutinesBefore) / float64(total)
 
 	var all, local, remote []time.Duration
 	b.ResetTimer()
 	for i := range b.N {
+		if i > 0 {
+			// Each round measures an isolated post: one within the window of the last
+			// broadcast would be merged into the window's trailing send and wait for it.
+			b.StopTimer()
+			time.Sleep(realtime.DefaultNewTweetWindow)
+			b.StartTimer()
+		}
 		poster.Store(int64(i % len(ps)))
 		start := time.Now()
 		resp, err := http.Post(ps[i%len(ps)].base+"/api/tweets", "application/json", strings.NewReader(fmt.Sprintf(`{"author":"bench","content":"fan-out %d"}`, i)))
@@ -148,6 +161,20 @@ func fanout(b *testing.B, ps []*program, n int) {
 		b.ReportMetric(percentile(remote, 0.99), "remote-p99-ms")
 	}
 	b.ReportMetric(perConn/1024, "KiB/conn")
+	b.ReportMetric(goroutinesPerConn, "goroutines/conn")
+}
+
+// settle waits (at most 10 s) until the goroutine count stops falling: the testing package
+// runs a benchmark once with b.N=1 before the measured run, and that run's thousands of sockets
+// are still closing when the next starts, which made the per-connection figures meaningless.
+func settle() {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		n := runtime.NumGoroutine()
+		time.Sleep(100 * time.Millisecond)
+		if runtime.NumGoroutine() >= n {
+			return
+		}
+	}
 }
 
 // percentile of ds in milliseconds (it sorts ds).

@@ -1,0 +1,101 @@
+package realtime
+
+import (
+	"sync"
+	"time"
+)
+
+// clock is the time a hintCoalescer runs on; tests inject a fake one.
+type clock interface {
+	Now() time.Time
+	AfterFunc(d time.Duration, f func()) stopper
+}
+
+// stopper is a timer that can be stopped before it fires.
+type stopper interface {
+	Stop() bool
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
+
+// hintCoalescer paces the process's data-less newTweet broadcasts: at most one per window. A
+// hint with no send in the last window goes out at once (an isolated post is never delayed);
+// hints within the window after a send are merged into one trailing send at the window's end.
+// So a storm of posts costs the process, and each client, one broadcast per window however
+// many tweets commit; the trailing send leaves after the last merged hint, so no client misses
+// the storm's end. Clients' own queues coalesce further behind this (registry).
+//
+// A hint either reaches everyone (a committed tweet, another process's hint) or everyone but
+// the client that relayed it. A merged send skips a client only if every hint merged into it
+// was that client's own relay: the intersection of the hints' skip sets, which is one client
+// or none.
+type hintCoalescer struct {
+	window time.Duration
+	clock  clock
+	send   func(except string) // broadcasts newTweet to everyone but except ("" for none)
+
+	mu      sync.Mutex
+	sent    time.Time // when the last send left; zero before the first
+	pending bool      // hints wait for the trailing send (and timer is armed)
+	except  string    // whom the pending send skips; "" for nobody
+	timer   stopper
+	closed  bool
+}
+
+func newHintCoalescer(window time.Duration, c clock, send func(except string)) *hintCoalescer {
+	return &hintCoalescer{window: window, clock: c, send: send}
+}
+
+// hint announces a newTweet to everyone but except ("" for nobody). It never blocks on a
+// client: send only queues (registry.broadcast).
+func (h *hintCoalescer) hint(except string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	if h.pending {
+		if h.except != except {
+			h.except = "" // hints with different skips: whoever one skips, another reaches
+		}
+		return
+	}
+	now := h.clock.Now()
+	if h.sent.IsZero() || now.Sub(h.sent) >= h.window {
+		h.sent = now
+		h.send(except)
+		return
+	}
+	h.pending, h.except = true, except
+	h.timer = h.clock.AfterFunc(h.sent.Add(h.window).Sub(now), h.flush)
+}
+
+// flush is the trailing send of the hints merged since the last one.
+func (h *hintCoalescer) flush() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || !h.pending {
+		return
+	}
+	h.pending, h.timer = false, nil
+	h.sent = h.clock.Now()
+	h.send(h.except)
+	h.except = ""
+}
+
+// close stops a waiting trailing send and ignores later hints (the server is closing its
+// clients, which reconnect elsewhere and ask the API what is new).
+func (h *hintCoalescer) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	if h.timer != nil {
+		h.timer.Stop()
+		h.timer = nil
+	}
+	h.pending = false
+}

@@ -1,0 +1,138 @@
+package realtime_test
+
+import (
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/realtime"
+)
+
+// newStormServer is a server whose newTweet window is window, and n websocket clients
+// registered with it.
+func newStormServer(t *testing.T, window time.Duration, n int) (*realtime.Server, []*websocket.Conn) {
+	t.Helper()
+	s, err := realtime.New(realtime.Config{NewTweetWindow: window})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(func() { s.Close(); ts.Close() })
+	c := sockettest.From(ts.URL, "127.0.0.1")
+	var conns []*websocket.Conn
+	for range n {
+		conns = append(conns, c.WebsocketSession(t))
+	}
+	// A client sees "40" just before the server registers it.
+	for deadline := time.Now().Add(5 * time.Second); s.Connections() != n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d clients registered", s.Connections(), n)
+		}
+	}
+	return s, conns
+}
+
+// newTweetArrivals reads ws until it has been quiet for quiet, and returns when each newTweet
+// arrived. It may run in a goroutine of its own.
+func newTweetArrivals(t *testing.T, ws *websocket.Conn, quiet time.Duration) []time.Time {
+	t.Helper()
+	var at []time.Time
+	for {
+		ws.SetReadDeadline(time.Now().Add(quiet))
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			if ne, ok := err.(interface{ Timeout() bool }); ok && ne.Timeout() {
+				return at
+			}
+			t.Errorf("read: %v", err)
+			return at
+		}
+		if strings.TrimSpace(string(msg)) == `42["newTweet",true]` {
+			at = append(at, time.Now())
+		}
+	}
+}
+
+// A storm of announcements costs each client one newTweet at once and about one per window
+// after, and the last arrives after the last announcement: nobody misses the storm's end.
+func TestNewTweetStormIsCoalesced(t *testing.T) {
+	const window = 50 * time.Millisecond
+	for _, tt := range []struct {
+		name string
+		gap  time.Duration // between announcements
+	}{
+		{"TightLoop", 0},
+		{"OverSeveralWindows", time.Millisecond},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, conns := newStormServer(t, window, 5)
+			start := time.Now()
+			for range 200 {
+				s.NewTweetHint()
+				if tt.gap > 0 {
+					time.Sleep(tt.gap)
+				}
+			}
+			last := time.Now()
+			most := 2 + int(last.Sub(start)/window)
+
+			got := make([][]time.Time, len(conns))
+			var wg sync.WaitGroup
+			for i, ws := range conns {
+				wg.Go(func() { got[i] = newTweetArrivals(t, ws, 10*window) })
+			}
+			wg.Wait()
+			if t.Failed() {
+				return
+			}
+			for i, at := range got {
+				if len(at) == 0 || len(at) > most {
+					t.Fatalf("client %d got %d newTweet events for 200 announcements in %v; want 1 to %d", i, len(at), last.Sub(start), most)
+				}
+				if !at[len(at)-1].After(last) {
+					t.Fatalf("client %d's last newTweet came before the last announcement", i)
+				}
+			}
+			t.Logf("200 announcements in %v: %d newTweet events each (at most %d)", last.Sub(start), len(got[0]), most)
+		})
+	}
+}
+
+// A relay merged with a committed tweet's announcement reaches the relaying client too: it
+// has not heard of the other tweet.
+func TestRelayMergedWithAnnouncementReachesTheRelayer(t *testing.T) {
+	s, conns := newStormServer(t, time.Second, 2)
+	relayer, other := conns[0], conns[1]
+	s.NewTweetHint() // opens the window: what follows is merged
+	sockettest.AwaitNewTweet(t, relayer)
+	sockettest.AwaitNewTweet(t, other)
+	if err := relayer.WriteMessage(websocket.TextMessage, []byte(`42["newTweet",true]`)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // let the relay arrive first
+	s.NewTweetHint()
+	sockettest.AwaitNewTweet(t, relayer)
+	sockettest.AwaitNewTweet(t, other)
+}
+
+// A relay merged only with relays of its own sender skips that sender, as a lone relay does.
+func TestMergedRelaySkipsItsSender(t *testing.T) {
+	const window = 500 * time.Millisecond
+	s, conns := newStormServer(t, window, 2)
+	relayer, other := conns[0], conns[1]
+	s.NewTweetHint()
+	sockettest.AwaitNewTweet(t, relayer)
+	sockettest.AwaitNewTweet(t, other)
+	if err := relayer.WriteMessage(websocket.TextMessage, []byte(`42["newTweet",true]`)); err != nil {
+		t.Fatal(err)
+	}
+	sockettest.AwaitNewTweet(t, other) // the trailing send
+	if at := newTweetArrivals(t, relayer, 2*window); len(at) != 0 {
+		t.Fatalf("the relayer heard its own relay %d times", len(at))
+	}
+}
