@@ -79,6 +79,31 @@ e2e('a post from tab A offers "Show 1 new tweet" in tab B within 2 s (not in A);
   for (const h of [a, b]) assertClean(h);
 });
 
+// 1b ---------------------------------------------------------------------------------------
+// The server announces a create to every tab, the poster's too, and that event can beat the
+// POST's own answer (the check's read is answered from memory): the poster's check then sees a
+// tweet it does not know yet is its own. Held back here for 800 ms, the answer must still win.
+e2e('a tab whose POST answer comes after the announcement offers no button for its own tweet', {}, async ({ world, open }) => {
+  const { web } = await world();
+  const a = await open(web, 'A');
+  await a.page.route('**/api/tweets', async (route) => {
+    if (route.request().method() !== 'POST') return route.fallback();
+    const response = await route.fetch();
+    await sleep(800);
+    await route.fulfill({ response });
+  });
+  const beforeA = new Set(await a.ids());
+  await a.page.fill('#name', 'Alice');
+  await a.page.fill('#content', 'my answer is slow');
+  const clicked = Date.now();
+  await a.page.click('#composer button[type=submit]');
+  await a.waitForCheckAfter(clicked);
+  const id = await a.waitForOwn(beforeA, 'my answer is slow');
+  await sleep(300);
+  assert.deepEqual(await a.buttonState(), { hidden: true, text: '', disabled: false }, 'A offers no button for its own tweet');
+  assert.deepEqual(await a.ids(), [id]);
+});
+
 // 2 ----------------------------------------------------------------------------------------
 e2e('B counts 4 waiting tweets (3 from the UI, 1 from the API) and then 100+ (130), and shows every one', { timeout: 90_000 }, async ({ world, open }, t) => {
   const { api, web } = await world();

@@ -13,6 +13,8 @@ export class Composer {
     this.api = api;
     this.storage = storage;
     this.onPosted = onPosted;
+    /** posting settles when the POST in flight, if any, has been answered and handled. */
+    this.posting = Promise.resolve();
     this.name = form.querySelector('#name');
     this.text = form.querySelector('#content');
     this.counter = form.querySelector('#counter');
@@ -100,6 +102,8 @@ export class Composer {
     // to the document; it is put back where the person acts next (below).
     const focusWas = document.activeElement;
     let posted = false;
+    let settle;
+    this.posting = new Promise((resolve) => { settle = resolve; });
     this.sending = true;
     this.update();
     this.button.textContent = 'Posting…';
@@ -125,6 +129,7 @@ export class Composer {
       this.button.textContent = 'Post';
       this.update();
       this.#refocus(posted, focusWas);
+      settle();
     }
   }
 

@@ -62,6 +62,9 @@ function showPending(count, more) {
 const checker = new Coalescer(async () => {
   if (!paging.loaded) return;
   const page = await api.tweets({ since_id: store.newestInOrder, limit: WALK });
+  // The server announces a create to the poster too, and the event (and this read) can beat the
+  // POST's own answer: count what is unseen once that answer has put the tweet in the store.
+  await composer.posting;
   showPending(store.unseen(page).length, page.length === WALK);
 }, 1000);
 
