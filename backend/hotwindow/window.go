@@ -37,7 +37,8 @@ const readTimeout = 5 * time.Second
 
 // Config configures a Window.
 type Config struct {
-	// Size is how many of the newest tweets are kept; zero means DefaultSize.
+	// Size is how many of the newest tweets are kept (up to a quarter more between trims); zero
+	// means DefaultSize.
 	Size int
 	// Current reports whether the window hears every other process's writes (the event bus is
 	// up); nil means there are no other processes. While it says false, reads go to the
@@ -174,10 +175,12 @@ func (w *Window) appendLocked(tweets []chirp.Tweet) {
 		w.tweets = append(w.tweets, t)
 		w.top = t.ID
 	}
-	if over := len(w.tweets) - w.size; over > 0 {
+	// Trimmed back to Size only once a quarter more has piled up: a fresh array (so the trimmed
+	// tweets' memory is released) every Size/4 tweets, not at every create.
+	if len(w.tweets) > w.size+w.size/4 {
+		over := len(w.tweets) - w.size
 		w.floor = w.tweets[over-1].ID
-		// A fresh array, so the trimmed tweets' memory is released.
-		w.tweets = append(make([]chirp.Tweet, 0, w.size+w.size/4), w.tweets[over:]...)
+		w.tweets = append(make([]chirp.Tweet, 0, w.size+w.size/4+1), w.tweets[over:]...)
 	}
 }
 
@@ -199,7 +202,7 @@ func (w *Window) reload(ctx context.Context) error {
 		}
 		q.MaxID = page[len(page)-1].ID
 	}
-	tweets := make([]chirp.Tweet, len(newestFirst), w.size+w.size/4)
+	tweets := make([]chirp.Tweet, len(newestFirst), w.size+w.size/4+1)
 	for i, t := range newestFirst {
 		tweets[len(tweets)-1-i] = t
 	}
