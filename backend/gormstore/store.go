@@ -123,9 +123,9 @@ type Notifier interface {
 // goroutine, before any of the batch's creators is answered: so a tweet is in the observer's view
 // before its creator hears of it.
 type CommitObserver interface {
-	// Committed reports a committed batch: previous is the highest id committed before it, by
-	// any process (read under the create lock); created are its tweets, in id order.
-	Committed(previous int64, created []chirp.Tweet)
+	// Committed reports a committed batch: its tweets, in id order. Ids are taken in commit
+	// order (the create lock), so every id below the batch's first is committed or never will be.
+	Committed(created []chirp.Tweet)
 	// Unsure reports a batch that failed: it may have committed all the same (a connection lost
 	// during COMMIT), so what the observer holds may lack it.
 	Unsure()
@@ -618,7 +618,7 @@ func (s *Store) commitCreates(batch []*createRequest) {
 			for i, r := range p.rows {
 				created[i] = r.tweet()
 			}
-			s.observer.Committed(p.previous, created)
+			s.observer.Committed(created)
 		}
 	}
 	p.answer(err)
@@ -629,10 +629,9 @@ func (s *Store) commitCreates(batch []*createRequest) {
 // and draft (answered with that tweet, Replayed), or was decided by a key committed before (a
 // replay, or KeyReused), an answer that holds whatever becomes of the batch.
 type batchPlan struct {
-	previous int64 // the highest id committed before the batch; read only for an observer
-	steps    []batchStep
-	rows     []tweetRow       // the tweets to insert
-	makers   []*createRequest // the request that makes each of rows
+	steps  []batchStep
+	rows   []tweetRow       // the tweets to insert
+	makers []*createRequest // the request that makes each of rows
 }
 
 type batchStep struct {
@@ -757,13 +756,6 @@ func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest
 			return err
 		}
 		p = planBatch(batch, stored, now)
-		if s.observer != nil {
-			// Under the create lock: every batch before this one, from any process, has
-			// committed, and none after it has begun.
-			if err := tx.Model(&tweetRow{}).Select("COALESCE(MAX(id), 0)").Scan(&p.previous).Error; err != nil {
-				return err
-			}
-		}
 		if len(p.rows) > 0 {
 			if err := tx.Create(&p.rows).Error; err != nil {
 				return err

@@ -103,16 +103,18 @@ func (w *Window) Load() (int, error) {
 func (w *Window) Hits() uint64   { return w.hits.Load() }
 func (w *Window) Misses() uint64 { return w.misses.Load() }
 
-// Committed is the store's report of a committed create batch (gormstore.CommitObserver): the
-// tweets committed between the window's top and previous (by other processes, not yet heard of)
-// are read first, so that the batch never lands above a gap.
-func (w *Window) Committed(previous int64, created []chirp.Tweet) {
+// Committed is the store's report of a committed create batch (gormstore.CommitObserver). Ids
+// are taken in commit order, so when the batch's first id is not the one after the window's top,
+// the ids between are other processes' tweets (or ids no commit used): they are read from the
+// database first, so that the batch never lands above a gap. One process alone on its database
+// meets no gap but those a failed insert leaves in PostgreSQL's sequence.
+func (w *Window) Committed(created []chirp.Tweet) {
 	w.fill.Lock()
 	defer w.fill.Unlock()
-	if !w.isValid() {
-		return // it reloads, batch included, at the next read
+	if !w.isValid() || len(created) == 0 {
+		return // an invalid window reloads, batch included, at the next read
 	}
-	if previous > w.top && !w.catchUp(previous) {
+	if first := created[0].ID; first > w.top+1 && !w.catchUp(first-1) {
 		return
 	}
 	w.mu.Lock()
