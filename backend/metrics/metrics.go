@@ -250,36 +250,24 @@ type BusStats interface {
 	NotificationsOut() uint64
 }
 
-var (
-	busUpDesc = prometheus.NewDesc("chirp_bus_up",
-		"1 while the event bus's listening connection is up, 0 while it is down.", nil, nil)
-	busInDesc = prometheus.NewDesc("chirp_bus_notifications_received_total",
-		"Notifications the event bus received from PostgreSQL.", nil, nil)
-	busOutDesc = prometheus.NewDesc("chirp_bus_notifications_published_total",
-		"Notifications the event bus published.", nil, nil)
-)
-
-// RegisterBus registers the event bus's state and counts.
+// RegisterBus registers the event bus's state and counts, read at each scrape.
 func RegisterBus(reg prometheus.Registerer, bus BusStats) {
-	reg.MustRegister(&busCollector{bus: bus})
-}
-
-type busCollector struct{ bus BusStats }
-
-func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- busUpDesc
-	ch <- busInDesc
-	ch <- busOutDesc
-}
-
-func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
-	up := 0.0
-	if c.bus.Up() {
-		up = 1
-	}
-	ch <- prometheus.MustNewConstMetric(busUpDesc, prometheus.GaugeValue, up)
-	ch <- prometheus.MustNewConstMetric(busInDesc, prometheus.CounterValue, float64(c.bus.NotificationsIn()))
-	ch <- prometheus.MustNewConstMetric(busOutDesc, prometheus.CounterValue, float64(c.bus.NotificationsOut()))
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chirp_bus_up",
+			Help: "1 while the event bus's listening connection is up, 0 while it is down."},
+			func() float64 {
+				if bus.Up() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_bus_notifications_received_total",
+			Help: "Notifications the event bus received from PostgreSQL."},
+			func() float64 { return float64(bus.NotificationsIn()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_bus_notifications_published_total",
+			Help: "Notifications the event bus published."},
+			func() float64 { return float64(bus.NotificationsOut()) }),
+	)
 }
 
 // WindowStats is what the hot window of newest tweets reports, read at each scrape: the reads
@@ -289,26 +277,14 @@ type WindowStats interface {
 	Misses() uint64
 }
 
-var (
-	windowHitsDesc = prometheus.NewDesc("chirp_hot_window_hits_total",
-		"Reads the hot window answered from memory.", nil, nil)
-	windowMissesDesc = prometheus.NewDesc("chirp_hot_window_misses_total",
-		"Reads the hot window passed to the database.", nil, nil)
-)
-
-// RegisterWindow registers the hot window's counts.
+// RegisterWindow registers the hot window's counts, read at each scrape.
 func RegisterWindow(reg prometheus.Registerer, w WindowStats) {
-	reg.MustRegister(&windowCollector{w: w})
-}
-
-type windowCollector struct{ w WindowStats }
-
-func (c *windowCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- windowHitsDesc
-	ch <- windowMissesDesc
-}
-
-func (c *windowCollector) Collect(ch chan<- prometheus.Metric) {
-	ch <- prometheus.MustNewConstMetric(windowHitsDesc, prometheus.CounterValue, float64(c.w.Hits()))
-	ch <- prometheus.MustNewConstMetric(windowMissesDesc, prometheus.CounterValue, float64(c.w.Misses()))
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_hot_window_hits_total",
+			Help: "Reads the hot window answered from memory."},
+			func() float64 { return float64(w.Hits()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_hot_window_misses_total",
+			Help: "Reads the hot window passed to the database."},
+			func() float64 { return float64(w.Misses()) }),
+	)
 }
