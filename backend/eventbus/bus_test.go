@@ -2,6 +2,8 @@ package eventbus_test
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -265,5 +267,73 @@ func TestNotReadyWhileDown(t *testing.T) {
 	a.sink.waitFor(t, 1, 5*time.Second)
 	if err := a.bus.Ready(); err != nil {
 		t.Fatalf("healed but not ready: %v", err)
+	}
+}
+
+// blockingPool holds every relay's publication until released, or fails it.
+type blockingPool struct {
+	release chan struct{}
+	fail    bool
+	mu      sync.Mutex
+	n       int
+}
+
+func (p *blockingPool) ExecContext(ctx context.Context, _ string, _ ...any) (sql.Result, error) {
+	select {
+	case <-p.release:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	if p.fail {
+		return nil, errors.New("the database is away")
+	}
+	return nil, nil
+}
+
+// A burst of relays while the database is slow never blocks the caller (a socket's event
+// handler): the queue takes 256, the rest are dropped and counted; and relays whose
+// publication fails are counted as dropped too.
+func TestRelayBurstIsBoundedAndCounted(t *testing.T) {
+	url := testdb.PostgresURL(t)
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprint("failing=", fail), func(t *testing.T) {
+			bus, err := eventbus.New(eventbus.Config{DatabaseURL: url})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pool := &blockingPool{release: make(chan struct{}), fail: fail}
+			if err := bus.Start(context.Background(), newSink(), pool); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(bus.Close)
+			began := time.Now()
+			const burst = 1000
+			for i := range burst {
+				bus.Relayed(fmt.Sprint("conn-", i))
+			}
+			if took := time.Since(began); took > time.Second {
+				t.Fatalf("%d relays took %v: Relayed blocked", burst, took)
+			}
+			// One taken by the publisher (perhaps), 256 queued: the rest dropped.
+			if d := bus.Stats().RelaysDropped; d < burst-257 || d > burst-256 {
+				t.Fatalf("%d relays dropped of %d, want %d or %d", d, burst, burst-257, burst-256)
+			}
+			close(pool.release)
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				s := bus.Stats()
+				if s.Published+s.RelaysDropped == burst {
+					if fail && s.Published != 0 || !fail && s.RelaysDropped > burst-256 {
+						t.Fatalf("stats %+v", s)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("not every relay accounted for: %+v", bus.Stats())
+				}
+			}
+		})
 	}
 }
