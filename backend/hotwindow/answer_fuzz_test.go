@@ -1,0 +1,85 @@
+package hotwindow
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/chirp-social/chirp/backend"
+)
+
+// pageOf is the database's answer to q over every tweet (ascending ids): the reference.
+func pageOf(all []chirp.Tweet, q chirp.PageQuery) []chirp.Tweet {
+	var in []chirp.Tweet
+	for _, t := range all {
+		lower := q.SinceID
+		if q.Forward {
+			lower = q.MinID
+		}
+		if t.ID > lower && t.ID < q.MaxID {
+			in = append(in, t)
+		}
+	}
+	if q.Forward {
+		in = in[:min(len(in), q.Limit)]
+	} else {
+		in = in[max(0, len(in)-q.Limit):]
+	}
+	slices.Reverse(in)
+	return in
+}
+
+// Whatever the window holds and whatever is asked, an answer from memory is the database's:
+// the database holds the window's tweets and, below its floor, others the window cannot know.
+func FuzzAnswer(f *testing.F) {
+	f.Add([]byte{3, 5, 9, 12}, []byte{1, 2}, int64(4), uint8(2), int64(0), int64(0), false, int64(0))
+	f.Add([]byte{1, 2, 3}, []byte{}, int64(0), uint8(20), int64(0), int64(1), true, int64(3))
+	f.Fuzz(func(t *testing.T, above, below []byte, floor int64, limit uint8, since, minID int64, forward bool, maxID int64) {
+		floor = max(floor, 0) % 300
+		q := chirp.PageQuery{Limit: 1 + int(limit)%chirp.MaxPageSize, MaxID: chirp.NoMaxID, Forward: forward}
+		if maxID > 0 {
+			q.MaxID = maxID % 600
+		}
+		if forward {
+			q.MinID = max(minID, 0) % 600
+		} else {
+			q.SinceID = max(since, 0) % 600
+		}
+		if q.Validate() != nil {
+			return
+		}
+		// The window: ascending ids above floor; the database: those and some at or below it.
+		var window, all []chirp.Tweet
+		seen := map[int64]bool{}
+		for _, b := range below {
+			if id := int64(b) % (floor + 1); id > 0 && !seen[id] {
+				seen[id] = true
+				all = append(all, chirp.Tweet{ID: id})
+			}
+		}
+		for _, b := range above {
+			if id := floor + 1 + int64(b); !seen[id] {
+				seen[id] = true
+				window = append(window, chirp.Tweet{ID: id})
+			}
+		}
+		slices.SortFunc(window, func(a, b chirp.Tweet) int { return cmpID(a.ID, b.ID) })
+		all = append(all, window...)
+		slices.SortFunc(all, func(a, b chirp.Tweet) int { return cmpID(a.ID, b.ID) })
+
+		got, err := answer(window, floor, q)
+		if err != nil {
+			return // to the database: always allowed
+		}
+		if want := pageOf(all, q); !slices.Equal(ids(got), ids(want)) {
+			t.Fatalf("floor %d, query %+v: window %v, database %v", floor, q, ids(got), ids(want))
+		}
+	})
+}
+
+func ids(ts []chirp.Tweet) []int64 {
+	out := make([]int64, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID
+	}
+	return out
+}
