@@ -45,7 +45,9 @@ func TestReadyzFollowsTheEventBus(t *testing.T) {
 	exec(fmt.Sprintf("ALTER DATABASE %q ALLOW_CONNECTIONS false", dbname))
 	exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2", m[1], dbname)
 
-	var body struct{ Error struct{ Code, Message string } }
+	var body struct {
+		Error struct{ Code, Message string }
+	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if got := getJSON(t, p.base+"/readyz", &body); got == 503 && regexp.MustCompile(`event bus down`).MatchString(body.Error.Message) {
 			break
