@@ -324,9 +324,17 @@ e2e('prefers-reduced-motion: nothing animates (the new-tweets button, "Reconnect
   const seen = {};
   for (const motion of ['reduce', 'no-preference']) {
     const tab = await open(web, motion, { contextOptions: a11yContext('light', { reducedMotion: motion, viewport: { width: 600, height: 500 } }) });
+    // The drop lasts 0.2 s, which a busy machine can spend before a poll sees the button: the
+    // page records every animation or transition that starts instead.
+    await tab.page.evaluate(() => {
+      window.__started = [];
+      const seen = (e) => window.__started.push(`${e.animationName ?? e.propertyName} on ${e.target.id || e.target.className || e.target.tagName}${e.pseudoElement ?? ''}`);
+      document.addEventListener('animationstart', seen, true);
+      document.addEventListener('transitionstart', seen, true);
+    });
     await postTweet(api.url, `one more (${motion})`, 'api');
     await tab.waitForButton('Show 1 new tweet');
-    const button = await animations(tab.page); // at once: the drop lasts 0.2 s
+    const button = await tab.page.evaluate(() => window.__started);
     const scrolls = await scrollsAfterShow(tab);
     await tab.close();
     // "Reconnecting…" (its dot pulses) in a tab whose socket.io is blocked.
