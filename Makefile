@@ -26,33 +26,18 @@ build: ## build the backend binary into backend/bin/chirp (static, no cgo)
 
 FRONTEND := frontend
 
-# Every stage runs even when an earlier one failed, so one run shows everything that is broken;
-# the summary at the end names the failed stages, and then the target fails. The Node tests run
-# only on a binary built by this run (never a stale one) and with their packages installed; the
-# packages come first because some Go tests check the socket.io client file they hold.
+# The stages, their order and the summary are in .ci/stages.sh (TestStages in deploy/check holds
+# them); the commands are here.
 .PHONY: test
 test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), each fuzz target 10 s, deploy/check, then Node and browser tests; a summary names what failed
-	@results=(); failed=(); \
-	stage() { \
-	  printf '\n== make test: %s\n' "$$1"; \
-	  if ( eval "$$2" ); then results+=("ok       $$1"); else results+=("FAILED   $$1"); failed+=("$$1"); return 1; fi; \
-	}; \
-	stage "gofmt and go vet" '$(MAKE) -s check' || true; \
-	packages=1; stage "npm packages" '$(MAKE) -s $(FRONTEND)/node_modules' || packages=; \
-	stage "Go tests (backend)" 'cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...' || true; \
-	stage "Go fuzzing (10 s a target)" '$(MAKE) -s fuzz FUZZTIME=10s' || true; \
-	stage "Go tests (deploy/check)" 'cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...' || true; \
-	built=1; stage "build" 'cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp' || built=; \
-	if [[ -n $$built && -n $$packages ]]; then \
-	  stage "Node and browser tests" 'cd $(FRONTEND) && CHIRP_BIN=../$(BIN) npm test' || true; \
-	else \
-	  results+=("not run  Node and browser tests (they need the build and the npm packages)"); \
-	fi; \
-	printf '\n== make test: summary\n'; printf '  %s\n' "$${results[@]}"; \
-	if (( $${#failed[@]} )); then \
-	  printf -v list '%s; ' "$${failed[@]}"; echo "make test: FAILED: $${list%; }"; exit 1; \
-	fi; \
-	echo "make test: every stage passed"
+	@STAGE_CHECK='$(MAKE) -s check' \
+	STAGE_NPM_PACKAGES='$(MAKE) -s $(FRONTEND)/node_modules' \
+	STAGE_GO_TESTS='cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...' \
+	STAGE_FUZZ='$(MAKE) -s fuzz FUZZTIME=10s' \
+	STAGE_CHECK_TESTS='cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...' \
+	STAGE_BUILD='cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp' \
+	STAGE_NODE_TESTS='cd $(FRONTEND) && CHIRP_BIN=../$(BIN) npm test' \
+	.ci/stages.sh
 
 # The socket.io client and playwright-core, exactly as package-lock.json pins them.
 $(FRONTEND)/node_modules: $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
