@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -128,5 +129,76 @@ func waitForHealth(t *testing.T, base, what string, cond func(health) bool) {
 			t.Fatalf("not within 10 s: %s (/healthz: %+v)", what, h)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Behind a trusted proxy the socket server counts sessions by the forwarded address (IPv6 by
+// its /64), as the API does; from a peer that is not trusted, X-Forwarded-For is ignored and
+// every handshake counts against the peer.
+func TestSocketsPerForwardedAddressAreLimited(t *testing.T) {
+	type handshake struct {
+		forwardedFor string
+		want         int
+	}
+	for _, tt := range []struct {
+		name       string
+		trusted    string
+		handshakes []handshake
+		refused    string // the client the refusals are logged under
+	}{
+		{"ForwardedAddressesCountedApart", "127.0.0.1", []handshake{
+			{"203.0.113.1", http.StatusOK},
+			{"203.0.113.1", http.StatusOK},
+			{"203.0.113.2", http.StatusOK},
+			{"203.0.113.2", http.StatusOK},
+			{"203.0.113.1", http.StatusTooManyRequests},
+			{"203.0.113.2", http.StatusTooManyRequests},
+		}, "203.0.113.1"},
+		{"IPv6SharesItsSlash64", "127.0.0.1", []handshake{
+			{"2001:db8:1:2::1", http.StatusOK},
+			{"2001:db8:1:2::ffff", http.StatusOK},
+			{"2001:db8:1:2:abcd::1", http.StatusTooManyRequests},
+			{"2001:db8:1:3::1", http.StatusOK},
+			{"2001:db8:1:3::2", http.StatusOK},
+		}, "2001:db8:1:2::/64"},
+		{"UntrustedHeaderIgnored", "", []handshake{
+			{"203.0.113.1", http.StatusOK},
+			{"203.0.113.2", http.StatusOK},
+			{"203.0.113.3", http.StatusTooManyRequests},
+			{"", http.StatusTooManyRequests},
+		}, "127.0.0.1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := start(t, map[string]string{
+				"DATABASE_URL": testdb.SQLiteURL(t), "SOCKET_MAX_PER_IP": "2", "TRUSTED_PROXIES": tt.trusted,
+			})
+			client := sockettest.From(p.base, "127.0.0.1")
+			for i, h := range tt.handshakes {
+				req, err := http.NewRequest(http.MethodGet, client.PollingURL(""), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if h.forwardedFor != "" {
+					req.Header.Set("X-Forwarded-For", h.forwardedFor)
+				}
+				resp, err := client.HTTP.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				what := fmt.Sprintf("handshake %d (X-Forwarded-For %q)", i+1, h.forwardedFor)
+				if h.want == http.StatusOK {
+					if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"sid":"`) {
+						t.Fatalf("%s: %d %s, want a session", what, resp.StatusCode, body)
+					}
+					continue
+				}
+				sockettest.Refused(t, what, resp.StatusCode, string(body), h.want, "rate_limited")
+			}
+			if !strings.Contains(p.logs.String(), "limit=SOCKET_MAX_PER_IP client="+tt.refused+" ") {
+				t.Fatalf("no refusal logged for client=%s:\n%s", tt.refused, p.logs)
+			}
+		})
 	}
 }
