@@ -41,6 +41,11 @@ type Config struct {
 	// database (SocketTotalFor). Zero: no cap, for load tests.
 	SocketMaxPerIP int
 	SocketMaxTotal int
+	// SocketMaxMessageBytes caps one message a socket client sends (a websocket message, a
+	// polling POST body). MaxHeaderBytes caps a request's header block (431 past it; net/http
+	// reads up to 4 KiB past the cap before it refuses, its buffer's slack). Neither can be off.
+	SocketMaxMessageBytes int
+	MaxHeaderBytes        int
 	// FileLimit is the process's file descriptor limit (RLIMIT_NOFILE), 0 if it is unknown.
 	FileLimit uint64
 	// DebugAddr, when set, is a separate listener for net/http/pprof (profiling); keep it on
@@ -137,6 +142,8 @@ func Load(getenv func(string) string) (Config, error) {
 	} else if c.SocketMaxTotal = count(get, "SOCKET_MAX_TOTAL", "", bad); c.FileLimit > 0 && uint64(c.SocketMaxTotal) > c.FileLimit {
 		bad("SOCKET_MAX_TOTAL", total, fmt.Sprintf("above this process's file descriptor limit (%d, ulimit -n): every websocket holds one; raise the limit, or leave this unset to derive it", c.FileLimit))
 	}
+	c.SocketMaxMessageBytes = byteCount(get, "SOCKET_MAX_MESSAGE_BYTES", "65536", bad)
+	c.MaxHeaderBytes = byteCount(get, "MAX_HEADER_BYTES", "16384", bad)
 	postgres := strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 	c.EventBus = EventBusLocal
 	if postgres {
@@ -243,6 +250,18 @@ func count(get func(string, string) string, name, def string, bad func(string, s
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		bad(name, v, "want a whole number, 0 or more (0 turns the limit off)")
+		return 0
+	}
+	return n
+}
+
+// byteCount reads a positive number of bytes: a size cap that cannot be turned off, since
+// without one a single client could make the process hold whatever it sends.
+func byteCount(get func(string, string) string, name, def string, bad func(string, string, string)) int {
+	v := get(name, def)
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		bad(name, v, "want a positive number of bytes, such as "+def+" (the default); 0 is not allowed: this cap cannot be turned off")
 		return 0
 	}
 	return n

@@ -55,6 +55,37 @@ func TestSocketLimits(t *testing.T) {
 	}
 }
 
+func TestMessageAndHeaderCaps(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SocketMaxMessageBytes != 65536 || c.MaxHeaderBytes != 16384 {
+		t.Fatalf("defaults: message %d, headers %d", c.SocketMaxMessageBytes, c.MaxHeaderBytes)
+	}
+	c, err = config.Load(env(map[string]string{"SOCKET_MAX_MESSAGE_BYTES": "1024", "MAX_HEADER_BYTES": "4096"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SocketMaxMessageBytes != 1024 || c.MaxHeaderBytes != 4096 {
+		t.Fatalf("parsed: message %d, headers %d", c.SocketMaxMessageBytes, c.MaxHeaderBytes)
+	}
+}
+
+// Unlike the other limits, these caps have no "0 = off": the error says so.
+func TestZeroCapsAreRefused(t *testing.T) {
+	_, err := config.Load(env(map[string]string{"SOCKET_MAX_MESSAGE_BYTES": "0", "MAX_HEADER_BYTES": "0"}))
+	for _, want := range []string{
+		`SOCKET_MAX_MESSAGE_BYTES="0": want a positive number of bytes, such as 65536`,
+		`MAX_HEADER_BYTES="0": want a positive number of bytes, such as 16384`,
+		"0 is not allowed",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("want %q in %v", want, err)
+		}
+	}
+}
+
 func TestValidValues(t *testing.T) {
 	c, err := config.Load(env(map[string]string{
 		"HOST": "127.0.0.1", "PORT": "0", "LOG_FORMAT": "json", "LOG_LEVEL": "debug",
@@ -102,6 +133,12 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"SOCKET_MAX_PER_IP", "many"},
 		{"SOCKET_MAX_TOTAL", "1.5"},
 		{"SOCKET_MAX_TOTAL", "99999999999"}, // above any file descriptor limit of this machine
+		{"SOCKET_MAX_MESSAGE_BYTES", "0"},
+		{"SOCKET_MAX_MESSAGE_BYTES", "-1"},
+		{"SOCKET_MAX_MESSAGE_BYTES", "64KiB"},
+		{"MAX_HEADER_BYTES", "0"},
+		{"MAX_HEADER_BYTES", "-16384"},
+		{"MAX_HEADER_BYTES", "16k"},
 
 		{"PING_TIMEOUT", "10s"}, // not above the default 25 s interval
 		{"EVENT_BUS", "redis"},

@@ -74,12 +74,12 @@ func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 	})
 	t.Run("WebsocketOversizedMessage", func(t *testing.T) {
 		ws := dialWebsocket(t, ts)
-		ws.WriteMessage(websocket.TextMessage, []byte("2"+strings.Repeat("x", realtime.MaxMessageBytes)))
+		ws.WriteMessage(websocket.TextMessage, []byte("2"+strings.Repeat("x", realtime.DefaultMaxMessageBytes)))
 		expectClosed(t, ws)
 	})
 	t.Run("WebsocketMessageAtTheLimit", func(t *testing.T) {
 		ws := dialWebsocket(t, ts)
-		ping := "2" + strings.Repeat("x", realtime.MaxMessageBytes-1)
+		ping := "2" + strings.Repeat("x", realtime.DefaultMaxMessageBytes-1)
 		ws.WriteMessage(websocket.TextMessage, []byte(ping))
 		ws.SetReadDeadline(time.Now().Add(5 * time.Second))
 		for {

@@ -50,6 +50,9 @@ type Config struct {
 	// handshake's answer; zero means DefaultHandshakeGrace, and it is never above PingTimeout.
 	// Later GETs may be PingTimeout apart.
 	HandshakeGrace time.Duration
+	// MaxMessageBytes caps one message a client sends (a polling POST body, a websocket
+	// message); a larger one closes its session. Zero means DefaultMaxMessageBytes.
+	MaxMessageBytes int
 	// Observer is told what the server does, for metrics; nil tells no one.
 	Observer Observer
 	// Relays, when set, is told of every client newTweet relayed here, so that it reaches the
@@ -128,6 +131,9 @@ const (
 	DefaultQueueSize = 256
 	// DefaultHandshakeGrace: a client polls again as soon as the handshake is answered.
 	DefaultHandshakeGrace = 10 * time.Second
+	// DefaultMaxMessageBytes (SOCKET_MAX_MESSAGE_BYTES' default): Chirp's client sends pings
+	// and newTweet hints of a few bytes.
+	DefaultMaxMessageBytes = 64 << 10
 	// DefaultNewTweetWindow: a write storm costs each client at most ten newTweet events a
 	// second, and the process ten broadcasts (at 5,000 clients, about 0.8 s of CPU a second
 	// as measured; docs/PERFORMANCE.md), and a storm's last post waits at most about as long
@@ -145,10 +151,6 @@ const (
 	// the registry's drain waits and events coalesce in the registry's queue instead.
 	pollingQueueSize = 16
 )
-
-// MaxMessageBytes is the largest message a client may send (a polling POST body, a websocket
-// message); a larger one closes its session.
-const MaxMessageBytes = maxClientMessage
 
 // Events, as the page and the original protocol name them.
 const (
@@ -199,6 +201,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.HandshakeGrace = DefaultHandshakeGrace
 	}
 	cfg.HandshakeGrace = min(cfg.HandshakeGrace, cfg.PingTimeout)
+	if cfg.MaxMessageBytes <= 0 {
+		cfg.MaxMessageBytes = DefaultMaxMessageBytes
+	}
 	if cfg.NewTweetWindow <= 0 {
 		cfg.NewTweetWindow = DefaultNewTweetWindow
 	}
@@ -240,9 +245,9 @@ func New(cfg Config) (*Server, error) {
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
 		Transports: []transport.Transport{
-			&pollingTransport{maxQueued: pollingQueueSize, maxPostBytes: maxClientMessage, log: s.log,
+			&pollingTransport{maxQueued: pollingQueueSize, maxPostBytes: int64(cfg.MaxMessageBytes), log: s.log,
 				handshakeGrace: cfg.HandshakeGrace, pollGap: cfg.PingTimeout},
-			newWebsocketTransport(s.origins.allows, s.log),
+			newWebsocketTransport(s.origins.allows, s.log, int64(cfg.MaxMessageBytes)),
 		},
 		SessionIDGenerator: randomSessionIDs{},
 		// Called in the handshake request, once the session has its id and before the client

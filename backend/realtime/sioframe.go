@@ -23,7 +23,8 @@ import (
 //   - Binary frames are refused: a websocket binary message, or a polling packet "b<type>…"
 //     or application/octet-stream body. Chirp's events carry no binary data, and binary frames
 //     exist only to carry attachments.
-//   - A message is at most maxClientMessage bytes: a polling POST's body, a websocket message.
+//   - A message is at most Config.MaxMessageBytes (SOCKET_MAX_MESSAGE_BYTES): a polling POST's
+//     body, a websocket message.
 //     gorilla reads a websocket message whole with no limit of its own, and the library echoes
 //     a ping's data, so one 64 MiB ping cost 250 MB at its peak.
 //   - A polling payload's lengths are checked by decodeTextPayload (at most 10 digits, and
@@ -43,9 +44,6 @@ import (
 // library indexes its buffers by a JSON placeholder's "num" when an argument is a
 // parser.Buffer, which would panic outside any recover. Chirp's handlers take no Buffer.)
 const (
-	// maxClientMessage bounds one polling POST body and one websocket message. Chirp's client
-	// sends pings and newTweet hints of a few bytes.
-	maxClientMessage = 64 << 10
 	// maxAckIDDigits bounds an event's ack id. The library reads ids into a uint64 with no
 	// overflow check (a 22-digit id wraps silently); the 2.x client counts its acks from 0,
 	// so ten digits is more than any session reaches.

@@ -28,10 +28,12 @@ type websocketTransport struct {
 	upgrader websocket.Upgrader
 	// log is told when a socket is closed for a refused packet (nil: not logged).
 	log *slog.Logger
+	// maxMessage caps one message from the client; a larger one closes the socket (1009).
+	maxMessage int64
 }
 
-func newWebsocketTransport(checkOrigin func(*http.Request) bool, log *slog.Logger) *websocketTransport {
-	return &websocketTransport{log: log, upgrader: websocket.Upgrader{
+func newWebsocketTransport(checkOrigin func(*http.Request) bool, log *slog.Logger, maxMessage int64) *websocketTransport {
+	return &websocketTransport{log: log, maxMessage: maxMessage, upgrader: websocket.Upgrader{
 		// Chirp's frames are a few bytes (pings, events); a larger message is read in parts.
 		ReadBufferSize:  512,
 		WriteBufferSize: 1024,
@@ -58,7 +60,7 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 		return nil, websocket.HandshakeError{}
 	}
 	// gorilla reads a message whole, with no limit unless told one.
-	ws.SetReadLimit(maxClientMessage)
+	ws.SetReadLimit(t.maxMessage)
 	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r), log: t.log, slot: slot}, nil
 }
 

@@ -35,7 +35,7 @@ func FuzzWebsocketFrame(f *testing.F) {
 		{false, "42[\"\xed\xa0\x80\"]"},
 		{false, `42["newTweet","\ud800"]`},
 		{false, "7garbage"}, {false, "x"}, {false, ""},
-		{false, "4" + strings.Repeat("x", maxClientMessage)}, // one byte over the limit
+		{false, "4" + strings.Repeat("x", DefaultMaxMessageBytes)}, // one byte over the limit
 		{true, "\x04\x02[\"newTweet\"]"},
 		{true, ""},
 	} {
@@ -47,7 +47,7 @@ func FuzzWebsocketFrame(f *testing.F) {
 		err  error
 	}
 	reads := make(chan read, 1)
-	tr := newWebsocketTransport(func(*http.Request) bool { return true }, nil)
+	tr := newWebsocketTransport(func(*http.Request) bool { return true }, nil, DefaultMaxMessageBytes)
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := tr.Accept(w, r)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -79,29 +80,144 @@ func TestAbandonedHandshakesAreClosed(t *testing.T) {
 }
 
 func TestLargeHeaderBlocksAreRefused(t *testing.T) {
-	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t)})
-	for _, tt := range []struct {
+	type block struct {
 		size int
 		want int
+	}
+	for _, tt := range []struct {
+		name      string
+		maxHeader string // MAX_HEADER_BYTES; "": the default, 16 KiB
+		blocks    []block
 	}{
-		{15 << 10, http.StatusOK},
-		{24 << 10, http.StatusRequestHeaderFieldsTooLarge},
-		{64 << 10, http.StatusRequestHeaderFieldsTooLarge},
+		// net/http reads up to 4 KiB past the cap before it refuses.
+		{"Default", "", []block{
+			{15 << 10, http.StatusOK},
+			{24 << 10, http.StatusRequestHeaderFieldsTooLarge},
+			{64 << 10, http.StatusRequestHeaderFieldsTooLarge},
+		}},
+		{"Lowered", "4096", []block{
+			{2 << 10, http.StatusOK},
+			{12 << 10, http.StatusRequestHeaderFieldsTooLarge},
+		}},
 	} {
-		c := dial(t, p.base)
-		c.send("GET", "/healthz", "Cookie: c="+strings.Repeat("x", tt.size))
-		if resp, body := c.response(5 * time.Second); resp.StatusCode != tt.want {
-			t.Errorf("%d KiB of headers: %d %s, want %d", tt.size>>10, resp.StatusCode, body, tt.want)
-		}
+		t.Run(tt.name, func(t *testing.T) {
+			p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "MAX_HEADER_BYTES": tt.maxHeader})
+			for _, b := range tt.blocks {
+				c := dial(t, p.base)
+				c.send("GET", "/healthz", "Cookie: c="+strings.Repeat("x", b.size))
+				if resp, body := c.response(5 * time.Second); resp.StatusCode != b.want {
+					t.Errorf("%d KiB of headers: %d %s, want %d", b.size>>10, resp.StatusCode, body, b.want)
+				}
+			}
+		})
 	}
 }
 
+// SOCKET_MAX_MESSAGE_BYTES reaches both transports: a message of the cap passes, one byte more
+// closes the connection (1009 on websocket, 413 on polling, which ends the session).
+func TestLoweredMessageCapClosesTheConnection(t *testing.T) {
+	const maxBytes = 1024
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "SOCKET_MAX_MESSAGE_BYTES": strconv.Itoa(maxBytes)})
+	client := sockettest.From(p.base, "127.0.0.1")
+	for _, tt := range []struct {
+		name      string
+		websocket bool
+		size      int // of the websocket message, or of the polling POST's body
+		closed    bool
+	}{
+		{"WebsocketAtTheLimit", true, maxBytes, false},
+		{"WebsocketOverTheLimit", true, maxBytes + 1, true},
+		{"PollingAtTheLimit", false, maxBytes, false},
+		{"PollingOverTheLimit", false, maxBytes + 1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.websocket {
+				ws := client.WebsocketSession(t)
+				ping := "2" + strings.Repeat("x", tt.size-1)
+				ws.WriteMessage(websocket.TextMessage, []byte(ping))
+				ws.SetReadDeadline(time.Now().Add(5 * time.Second))
+				for {
+					_, msg, err := ws.ReadMessage()
+					if tt.closed {
+						if err == nil {
+							continue
+						}
+						if !websocket.IsCloseError(err, websocket.CloseMessageTooBig) {
+							t.Fatalf("a %d-byte message: %v, want the socket closed with 1009", tt.size, err)
+						}
+						return
+					}
+					if err != nil {
+						t.Fatalf("a %d-byte message closed the socket: %v", tt.size, err)
+					}
+					if string(msg) == "3"+ping[1:] {
+						return
+					}
+				}
+			}
+			sid := client.PollingSession(t)
+			resp, err := client.HTTP.Post(client.PollingURL(sid), "text/plain;charset=UTF-8", strings.NewReader(pingPayload(tt.size)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !tt.closed {
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("a %d-byte POST: %d %s", tt.size, resp.StatusCode, body)
+				}
+				return
+			}
+			sockettest.Refused(t, fmt.Sprintf("a %d-byte POST", tt.size), resp.StatusCode, string(body), http.StatusRequestEntityTooLarge, "too_large")
+			// The session is gone: a poll is answered with a close packet, or 400 once removed.
+			resp, err = client.HTTP.Get(client.PollingURL(sid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest && !strings.Contains(string(body), "1:1") {
+				t.Fatalf("the session goes on after the refused POST: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// pingPayload is a polling body of size bytes: one ping packet with its length prefix.
+func pingPayload(size int) string {
+	for n := size - 2; n > 0; n-- {
+		packet := "2" + strings.Repeat("x", n-1)
+		if body := strconv.Itoa(n) + ":" + packet; len(body) == size {
+			return body
+		}
+	}
+	panic("no ping payload of " + strconv.Itoa(size) + " bytes")
+}
+
 func TestLimitsAreLoggedOnceAtStart(t *testing.T) {
-	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "SOCKET_MAX_PER_IP": "7", "SOCKET_MAX_TOTAL": "9"})
-	logs := p.logs.String()
-	if strings.Count(logs, "msg=limits ") != 1 ||
-		!strings.Contains(logs, "socket_max_per_ip=7 socket_max_total=9") || !strings.Contains(logs, "max_header_bytes=16384") {
-		t.Fatalf("limits record:\n%s", logs)
+	for _, tt := range []struct {
+		name string
+		env  map[string]string
+		want []string
+	}{
+		{"Defaults", map[string]string{}, []string{"socket_max_message_bytes=65536 max_header_bytes=16384"}},
+		{"Set", map[string]string{
+			"SOCKET_MAX_PER_IP": "7", "SOCKET_MAX_TOTAL": "9", "SOCKET_MAX_MESSAGE_BYTES": "2048", "MAX_HEADER_BYTES": "8192",
+		}, []string{"socket_max_per_ip=7 socket_max_total=9", "socket_max_message_bytes=2048 max_header_bytes=8192"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.env["DATABASE_URL"] = testdb.SQLiteURL(t)
+			p := start(t, tt.env)
+			logs := p.logs.String()
+			if strings.Count(logs, "msg=limits ") != 1 {
+				t.Fatalf("want one limits record:\n%s", logs)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(logs, want) {
+					t.Fatalf("limits record without %q:\n%s", want, logs)
+				}
+			}
+		})
 	}
 }
 

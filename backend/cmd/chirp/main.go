@@ -135,7 +135,7 @@ func serveDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	defer closeAPI()
 	return serving.Run(ctx, log, cfg.ShutdownTimeout,
 		serving.Server{Name: "api", HTTP: api, Listener: apiLn},
-		serving.Server{Name: "page", HTTP: pageServer(page, log), Listener: pageLn})
+		serving.Server{Name: "page", HTTP: pageServer(page, log, cfg.MaxHeaderBytes), Listener: pageLn})
 }
 
 // serveWeb serves the page alone, for an API that runs elsewhere: on PORT of the page's host,
@@ -150,7 +150,7 @@ func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "page", HTTP: pageServer(page, log), Listener: ln})
+	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "page", HTTP: pageServer(page, log, cfg.MaxHeaderBytes), Listener: ln})
 }
 
 // telemetry is what the packages count through when METRICS_ADDR is set: one registry, made
@@ -219,16 +219,17 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		relays = bus
 	}
 	sockets, err := realtime.New(realtime.Config{
-		Relays:         relays,
-		Logger:         log,
-		AllowedOrigins: cfg.AllowedOrigins,
-		PingInterval:   cfg.PingInterval,
-		PingTimeout:    cfg.PingTimeout,
-		MaxPerClient:   cfg.SocketMaxPerIP,
-		MaxTotal:       cfg.SocketMaxTotal,
-		Clients:        clients,
-		Limits:         bites,
-		Observer:       tel.sockets,
+		Relays:          relays,
+		Logger:          log,
+		AllowedOrigins:  cfg.AllowedOrigins,
+		PingInterval:    cfg.PingInterval,
+		PingTimeout:     cfg.PingTimeout,
+		MaxPerClient:    cfg.SocketMaxPerIP,
+		MaxTotal:        cfg.SocketMaxTotal,
+		MaxMessageBytes: cfg.SocketMaxMessageBytes,
+		Clients:         clients,
+		Limits:          bites,
+		Observer:        tel.sockets,
 	})
 	if err != nil {
 		store.Close()
@@ -272,7 +273,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		// No ReadTimeout or WriteTimeout here: they would cut long-lived socket connections.
 		// /api requests get both, per request, from the handler (REQUEST_TIMEOUT).
 		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: maxHeaderBytes,
+		MaxHeaderBytes: cfg.MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	// Shutdown stops accepting, then waits for requests to finish; a long-poll would wait
@@ -306,12 +307,6 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	return srv, func() { stopMetrics(); stopDebug(); closeStore() }, nil
 }
 
-// maxHeaderBytes caps a request's header block (net/http answers 431 past it). Browsers send a
-// few kilobytes; a larger block is a client probing for memory to hold. net/http reads up to
-// 4 KiB past the cap before it refuses (its buffer's slack), so blocks above 20 KiB are refused
-// for certain.
-const maxHeaderBytes = 16 << 10
-
 // logLimits writes the `limits` record: the limits this process enforces, once, at start.
 func logLimits(cfg config.Config, log *slog.Logger, writes *ratelimit.Limiter, clients *clientaddr.Resolver) {
 	log.Info("limits",
@@ -320,13 +315,13 @@ func logLimits(cfg config.Config, log *slog.Logger, writes *ratelimit.Limiter, c
 		"socket_max_per_ip", cfg.SocketMaxPerIP,
 		"socket_max_total", cfg.SocketMaxTotal,
 		"file_limit", cfg.FileLimit,
-		"socket_message_bytes", realtime.MaxMessageBytes,
-		"max_header_bytes", maxHeaderBytes)
+		"socket_max_message_bytes", cfg.SocketMaxMessageBytes,
+		"max_header_bytes", cfg.MaxHeaderBytes)
 }
 
 // pageServer is the page's HTTP server: static files only, so it can afford read and write
-// timeouts the API cannot.
-func pageServer(page *web.Server, log *slog.Logger) *http.Server {
+// timeouts the API cannot. Its header cap is the API's (MAX_HEADER_BYTES).
+func pageServer(page *web.Server, log *slog.Logger, maxHeaderBytes int) *http.Server {
 	return &http.Server{
 		Handler:           page,
 		ReadHeaderTimeout: 5 * time.Second,
