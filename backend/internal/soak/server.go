@@ -19,15 +19,17 @@ import (
 
 // server is the chirp binary under soak, run with its default limits on a scratch SQLite file.
 type server struct {
-	cmd   *exec.Cmd
-	base  string // http://127.0.0.1:PORT
-	debug string // its DEBUG_ADDR listener, for heap and goroutine counts
-	logs  *os.File
-	exit  chan error
+	cmd    *exec.Cmd
+	base   string // http://127.0.0.1:PORT
+	debug  string // its DEBUG_ADDR listener, for heap and goroutine counts
+	logs   *os.File
+	exit   chan error
+	copied chan struct{} // closed once all of chirp's stderr is in logs
 }
 
 // startServer runs bin with the production defaults (nothing set but where to listen and what
-// to store in), and waits until it serves.
+// to store in), and waits until it serves. Its stderr goes to dir/chirp.log; on an error the
+// log is complete and closed.
 func startServer(ctx context.Context, bin, dir string, extraEnv []string) (*server, error) {
 	logs, err := os.Create(filepath.Join(dir, "chirp.log"))
 	if err != nil {
@@ -39,20 +41,30 @@ func startServer(ctx context.Context, bin, dir string, extraEnv []string) (*serv
 		"HOST=127.0.0.1", "PORT=0", "DEBUG_ADDR=127.0.0.1:0",
 		"DATABASE_URL=sqlite://" + filepath.Join(dir, "chirp.db"),
 	}, extraEnv...)
-	stderr, err := cmd.StderrPipe()
+	// A pipe of our own rather than StderrPipe, which Wait closes as soon as chirp exits:
+	// what chirp wrote last (why it failed to start) would be lost before it reached the log.
+	stderr, w, err := os.Pipe()
 	if err != nil {
+		logs.Close()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stderr = w
+	err = cmd.Start()
+	w.Close() // chirp holds its own copy; the read ends when chirp exits
+	if err != nil {
+		stderr.Close()
+		logs.Close()
 		return nil, err
 	}
-	s := &server{cmd: cmd, logs: logs, exit: make(chan error, 1)}
+	s := &server{cmd: cmd, logs: logs, exit: make(chan error, 1), copied: make(chan struct{})}
 	found := make(chan struct{})
 	var once sync.Once
 	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
 	debug := regexp.MustCompile(`msg="debug listening" addr=(\S+)`)
 	var mu sync.Mutex
 	go func() {
+		defer close(s.copied)
+		defer stderr.Close()
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
@@ -76,12 +88,13 @@ func startServer(ctx context.Context, bin, dir string, extraEnv []string) (*serv
 	select {
 	case <-found:
 	case err := <-s.exit:
+		s.closeLogs()
 		return nil, fmt.Errorf("chirp exited at start (%v); see %s", err, logs.Name())
 	case <-time.After(60 * time.Second):
-		s.stop()
+		s.close()
 		return nil, fmt.Errorf("chirp did not say where it listens within 60 s; see %s", logs.Name())
 	case <-ctx.Done():
-		s.stop()
+		s.close()
 		return nil, ctx.Err()
 	}
 	return s, nil
@@ -97,6 +110,22 @@ func (s *server) stop() error {
 		s.cmd.Process.Kill()
 		return fmt.Errorf("chirp did not stop within 30 s of SIGTERM")
 	}
+}
+
+// close stops chirp and closes its log once everything it wrote is in it.
+func (s *server) close() error {
+	err := s.stop()
+	s.closeLogs()
+	return err
+}
+
+// closeLogs waits (a while) for chirp's stderr to end, then closes the log.
+func (s *server) closeLogs() {
+	select {
+	case <-s.copied:
+	case <-time.After(5 * time.Second): // something chirp started still holds its stderr
+	}
+	s.logs.Close()
 }
 
 // sample is the server's footprint at one moment.

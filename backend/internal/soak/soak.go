@@ -112,18 +112,29 @@ func (t *tally) String() string {
 	return strings.TrimSpace(b.String())
 }
 
-// Run soaks a fresh server and reports; the error says why the run failed.
-func Run(ctx context.Context, cfg Config) error {
+// Run soaks a fresh server and reports; the error says why the run failed. The server's log
+// and database live in a folder of $TMPDIR (chirp-soak-*), removed after a passing run and
+// kept, and named in the error, after a failed one.
+func Run(ctx context.Context, cfg Config) (err error) {
 	dir, err := os.MkdirTemp("", "chirp-soak-")
 	if err != nil {
 		return err
 	}
+	out := cfg.Out
+	defer func() { // after the server has stopped (deferred below) and closed its log
+		if err != nil {
+			err = fmt.Errorf("%w (the server's log and database are kept in %s)", err, dir)
+			return
+		}
+		if rmErr := os.RemoveAll(dir); rmErr != nil {
+			fmt.Fprintf(out, "soak: could not remove %s: %v\n", dir, rmErr)
+		}
+	}()
 	srv, err := startServer(ctx, cfg.Binary, dir, cfg.Env)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	out := cfg.Out
+	defer srv.close()
 	fmt.Fprintf(out, "soak: chirp at %s with its default limits, logs in %s\n", srv.base, srv.logs.Name())
 	time.Sleep(time.Second)
 	before, err := srv.sample()

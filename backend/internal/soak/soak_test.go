@@ -2,6 +2,8 @@ package soak_test
 
 import (
 	"context"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,6 +24,8 @@ func TestShortSoak(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	scratch := t.TempDir()
+	t.Setenv("TMPDIR", scratch) // where Run makes its folder
 	var out strings.Builder
 	err := soak.Run(context.Background(), soak.Config{
 		Binary: bin, Duration: 5 * time.Second, Sockets: 20, Posters: 2, Readers: 2,
@@ -37,5 +41,30 @@ func TestShortSoak(t *testing.T) {
 			t.Fatalf("the report lacks %q:\n%s", want, out.String())
 		}
 	}
+	if left, _ := filepath.Glob(filepath.Join(scratch, "chirp-soak-*")); len(left) > 0 {
+		t.Fatalf("a passing soak left %v", left)
+	}
 	t.Log(out.String())
+}
+
+// A failed soak keeps its folder and names it, so that the server's log can be read.
+func TestFailedSoakKeepsItsFolder(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "chirp")
+	script := "#!/bin/sh\necho 'level=ERROR msg=\"cannot start\"' >&2\nexit 1\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	scratch := t.TempDir()
+	t.Setenv("TMPDIR", scratch)
+	err := soak.Run(context.Background(), soak.Config{Binary: bin, Duration: time.Second, Out: io.Discard})
+	if err == nil {
+		t.Fatal("a server that cannot start passed the soak")
+	}
+	kept, _ := filepath.Glob(filepath.Join(scratch, "chirp-soak-*"))
+	if len(kept) != 1 || !strings.Contains(err.Error(), kept[0]) {
+		t.Fatalf("want the one folder kept and named: folders %v, error %v", kept, err)
+	}
+	if log, _ := os.ReadFile(filepath.Join(kept[0], "chirp.log")); !strings.Contains(string(log), "cannot start") {
+		t.Fatalf("the kept log lacks the server's output: %q", log)
+	}
 }
