@@ -29,25 +29,40 @@ func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.Afte
 // many tweets commit; the trailing send leaves after the last merged hint, so no client misses
 // the storm's end. Clients' own queues coalesce further behind this (registry).
 //
+// The window after a send grows with the clients it reached (perClient each, when that is more
+// than window): a broadcast's cost is one write per client, so a storm costs the process a
+// bounded share of its CPU however many clients listen, where a fixed window let ten
+// 5,000-client broadcasts a second take most of two cores from the posts themselves.
+//
 // A hint either reaches everyone (a committed tweet, another process's hint) or everyone but
 // the client that relayed it. A merged send skips a client only if every hint merged into it
 // was that client's own relay: the intersection of the hints' skip sets, which is one client
 // or none.
 type hintCoalescer struct {
-	window time.Duration
-	clock  clock
-	send   func(except string) // broadcasts newTweet to everyone but except ("" for none)
+	window    time.Duration // the least time between sends
+	perClient time.Duration // the time between sends per client the last one reached
+	clock     clock
+	// send broadcasts newTweet to everyone but except ("" for none) and says how many clients
+	// it reached.
+	send func(except string) int
 
 	mu      sync.Mutex
-	sent    time.Time // when the last send left; zero before the first
-	pending bool      // hints wait for the trailing send (and timer is armed)
-	except  string    // whom the pending send skips; "" for nobody
+	sent    time.Time     // when the last send left; zero before the first
+	gap     time.Duration // the window after the last send
+	pending bool          // hints wait for the trailing send (and timer is armed)
+	except  string        // whom the pending send skips; "" for nobody
 	timer   stopper
 	closed  bool
 }
 
-func newHintCoalescer(window time.Duration, c clock, send func(except string)) *hintCoalescer {
-	return &hintCoalescer{window: window, clock: c, send: send}
+func newHintCoalescer(window, perClient time.Duration, c clock, send func(except string) int) *hintCoalescer {
+	return &hintCoalescer{window: window, perClient: perClient, clock: c, send: send}
+}
+
+// sendLocked sends now and sizes the window that follows by the clients the send reached.
+func (h *hintCoalescer) sendLocked(now time.Time, except string) {
+	h.sent = now
+	h.gap = max(h.window, time.Duration(h.send(except))*h.perClient)
 }
 
 // hint announces a newTweet to everyone but except ("" for nobody). It never blocks on a
@@ -65,13 +80,12 @@ func (h *hintCoalescer) hint(except string) {
 		return
 	}
 	now := h.clock.Now()
-	if h.sent.IsZero() || now.Sub(h.sent) >= h.window {
-		h.sent = now
-		h.send(except)
+	if h.sent.IsZero() || now.Sub(h.sent) >= h.gap {
+		h.sendLocked(now, except)
 		return
 	}
 	h.pending, h.except = true, except
-	h.timer = h.clock.AfterFunc(h.sent.Add(h.window).Sub(now), h.flush)
+	h.timer = h.clock.AfterFunc(h.sent.Add(h.gap).Sub(now), h.flush)
 }
 
 // flush is the trailing send of the hints merged since the last one.
@@ -82,8 +96,7 @@ func (h *hintCoalescer) flush() {
 		return
 	}
 	h.pending, h.timer = false, nil
-	h.sent = h.clock.Now()
-	h.send(h.except)
+	h.sendLocked(h.clock.Now(), h.except)
 	h.except = ""
 }
 

@@ -142,8 +142,9 @@ func TestHintCoalescer(t *testing.T) {
 			start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 			clk := &fakeClock{now: start}
 			var got []send
-			h := newHintCoalescer(100*ms, clk, func(except string) {
+			h := newHintCoalescer(100*ms, 0, clk, func(except string) int {
 				got = append(got, send{clk.now.Sub(start), except})
+				return 1
 			})
 			closed := false
 			for _, hn := range tt.hints {
@@ -166,11 +167,58 @@ func TestHintCoalescer(t *testing.T) {
 	}
 }
 
+// The window after a send is the clients it reached times perClient, when that is more than
+// the window: a storm costs the process a bounded share of CPU however many clients listen.
+func TestHintCoalescerWindowGrowsWithClients(t *testing.T) {
+	const ms = time.Millisecond
+	storm := func(until time.Duration) []time.Duration {
+		var at []time.Duration
+		for d := time.Duration(0); d <= until; d += ms {
+			at = append(at, d)
+		}
+		return at
+	}
+	tests := []struct {
+		name    string
+		clients []int // reached by each send in turn (the last repeats)
+		hints   []time.Duration
+		want    []time.Duration
+	}{
+		{"FewClientsKeepTheWindow", []int{50}, storm(999 * ms),
+			[]time.Duration{0, 100 * ms, 200 * ms, 300 * ms, 400 * ms, 500 * ms, 600 * ms, 700 * ms, 800 * ms, 900 * ms, 1000 * ms}},
+		{"ManyClientsWidenIt", []int{250}, storm(999 * ms),
+			[]time.Duration{0, 250 * ms, 500 * ms, 750 * ms, 1000 * ms}},
+		{"AnIsolatedHintStillLeavesAtOnce", []int{250}, []time.Duration{0, 300 * ms, 700 * ms},
+			[]time.Duration{0, 300 * ms, 700 * ms}},
+		{"EachSendSizesTheNextWindow", []int{400, 120, 50}, storm(700 * ms),
+			[]time.Duration{0, 400 * ms, 520 * ms, 620 * ms, 720 * ms}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+			clk := &fakeClock{now: start}
+			var got []time.Duration
+			h := newHintCoalescer(100*ms, ms, clk, func(string) int {
+				got = append(got, clk.now.Sub(start))
+				return tt.clients[min(len(got), len(tt.clients))-1]
+			})
+			for _, at := range tt.hints {
+				clk.advanceTo(start.Add(at))
+				h.hint("")
+			}
+			clk.advanceTo(start.Add(time.Hour))
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("sends at %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
 // Close stops an armed trailing timer rather than letting it fire into closed clients.
 func TestHintCoalescerCloseStopsItsTimer(t *testing.T) {
 	clk := &fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	sends := 0
-	h := newHintCoalescer(time.Second, clk, func(string) { sends++ })
+	h := newHintCoalescer(time.Second, 0, clk, func(string) int { sends++; return 1 })
 	h.hint("")
 	h.hint("")
 	if clk.live() != 1 {

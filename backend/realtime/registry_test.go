@@ -181,6 +181,40 @@ func (r *registry) idle(id string) bool {
 
 // While one event is being emitted, the ones behind it coalesce: one newTweet, one event per
 // tweet, a delete in place of a waiting update; never with the event in flight.
+// A broadcast to more clients than one batch of drains reaches every one, also when the whole
+// first batch stalls in its transport: its drains are parked, and the rest start anyway.
+func TestLargeBroadcastStartsEveryDrain(t *testing.T) {
+	r := newRegistry(4, nil)
+	var stalled, healthy []*fakeConn
+	for i := range 3*drainBatch + 5 {
+		conn := newFakeConn(fmt.Sprintf("c%03d", i), false)
+		healthy = append(healthy, conn)
+	}
+	for i := range drainBatch {
+		stalled = append(stalled, newFakeConn(fmt.Sprintf("s%03d", i), true))
+	}
+	// Map order decides which drains start first; stalled ones in every batch is the worst case
+	// this can arrange, and the test holds whatever the order.
+	for _, conn := range append(stalled, healthy...) {
+		r.add(conn)
+		t.Cleanup(func() { r.remove(conn.id); conn.Close() })
+	}
+	for round := 1; round <= 3; round++ {
+		r.broadcast(deleted(int64(round)), "")
+		eventually(t, fmt.Sprintf("every healthy client gets event %d", round), func() bool {
+			for _, conn := range healthy {
+				if conn.received() != round {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	for _, conn := range stalled {
+		<-conn.emitting // each stalled drain started and waits in its transport
+	}
+}
+
 func TestQueueCoalesces(t *testing.T) {
 	tests := []struct {
 		name     string
