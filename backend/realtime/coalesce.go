@@ -29,10 +29,12 @@ func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.Afte
 // many tweets commit; the trailing send leaves after the last merged hint, so no client misses
 // the storm's end. Clients' own queues coalesce further behind this (registry).
 //
-// The window after a send grows with the clients it reached (perClient each, when that is more
-// than window): a broadcast's cost is one write per client, so a storm costs the process a
-// bounded share of its CPU however many clients listen, where a fixed window let ten
-// 5,000-client broadcasts a second take most of two cores from the posts themselves.
+// During a storm the window grows with the clients a send reached (after a trailing send,
+// perClient each, when that is more than window): a broadcast's cost is one write per client,
+// so a storm costs the process a bounded share of its CPU however many clients listen, where a
+// fixed window let ten 5,000-client broadcasts a second take most of two cores from the posts
+// themselves. A leading send is followed by the plain window, so posts a little more than a
+// window apart are never held, however many clients listen.
 //
 // A hint either reaches everyone (a committed tweet, another process's hint) or everyone but
 // the client that relayed it. A merged send skips a client only if every hint merged into it
@@ -40,7 +42,7 @@ func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.Afte
 // or none.
 type hintCoalescer struct {
 	window    time.Duration // the least time between sends
-	perClient time.Duration // the time between sends per client the last one reached
+	perClient time.Duration // after a trailing send, the time to the next per client it reached
 	clock     clock
 	// send broadcasts newTweet to everyone but except ("" for none) and says how many clients
 	// it reached.
@@ -59,10 +61,15 @@ func newHintCoalescer(window, perClient time.Duration, c clock, send func(except
 	return &hintCoalescer{window: window, perClient: perClient, clock: c, send: send}
 }
 
-// sendLocked sends now and sizes the window that follows by the clients the send reached.
-func (h *hintCoalescer) sendLocked(now time.Time, except string) {
+// sendLocked sends now and sizes the window that follows: after a trailing send (merged: hints
+// are coming faster than the window), by the clients it reached.
+func (h *hintCoalescer) sendLocked(now time.Time, except string, merged bool) {
 	h.sent = now
-	h.gap = max(h.window, time.Duration(h.send(except))*h.perClient)
+	reached := h.send(except)
+	h.gap = h.window
+	if merged {
+		h.gap = max(h.window, time.Duration(reached)*h.perClient)
+	}
 }
 
 // hint announces a newTweet to everyone but except ("" for nobody). It never blocks on a
@@ -81,7 +88,7 @@ func (h *hintCoalescer) hint(except string) {
 	}
 	now := h.clock.Now()
 	if h.sent.IsZero() || now.Sub(h.sent) >= h.gap {
-		h.sendLocked(now, except)
+		h.sendLocked(now, except, false)
 		return
 	}
 	h.pending, h.except = true, except
@@ -96,7 +103,7 @@ func (h *hintCoalescer) flush() {
 		return
 	}
 	h.pending, h.timer = false, nil
-	h.sendLocked(h.clock.Now(), h.except)
+	h.sendLocked(h.clock.Now(), h.except, true)
 	h.except = ""
 }
 

@@ -167,8 +167,9 @@ func TestHintCoalescer(t *testing.T) {
 	}
 }
 
-// The window after a send is the clients it reached times perClient, when that is more than
-// the window: a storm costs the process a bounded share of CPU however many clients listen.
+// During a storm (after a trailing send) the window is the clients the send reached times
+// perClient, when that is more than the window: a storm costs the process a bounded share of
+// CPU however many clients listen. A leading send keeps the plain window.
 func TestHintCoalescerWindowGrowsWithClients(t *testing.T) {
 	const ms = time.Millisecond
 	storm := func(until time.Duration) []time.Duration {
@@ -186,12 +187,14 @@ func TestHintCoalescerWindowGrowsWithClients(t *testing.T) {
 	}{
 		{"FewClientsKeepTheWindow", []int{50}, storm(999 * ms),
 			[]time.Duration{0, 100 * ms, 200 * ms, 300 * ms, 400 * ms, 500 * ms, 600 * ms, 700 * ms, 800 * ms, 900 * ms, 1000 * ms}},
-		{"ManyClientsWidenIt", []int{250}, storm(999 * ms),
-			[]time.Duration{0, 250 * ms, 500 * ms, 750 * ms, 1000 * ms}},
+		{"ManyClientsWidenItInAStorm", []int{250}, storm(999 * ms),
+			[]time.Duration{0, 100 * ms, 350 * ms, 600 * ms, 850 * ms, 1100 * ms}},
 		{"AnIsolatedHintStillLeavesAtOnce", []int{250}, []time.Duration{0, 300 * ms, 700 * ms},
 			[]time.Duration{0, 300 * ms, 700 * ms}},
-		{"EachSendSizesTheNextWindow", []int{400, 120, 50}, storm(700 * ms),
-			[]time.Duration{0, 400 * ms, 520 * ms, 620 * ms, 720 * ms}},
+		{"HintsAWindowApartAreNeverHeld", []int{250}, []time.Duration{0, 100 * ms, 210 * ms, 320 * ms},
+			[]time.Duration{0, 100 * ms, 210 * ms, 320 * ms}},
+		{"EachTrailingSendSizesTheNextWindow", []int{50, 400, 120, 50}, storm(700 * ms),
+			[]time.Duration{0, 100 * ms, 500 * ms, 620 * ms, 720 * ms}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

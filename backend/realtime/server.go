@@ -62,9 +62,9 @@ type Config struct {
 	// at once, later ones are merged into one send at the window's end. Zero means
 	// DefaultNewTweetWindow.
 	NewTweetWindow time.Duration
-	// NewTweetWindowPerClient widens the window after a newTweet broadcast by this much per
-	// client it reached, when that is more than NewTweetWindow. Zero means
-	// DefaultNewTweetWindowPerClient.
+	// NewTweetWindowPerClient widens the window after a trailing (merged) newTweet broadcast,
+	// during a storm, to this much per client it reached, when that is more than
+	// NewTweetWindow. Zero means DefaultNewTweetWindowPerClient.
 	NewTweetWindowPerClient time.Duration
 }
 
@@ -147,7 +147,8 @@ const (
 	// (docs/PERFORMANCE.md), so at 60 µs a client a storm's broadcasts take at most about
 	// 30 % of one core, whatever the number of clients: ten a second up to 1,666 clients, three
 	// a second at 5,000 (where ten took 0.8 s of CPU a second from the posts), and the storm's
-	// last post waits at most 0.3 s there.
+	// last post waits at most 0.3 s there. Posts more than 100 ms apart are not a storm and
+	// are never held.
 	DefaultNewTweetWindowPerClient = 60 * time.Microsecond
 )
 
