@@ -308,6 +308,10 @@ func (s *Server) onConnect(c socketio.Conn) (err error) {
 		s.log.Error("socket refused", "id", c.ID(), "error", err)
 		return err
 	}
+	// The library put the connection in a room named by its id; Chirp has no use for rooms
+	// (the registry broadcasts), and each cost a map per socket and made every disconnect walk
+	// all the rooms under the library's one lock.
+	c.Leave(c.ID())
 	if !s.registry.add(sc) {
 		return fmt.Errorf("server shutting down")
 	}
