@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The API beside the Node peer with 10,000 tweets stored: 32 keep-alive connections, GET the
+# newest page (limit 20) for 15 s, then POST for 15 s (sioload --mode api). Runs alternate Chirp
+# and node-ref, each on a fresh database and process filled with the same 10,000 tweets through
+# its own POST /api/tweets; prints req/s and latency per run and the median ratios.
+#   backend/bench/compare-api.sh CHIRP_BINARY [REPS] [STORED]
+# Needs ../shared/bench beside the checkout (node-ref, sioload), PostgreSQL at $PGBASE. Run it
+# alone on the machine.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+shared=${SHARED_BENCH:-$(cd "$here/../../../shared/bench" && pwd)}
+CHIRP=$(realpath "$1"); REPS=${2:-3}; STORED=${3:-10000}
+PGBASE=${PGBASE:-postgres://postgres@127.0.0.1:5432}
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+(cd "$shared/sioload" && go build -o "$work/sioload" .)
+cp -r "$shared/node-ref" "$work/node-ref" && (cd "$work/node-ref" && npm ci --silent --no-audit --no-fund)
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+fill() { # port: STORED tweets, 16 connections, each POST checked
+  python3 - "$1" "$STORED" <<'PY'
+import http.client, json, sys, threading
+port, total = int(sys.argv[1]), int(sys.argv[2])
+lock, left = threading.Lock(), [total]
+def worker():
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    while True:
+        with lock:
+            if left[0] == 0: return
+            left[0] -= 1; i = left[0]
+        c.request("POST", "/api/tweets", json.dumps({"author": "bench", "content": f"stored tweet {i}"}),
+                  {"Content-Type": "application/json"})
+        r = c.getresponse(); r.read()
+        if r.status != 201: raise SystemExit(f"fill: POST answered {r.status}")
+ts = [threading.Thread(target=worker) for _ in range(16)]
+for t in ts: t.start()
+for t in ts: t.join()
+PY
+}
+run() { # label dir cmd...
+  local label=$1 dir=$2; shift 2
+  local db="api_$$_$RANDOM" p; p=$(port)
+  psql "$PGBASE/postgres" -qc "create database $db" >/dev/null
+  (cd "$dir" && exec env PORT=$p HOST=127.0.0.1 DATABASE_URL="$PGBASE/$db?sslmode=disable" \
+     RATE_LIMIT_WRITES_PER_MINUTE=0 SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 LOG_LEVEL=warn "$@" >"$work/$label.log" 2>&1) &
+  local pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  fill "$p"
+  local url="http://127.0.0.1:$p"
+  get=$("$work/sioload" --mode api --op get --concurrency 32 --warmup 2s --duration 15s --url "$url" --pid "$pid" --quiet 2>/dev/null | tail -1)
+  post=$("$work/sioload" --mode api --op post --concurrency 32 --warmup 2s --duration 15s --url "$url" --pid "$pid" --quiet 2>/dev/null | tail -1)
+  printf '{"get":%s,"post":%s}\n' "$get" "$post" >>"$work/$label.jsonl"
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  psql "$PGBASE/postgres" -qc "drop database if exists $db with (force)" >/dev/null
+}
+for _ in $(seq "$REPS"); do
+  run chirp "$work" "$CHIRP"
+  run node-ref "$work/node-ref" node server.js
+done
+python3 - "$work" "$STORED" <<'PY'
+import json, statistics, sys
+d, stored = sys.argv[1], sys.argv[2]
+med = {}
+for name in ("chirp", "node-ref"):
+    rows = [json.loads(l) for l in open(f"{d}/{name}.jsonl") if l.strip()]
+    for x in rows:
+        g, p = x["get"]["ops"]["get"], x["post"]["ops"]["post"]
+        print(f"{name:9} {stored} stored | GET newest page {g['ok_req_per_s']:7.0f} req/s p99 {g['latency']['p99_ms']:6.1f} ms, "
+              f"errors {g['errors']} | POST {p['ok_req_per_s']:7.0f} req/s p99 {p['latency']['p99_ms']:6.1f} ms, errors {p['errors']}")
+    med[name] = {op: statistics.median(x[op]["ops"][op]["ok_req_per_s"] for x in rows) for op in ("get", "post")}
+for op in ("get", "post"):
+    print(f"{op.upper()} req/s chirp/node-ref (median of runs): {med['chirp'][op] / max(med['node-ref'][op], 0.001):.1f}x")
+PY

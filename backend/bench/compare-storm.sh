@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The write storm beside the Node peer: on each server, 32 connections POST as fast as they can
+# for 10 s with no sockets, then for 15 s while N passive listeners (sioload --mode listen) hold
+# websockets. Prints POST/s and p99 both ways, how many listeners the server dropped and how many
+# newTweet each heard, and the median ratios. Runs alternate Chirp and node-ref, each on a fresh
+# database and process; run it alone on the machine.
+#   backend/bench/compare-storm.sh CHIRP_BINARY [N] [REPS]
+# Needs ../shared/bench beside the checkout (node-ref, sioload), PostgreSQL at $PGBASE.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+shared=${SHARED_BENCH:-$(cd "$here/../../../shared/bench" && pwd)}
+CHIRP=$(realpath "$1"); N=${2:-1000}; REPS=${3:-3}
+PGBASE=${PGBASE:-postgres://postgres@127.0.0.1:5432}
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+(cd "$shared/sioload" && go build -o "$work/sioload" .)
+cp -r "$shared/node-ref" "$work/node-ref" && (cd "$work/node-ref" && npm ci --silent --no-audit --no-fund)
+ulimit -n 20000
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+run() { # label eio dir cmd...
+  local label=$1 eio=$2 dir=$3; shift 3
+  local db="storm_$$_$RANDOM" p; p=$(port)
+  psql "$PGBASE/postgres" -qc "create database $db" >/dev/null
+  (cd "$dir" && exec env PORT=$p HOST=127.0.0.1 DATABASE_URL="$PGBASE/$db?sslmode=disable" \
+     RATE_LIMIT_WRITES_PER_MINUTE=0 SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 LOG_LEVEL=warn "$@" >"$work/$label.log" 2>&1) &
+  local pid=$!
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+  local url="http://127.0.0.1:$p"
+  "$work/sioload" --mode api --op post --concurrency 32 --duration 10s --url "$url" --quiet 2>/dev/null | tail -1 >"$work/alone.json"
+  "$work/sioload" --mode listen --eio "$eio" --url "$url" --n "$N" --duration 25s --rate 5000 --pid "$pid" --quiet \
+     >"$work/listen.json" 2>/dev/null &
+  local listen=$!
+  sleep 6 # the listeners connect
+  "$work/sioload" --mode api --op post --concurrency 32 --duration 15s --url "$url" --quiet 2>/dev/null | tail -1 >"$work/storm.json"
+  wait "$listen" || true
+  python3 - "$work" >>"$work/$label.jsonl" <<'PY'
+import json, sys
+d = sys.argv[1]
+def last(n): return json.loads(open(f"{d}/{n}.json").read().strip().splitlines()[-1])
+print(json.dumps({"alone": last("alone")["ops"]["post"], "storm": last("storm")["ops"]["post"], "listen": last("listen")}))
+PY
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+  psql "$PGBASE/postgres" -qc "drop database if exists $db with (force)" >/dev/null
+}
+for _ in $(seq "$REPS"); do
+  run chirp 3 "$work" "$CHIRP"
+  run node-ref 4 "$work/node-ref" node server.js
+done
+python3 - "$work" "$N" <<'PY'
+import json, statistics, sys
+d, n = sys.argv[1], sys.argv[2]
+med = {}
+for name in ("chirp", "node-ref"):
+    rows = [json.loads(l) for l in open(f"{d}/{name}.jsonl") if l.strip()]
+    for x in rows:
+        a, s, l = x["alone"], x["storm"], x["listen"]
+        c = l.get("client_newtweet_events", {})
+        print(f"{name:9} alone {a['ok_req_per_s']:7.0f} POST/s p99 {a['latency']['p99_ms']:7.1f} ms | with {n} listeners "
+              f"{s['ok_req_per_s']:7.0f} POST/s p99 {s['latency']['p99_ms']:7.1f} ms, errors {s['errors']} | "
+              f"connected {l.get('connected')}, dropped {l.get('disconnected_by_server')}, newTweet per listener "
+              f"min/p50/max {c.get('min')}/{c.get('p50')}/{c.get('max')}, server RSS max {l.get('server_rss_max_kib', 0) / 1024:.0f} MiB | "
+              f"CPU s while listening: server {l.get('server_cpu_listen_s', 0):.1f}, the listeners' whole run {l.get('tool_cpu_s', 0):.1f}")
+    med[name] = {
+        "storm": statistics.median(x["storm"]["ok_req_per_s"] for x in rows),
+        "p99x": statistics.median(x["storm"]["latency"]["p99_ms"] / max(x["alone"]["latency"]["p99_ms"], 0.001) for x in rows),
+    }
+print(f"POST/s under the storm, chirp/node-ref (median of runs): {med['chirp']['storm'] / max(med['node-ref']['storm'], 0.001):.1f}x")
+print(f"POST p99 under the storm / alone (median): chirp {med['chirp']['p99x']:.2f}x, node-ref {med['node-ref']['p99x']:.2f}x")
+PY
