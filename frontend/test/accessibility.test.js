@@ -334,7 +334,24 @@ e2e('prefers-reduced-motion: nothing animates (the new-tweets button, "Reconnect
     });
     await postTweet(api.url, `one more (${motion})`, 'api');
     await tab.waitForButton('Show 1 new tweet');
-    const button = await tab.page.evaluate(() => window.__started);
+    // animationstart is dispatched with a later frame than the one that showed the button, and
+    // a busy machine may produce that frame late: wait for it (1 s at most, which is what the
+    // reduced-motion case waits to see nothing start), and read what the button's computed style
+    // animates too, which needs no frame.
+    const button = await tab.page.evaluate(() => new Promise((resolve) => {
+      const seen = () => {
+        const cs = getComputedStyle(document.querySelector('#new-tweets'));
+        const styled = cs.animationName !== 'none' && parseFloat(cs.animationDuration) > 0
+          ? [`${cs.animationName} on new-tweets (computed style)`] : [];
+        resolve([...window.__started, ...styled]);
+      };
+      if (window.__started.length > 0) return seen();
+      const timer = setTimeout(seen, 1000);
+      document.addEventListener('animationstart', () => {
+        clearTimeout(timer);
+        setTimeout(seen, 50);
+      }, { once: true, capture: true });
+    }));
     const scrolls = await scrollsAfterShow(tab);
     await tab.close();
     // "Reconnecting…" (its dot pulses) in a tab whose socket.io is blocked.
