@@ -461,8 +461,9 @@ e2e('a page whose websocket is blocked gets live events over polling', {}, async
   assert.deepEqual(b.pageErrors, []);
   // The fallback must not wait for socket.io-client's default 20 s connect timeout (a
   // websocket closed before the handshake raises no error in the 2.x client, only that
-  // timeout): 10 s is a generous limit for a page that has no live updates meanwhile.
-  assert.ok(connectedIn < 10_000, `the page connected over polling only ${connectedIn} ms after opening ` +
+  // timeout): the page's own 5 s timeout, plus up to 10 s for a loaded machine to open the page
+  // and connect (10.3 s was seen with the two cores saturated), still tells the two apart.
+  assert.ok(connectedIn < 15_000, `the page connected over polling only ${connectedIn} ms after opening ` +
     '(the websocket was closed at once; was the fallback left to the 20 s connect timeout?)');
 });
 
