@@ -94,7 +94,11 @@ func (c *rawConn) trickle(interval time.Duration, stop <-chan struct{}) {
 // cancelling the connection's context for every later request).
 func TestTimeoutLeavesTheConnectionUsable(t *testing.T) {
 	url := testdb.PostgresURL(t)
-	p := start(t, map[string]string{"DATABASE_URL": url, "REQUEST_TIMEOUT": "300ms"})
+	// 1 s, not less: a request after the stall must have time to be served on a machine busy
+	// with the rest of the suite (at 300 ms, CI once saw the database's first answer after the
+	// stall come too late). The defect this holds fails whatever the timeout.
+	const timeout = time.Second
+	p := start(t, map[string]string{"DATABASE_URL": url, "REQUEST_TIMEOUT": timeout.String()})
 	if resp := post(t, p.base, "before the stall"); resp.StatusCode != 201 {
 		t.Fatalf("create: %d", resp.StatusCode)
 	}
@@ -107,11 +111,20 @@ func TestTimeoutLeavesTheConnectionUsable(t *testing.T) {
 	if resp, body := c.response(5 * time.Second); resp.StatusCode != 503 {
 		t.Fatalf("stalled list: %d %s", resp.StatusCode, body)
 	}
+	stalled := time.Now()
 	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
-	// Past the old read deadline, so that a deadline left armed would have fired by now.
-	time.Sleep(400 * time.Millisecond)
+	// The database answers again (asked on other connections)...
+	deadline := time.Now().Add(10 * time.Second)
+	for status(t, p.base+"/api/tweets/1") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("the database did not answer again within 10 s of the stall's end")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// ...and the old read deadline is past, so that one left armed would have fired by now.
+	time.Sleep(time.Until(stalled.Add(timeout + 200*time.Millisecond)))
 	for i := range 3 {
 		c.send("GET", "/api/tweets/1")
 		resp, body := c.response(5 * time.Second)
