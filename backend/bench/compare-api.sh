@@ -7,14 +7,8 @@
 # Needs ../shared/bench beside the checkout (node-ref, sioload), PostgreSQL at $PGBASE. Run it
 # alone on the machine.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-shared=${SHARED_BENCH:-$(cd "$here/../../../shared/bench" && pwd)}
 CHIRP=$(realpath "$1"); REPS=${2:-3}; STORED=${3:-10000}
-PGBASE=${PGBASE:-postgres://postgres@127.0.0.1:5432}
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-(cd "$shared/sioload" && go build -o "$work/sioload" .)
-cp -r "$shared/node-ref" "$work/node-ref" && (cd "$work/node-ref" && npm ci --silent --no-audit --no-fund)
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+. "$(dirname "$0")/lib.sh"
 fill() { # port: STORED tweets, 16 connections, each POST checked
   python3 - "$1" "$STORED" <<'PY'
 import http.client, json, sys, threading
@@ -37,19 +31,12 @@ PY
 }
 run() { # label dir cmd...
   local label=$1 dir=$2; shift 2
-  local db="api_$$_$RANDOM" p; p=$(port)
-  psql "$PGBASE/postgres" -qc "create database $db" >/dev/null
-  (cd "$dir" && exec env PORT=$p HOST=127.0.0.1 DATABASE_URL="$PGBASE/$db?sslmode=disable" \
-     RATE_LIMIT_WRITES_PER_MINUTE=0 SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 LOG_LEVEL=warn "$@" >"$work/$label.log" 2>&1) &
-  local pid=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  fill "$p"
-  local url="http://127.0.0.1:$p"
+  serve "$label" "$dir" "$@"
+  fill "${url##*:}"
   get=$("$work/sioload" --mode api --op get --concurrency 32 --warmup 2s --duration 15s --url "$url" --pid "$pid" --quiet 2>/dev/null | tail -1)
   post=$("$work/sioload" --mode api --op post --concurrency 32 --warmup 2s --duration 15s --url "$url" --pid "$pid" --quiet 2>/dev/null | tail -1)
   printf '{"get":%s,"post":%s}\n' "$get" "$post" >>"$work/$label.jsonl"
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-  psql "$PGBASE/postgres" -qc "drop database if exists $db with (force)" >/dev/null
+  stop_server
 }
 for _ in $(seq "$REPS"); do
   run chirp "$work" "$CHIRP"

@@ -7,24 +7,12 @@
 #   backend/bench/compare-storm.sh CHIRP_BINARY [N] [REPS]
 # Needs ../shared/bench beside the checkout (node-ref, sioload), PostgreSQL at $PGBASE.
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-shared=${SHARED_BENCH:-$(cd "$here/../../../shared/bench" && pwd)}
 CHIRP=$(realpath "$1"); N=${2:-1000}; REPS=${3:-3}
-PGBASE=${PGBASE:-postgres://postgres@127.0.0.1:5432}
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-(cd "$shared/sioload" && go build -o "$work/sioload" .)
-cp -r "$shared/node-ref" "$work/node-ref" && (cd "$work/node-ref" && npm ci --silent --no-audit --no-fund)
+. "$(dirname "$0")/lib.sh"
 ulimit -n 20000
-port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 run() { # label eio dir cmd...
   local label=$1 eio=$2 dir=$3; shift 3
-  local db="storm_$$_$RANDOM" p; p=$(port)
-  psql "$PGBASE/postgres" -qc "create database $db" >/dev/null
-  (cd "$dir" && exec env PORT=$p HOST=127.0.0.1 DATABASE_URL="$PGBASE/$db?sslmode=disable" \
-     RATE_LIMIT_WRITES_PER_MINUTE=0 SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 LOG_LEVEL=warn "$@" >"$work/$label.log" 2>&1) &
-  local pid=$!
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$p/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-  local url="http://127.0.0.1:$p"
+  serve "$label" "$dir" "$@"
   "$work/sioload" --mode api --op post --concurrency 32 --duration 10s --url "$url" --quiet 2>/dev/null | tail -1 >"$work/alone.json"
   "$work/sioload" --mode listen --eio "$eio" --url "$url" --n "$N" --duration 25s --rate 5000 --pid "$pid" --quiet \
      >"$work/listen.json" 2>/dev/null &
@@ -38,8 +26,7 @@ d = sys.argv[1]
 def last(n): return json.loads(open(f"{d}/{n}.json").read().strip().splitlines()[-1])
 print(json.dumps({"alone": last("alone")["ops"]["post"], "storm": last("storm")["ops"]["post"], "listen": last("listen")}))
 PY
-  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
-  psql "$PGBASE/postgres" -qc "drop database if exists $db with (force)" >/dev/null
+  stop_server
 }
 for _ in $(seq "$REPS"); do
   run chirp 3 "$work" "$CHIRP"
