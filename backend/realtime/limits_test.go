@@ -61,9 +61,17 @@ func TestSessionsInAllAreLimited(t *testing.T) {
 	}
 	late := clientFrom(ts, "127.0.0.9")
 	status, _, body := late.Handshake(t)
-	sockettest.Refused(t, "6th polling handshake", status, body, http.StatusServiceUnavailable, "unavailable")
+	// 429, not 503: a balancer counts a 503 as the backend failing and takes it out for every
+	// client, its connected ones included (issue 17.5).
+	sockettest.Refused(t, "6th polling handshake", status, body, http.StatusTooManyRequests, "rate_limited")
 	_, status, body = late.Dial(t, "")
-	sockettest.Refused(t, "6th websocket handshake", status, body, http.StatusServiceUnavailable, "unavailable")
+	sockettest.Refused(t, "6th websocket handshake", status, body, http.StatusTooManyRequests, "rate_limited")
+	if !strings.Contains(body, "full") {
+		t.Fatalf("the refusal does not say the server is full: %s", body)
+	}
+	if !s.Full() {
+		t.Fatal("the server does not report itself full")
+	}
 
 	// Those connected go on receiving.
 	waitFor(t, func() bool { return s.Connections() == 5 }, "5 connections registered")
@@ -73,7 +81,44 @@ func TestSessionsInAllAreLimited(t *testing.T) {
 	}
 	open[0].Close()
 	waitFor(t, func() bool { return s.Sessions() == 4 }, "the closed socket's session is released")
+	if s.Full() {
+		t.Fatal("the server reports itself full below its limit")
+	}
 	late.WebsocketSession(t)
+}
+
+// Issue 17.5: 20 addresses of 50 sockets filled 1,000 places, and the derived default of
+// 16,000 takes 320 addresses. Sessions are also counted per network (an IPv4 /24, an IPv6
+// /48 by default): 40 addresses of one /24 stop at its cap, and another /24 is still served.
+func TestSessionsPerNetworkAreLimited(t *testing.T) {
+	obs := newObserved()
+	ts, s := newLimitedServer(t, realtime.Config{MaxPerClient: 2, MaxPerNet: 30, Observer: obs})
+	admitted, refused := 0, 0
+	for i := range 40 {
+		c := clientFrom(ts, fmt.Sprintf("127.0.0.%d", 2+i))
+		for range 2 {
+			status, _, body := c.Handshake(t)
+			if status == http.StatusOK {
+				admitted++
+				continue
+			}
+			refused++
+			sockettest.Refused(t, fmt.Sprintf("handshake from 127.0.0.%d with %d admitted", 2+i, admitted), status, body, http.StatusTooManyRequests, "rate_limited")
+			if !strings.Contains(body, "network") {
+				t.Fatalf("the refusal does not name the network: %s", body)
+			}
+		}
+	}
+	if admitted != 30 || s.Sessions() != 30 {
+		t.Fatalf("%d handshakes admitted from one /24, %d sessions; want 30", admitted, s.Sessions())
+	}
+	if got := obs.refusedFor(realtime.RefuseMaxPerNet); got != refused {
+		t.Fatalf("%d refusals observed as %s, want %d", got, realtime.RefuseMaxPerNet, refused)
+	}
+	clientFrom(ts, "127.0.1.2").WebsocketSession(t) // another /24 has its own budget
+	if s.Full() {
+		t.Fatal("a network at its cap is not the server full")
+	}
 }
 
 // Every way a session ends gives its place back, and a refused handshake takes none.
