@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -191,8 +192,8 @@ func TestRelaysArePublishedAtMostOncePerWindow(t *testing.T) {
 	if len(got) > most {
 		t.Fatalf("%d relays in %v published %d times; want at most %d (one per %v window)", clients, took.Round(time.Millisecond), len(got), most, window)
 	}
-	if got[0] == "" || got[len(got)-1] != "" {
-		t.Fatalf("published %q: the first names its connection, the merged one nobody (other clients' relays reach the relayer)", got)
+	if got[0] == "" || !slices.Contains(got[1:], "") {
+		t.Fatalf("published %q: the first names its connection, a merged one nobody (other clients' relays reach the relayer)", got)
 	}
 	t.Logf("%d relays in %v: %d publications", clients, took.Round(time.Millisecond), len(got))
 }
