@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
@@ -118,6 +119,41 @@ func TestSessionsPerNetworkAreLimited(t *testing.T) {
 	clientFrom(ts, "127.0.1.2").WebsocketSession(t) // another /24 has its own budget
 	if s.Full() {
 		t.Fatal("a network at its cap is not the server full")
+	}
+}
+
+// An IPv6 network is a /48 by default: /64s of one /48 share its cap (here forwarded by a
+// trusted proxy, as behind the balancer).
+func TestIPv6SessionsPerNetworkAreLimited(t *testing.T) {
+	trusted, err := clientaddr.ParseTrusted("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := newLimitedServer(t, realtime.Config{MaxPerClient: 1, MaxPerNet: 3, Clients: clientaddr.New(trusted)})
+	handshake := func(client string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+"/socket.io/?EIO=3&transport=polling", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for i := 1; i <= 3; i++ {
+		if status, body := handshake(fmt.Sprintf("2001:db8:1:%x::1", i)); status != http.StatusOK {
+			t.Fatalf("/64 number %d of the /48: %d %s", i, status, body)
+		}
+	}
+	status, body := handshake("2001:db8:1:ff::1")
+	sockettest.Refused(t, "a 4th /64 of the /48", status, body, http.StatusTooManyRequests, "rate_limited")
+	if !strings.Contains(body, "2001:db8:1::/48") {
+		t.Fatalf("the refusal does not name the /48: %s", body)
+	}
+	if status, body := handshake("2001:db8:2::1"); status != http.StatusOK {
+		t.Fatalf("another /48: %d %s", status, body)
 	}
 }
 
