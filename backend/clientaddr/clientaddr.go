@@ -112,13 +112,26 @@ func forwardedFor(h http.Header) []string {
 // Key is what a client's budget is kept under: an IPv4 address itself, an IPv6 address by its
 // /64 (one subscriber's prefix: an address-per-request client would otherwise have endless
 // budgets).
-func Key(a netip.Addr) string {
+func Key(a netip.Addr) string { return PrefixKey(a, 32, 64) }
+
+// PrefixKey is the key of the network a belongs to: its first v4Bits if it is IPv4, its first
+// v6Bits if IPv6, written as a prefix ("203.0.113.0/24"), or as the address itself when the
+// length covers it whole. Budgets of a network (a /24, a /48) are kept under it, so that one
+// holder of many addresses cannot take what is shared by all.
+func PrefixKey(a netip.Addr, v4Bits, v6Bits int) string {
 	a = a.Unmap()
+	bits := v4Bits
 	if a.Is6() {
-		p, _ := a.Prefix(64) // cannot fail for an IPv6 address and 64
-		return p.String()
+		bits = v6Bits
 	}
-	return a.String()
+	if bits >= a.BitLen() {
+		return a.String()
+	}
+	p, err := a.Prefix(bits)
+	if err != nil { // an invalid address, or a negative length
+		return a.String()
+	}
+	return p.String()
 }
 
 // ParseTrusted reads a TRUSTED_PROXIES list: comma-separated addresses or CIDR prefixes,

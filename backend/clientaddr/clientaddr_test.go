@@ -114,6 +114,26 @@ func TestKey(t *testing.T) {
 	}
 }
 
+func TestPrefixKey(t *testing.T) {
+	tests := []struct {
+		addr           string
+		v4Bits, v6Bits int
+		want           string
+	}{
+		{"203.0.113.7", 24, 48, "203.0.113.0/24"},
+		{"::ffff:203.0.113.200", 24, 48, "203.0.113.0/24"},
+		{"203.0.113.7", 32, 48, "203.0.113.7"},
+		{"2001:db8:1:2:aaaa::1", 24, 48, "2001:db8:1::/48"},
+		{"2001:db8:1:ffff::1", 24, 48, "2001:db8:1::/48"},
+		{"2001:db8:1:2::1", 24, 128, "2001:db8:1:2::1"},
+	}
+	for _, tt := range tests {
+		if got := clientaddr.PrefixKey(netip.MustParseAddr(tt.addr), tt.v4Bits, tt.v6Bits); got != tt.want {
+			t.Errorf("PrefixKey(%s, %d, %d) = %s, want %s", tt.addr, tt.v4Bits, tt.v6Bits, got, tt.want)
+		}
+	}
+}
+
 func TestParseTrusted(t *testing.T) {
 	got, err := clientaddr.ParseTrusted(" 10.0.0.0/8 ,192.168.1.1,,2001:db8::/32 ")
 	if err != nil || len(got) != 3 || got[1].String() != "192.168.1.1/32" {

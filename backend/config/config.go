@@ -41,6 +41,12 @@ type Config struct {
 	// database (SocketTotalFor). Zero: no cap, for load tests.
 	SocketMaxPerIP int
 	SocketMaxTotal int
+	// SocketMaxPerNet caps the open socket sessions of one network: the addresses that share
+	// their first SocketNetPrefixV4 bits (IPv4) or SocketNetPrefixV6 bits (IPv6). By default
+	// an eighth of SocketMaxTotal (at least SocketMaxPerIP), so that filling the process takes
+	// at least eight networks. Zero: no cap.
+	SocketMaxPerNet                      int
+	SocketNetPrefixV4, SocketNetPrefixV6 int
 	// SocketMaxMessageBytes caps one message a socket client sends (a websocket message, a
 	// polling POST body). MaxHeaderBytes caps a request's header block (431 past it; net/http
 	// reads up to 4 KiB past the cap before it refuses, its buffer's slack). Neither can be off.
@@ -142,6 +148,18 @@ func Load(getenv func(string) string) (Config, error) {
 	} else if c.SocketMaxTotal = count(get, "SOCKET_MAX_TOTAL", "", bad); c.FileLimit > 0 && uint64(c.SocketMaxTotal) > c.FileLimit {
 		bad("SOCKET_MAX_TOTAL", total, fmt.Sprintf("above this process's file descriptor limit (%d, ulimit -n): every websocket holds one; raise the limit, or leave this unset to derive it", c.FileLimit))
 	}
+	c.SocketMaxPerNet = max(c.SocketMaxPerIP, c.SocketMaxTotal/8)
+	if c.SocketMaxTotal == 0 {
+		c.SocketMaxPerNet = 0 // nothing to fill
+	}
+	if perNet := get("SOCKET_MAX_PER_NET", ""); perNet != "" {
+		c.SocketMaxPerNet = count(get, "SOCKET_MAX_PER_NET", "", bad)
+		if c.SocketMaxPerNet > 0 && c.SocketMaxPerNet < c.SocketMaxPerIP {
+			bad("SOCKET_MAX_PER_NET", perNet, fmt.Sprintf("below SOCKET_MAX_PER_IP (%d): no address of a network could reach its own cap; raise it, or 0 for no cap", c.SocketMaxPerIP))
+		}
+	}
+	c.SocketNetPrefixV4 = prefixLength(get, "SOCKET_NET_PREFIX_V4", "24", 8, 32, bad)
+	c.SocketNetPrefixV6 = prefixLength(get, "SOCKET_NET_PREFIX_V6", "48", 16, 64, bad)
 	c.SocketMaxMessageBytes = byteCount(get, "SOCKET_MAX_MESSAGE_BYTES", "65536", bad)
 	c.MaxHeaderBytes = byteCount(get, "MAX_HEADER_BYTES", "16384", bad)
 	postgres := strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
@@ -250,6 +268,18 @@ func count(get func(string, string) string, name, def string, bad func(string, s
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
 		bad(name, v, "want a whole number, 0 or more (0 turns the limit off)")
+		return 0
+	}
+	return n
+}
+
+// prefixLength reads the length of a network prefix, from least to most bits. An IPv6 prefix
+// is at most 64 bits: a single client is counted by its /64 already.
+func prefixLength(get func(string, string) string, name, def string, least, most int, bad func(string, string, string)) int {
+	v := get(name, def)
+	n, err := strconv.Atoi(v)
+	if err != nil || n < least || n > most {
+		bad(name, v, fmt.Sprintf("want a prefix length in bits from %d to %d, such as %s (the default), without the slash", least, most, def))
 		return 0
 	}
 	return n

@@ -23,7 +23,8 @@ func TestDefaults(t *testing.T) {
 		c.DatabaseURL != "" || !slices.Equal(c.AllowedOrigins, []string{"*"}) ||
 		c.RequestTimeout != 5*time.Second || c.ShutdownTimeout != 10*time.Second ||
 		c.PingInterval != 25*time.Second || c.PingTimeout != 45*time.Second ||
-		c.SocketMaxPerIP != 50 || c.FileLimit == 0 || c.SocketMaxTotal != config.SocketTotalFor(c.FileLimit) {
+		c.SocketMaxPerIP != 50 || c.FileLimit == 0 || c.SocketMaxTotal != config.SocketTotalFor(c.FileLimit) ||
+		c.SocketMaxPerNet != max(50, c.SocketMaxTotal/8) || c.SocketNetPrefixV4 != 24 || c.SocketNetPrefixV6 != 48 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -52,6 +53,27 @@ func TestSocketLimits(t *testing.T) {
 	}
 	if c.SocketMaxPerIP != 0 || c.SocketMaxTotal != 5 {
 		t.Fatalf("parsed %+v", c)
+	}
+	for _, tt := range []struct {
+		env                map[string]string
+		perNet, bitsV4, v6 int
+	}{
+		// Derived: an eighth of the total, so that it takes at least eight networks to fill
+		// the process, and never below one address's own cap.
+		{map[string]string{"SOCKET_MAX_TOTAL": "800"}, 100, 24, 48},
+		{map[string]string{"SOCKET_MAX_TOTAL": "256"}, 50, 24, 48},
+		{map[string]string{"SOCKET_MAX_TOTAL": "0"}, 0, 24, 48},
+		{map[string]string{"SOCKET_MAX_PER_NET": "0"}, 0, 24, 48},
+		{map[string]string{"SOCKET_MAX_PER_NET": "300", "SOCKET_NET_PREFIX_V4": "16", "SOCKET_NET_PREFIX_V6": "56"}, 300, 16, 56},
+	} {
+		c, err := config.Load(env(tt.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.SocketMaxPerNet != tt.perNet || c.SocketNetPrefixV4 != tt.bitsV4 || c.SocketNetPrefixV6 != tt.v6 {
+			t.Errorf("%v: per net %d by /%d and /%d, want %d by /%d and /%d", tt.env,
+				c.SocketMaxPerNet, c.SocketNetPrefixV4, c.SocketNetPrefixV6, tt.perNet, tt.bitsV4, tt.v6)
+		}
 	}
 }
 
@@ -133,6 +155,13 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"SOCKET_MAX_PER_IP", "many"},
 		{"SOCKET_MAX_TOTAL", "1.5"},
 		{"SOCKET_MAX_TOTAL", "99999999999"}, // above any file descriptor limit of this machine
+		{"SOCKET_MAX_PER_NET", "-1"},
+		{"SOCKET_MAX_PER_NET", "10"}, // below SOCKET_MAX_PER_IP's 50: no address could reach its own
+		{"SOCKET_NET_PREFIX_V4", "7"},
+		{"SOCKET_NET_PREFIX_V4", "33"},
+		{"SOCKET_NET_PREFIX_V4", "/24"},
+		{"SOCKET_NET_PREFIX_V6", "15"},
+		{"SOCKET_NET_PREFIX_V6", "65"}, // narrower than the /64 a single client is counted by
 		{"SOCKET_MAX_MESSAGE_BYTES", "0"},
 		{"SOCKET_MAX_MESSAGE_BYTES", "-1"},
 		{"SOCKET_MAX_MESSAGE_BYTES", "64KiB"},

@@ -43,6 +43,11 @@ type Config struct {
 	// Sessions, when set, reports open socket sessions in /healthz: the connections and the
 	// handshakes not connected yet, the number SOCKET_MAX_TOTAL caps.
 	Sessions func() int
+	// SocketsFull, when set, reports in /readyz whether the socket server is full
+	// (SOCKET_MAX_TOTAL). It does not make the process unready: its connected clients and the
+	// API are served as ever, and a health check that took it out of a balancer would move
+	// them all.
+	SocketsFull func() bool
 	// Ready, when set, is asked by /readyz after the database: a process whose event bus is
 	// down does not hear the others, and a balancer should send new clients elsewhere.
 	Ready func() error
@@ -132,7 +137,11 @@ func New(cfg Config) http.Handler {
 				return
 			}
 		}
-		c.PureJSON(http.StatusOK, gin.H{"status": "ready"})
+		body := gin.H{"status": "ready"}
+		if cfg.SocketsFull != nil {
+			body["sockets_full"] = cfg.SocketsFull()
+		}
+		c.PureJSON(http.StatusOK, body)
 	})
 
 	if cfg.Realtime != nil {

@@ -156,6 +156,8 @@ func (s *Sockets) Relayed(passed bool) {
 type SocketCounts interface {
 	ConnectionsByTransport() map[string]int
 	Sessions() int
+	// Full: the sessions are at SOCKET_MAX_TOTAL, and new handshakes are refused.
+	Full() bool
 }
 
 // RegisterSocketCounts registers the gauges of live connections (by transport) and sessions.
@@ -168,6 +170,8 @@ var (
 		"Live socket.io connections, by the transport each is on now.", []string{"transport"}, nil)
 	sessionsDesc = prometheus.NewDesc("chirp_socket_sessions",
 		"Open Engine.IO sessions (connections and handshakes not connected yet): what SOCKET_MAX_TOTAL caps.", nil, nil)
+	fullDesc = prometheus.NewDesc("chirp_socket_full",
+		"1 while the open sessions are at SOCKET_MAX_TOTAL and new socket clients are refused (429), else 0.", nil, nil)
 )
 
 type socketGauges struct{ counts SocketCounts }
@@ -175,6 +179,7 @@ type socketGauges struct{ counts SocketCounts }
 func (g *socketGauges) Describe(ch chan<- *prometheus.Desc) {
 	ch <- connectionsDesc
 	ch <- sessionsDesc
+	ch <- fullDesc
 }
 
 func (g *socketGauges) Collect(ch chan<- prometheus.Metric) {
@@ -189,6 +194,11 @@ func (g *socketGauges) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(g.counts.Sessions()))
+	full := 0.0
+	if g.counts.Full() {
+		full = 1
+	}
+	ch <- prometheus.MustNewConstMetric(fullDesc, prometheus.GaugeValue, full)
 }
 
 // Limits counts the requests each limit refused; it is limitlog's Counter.

@@ -97,14 +97,18 @@ chirp_limit_refusals_total{limit="writes"} 1
 	}
 }
 
-type fakeCounts struct{ by map[string]int }
+type fakeCounts struct {
+	by   map[string]int
+	full *bool
+}
 
 func (f fakeCounts) ConnectionsByTransport() map[string]int { return f.by }
 func (f fakeCounts) Sessions() int                          { return 4 }
+func (f fakeCounts) Full() bool                             { return *f.full }
 
 func TestSocketGaugesReadAtScrape(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	counts := fakeCounts{by: map[string]int{"websocket": 3}}
+	counts := fakeCounts{by: map[string]int{"websocket": 3}, full: new(bool)}
 	metrics.RegisterSocketCounts(reg, counts)
 	want := `
 # HELP chirp_socket_connections Live socket.io connections, by the transport each is on now.
@@ -114,12 +118,17 @@ chirp_socket_connections{transport="websocket"} 3
 # HELP chirp_socket_sessions Open Engine.IO sessions (connections and handshakes not connected yet): what SOCKET_MAX_TOTAL caps.
 # TYPE chirp_socket_sessions gauge
 chirp_socket_sessions 4
+# HELP chirp_socket_full 1 while the open sessions are at SOCKET_MAX_TOTAL and new socket clients are refused (429), else 0.
+# TYPE chirp_socket_full gauge
+chirp_socket_full 0
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Fatal(err)
 	}
 	counts.by["polling"] = 1
-	if err := testutil.GatherAndCompare(reg, strings.NewReader(strings.Replace(want, `"polling"} 0`, `"polling"} 1`, 1))); err != nil {
+	*counts.full = true
+	want = strings.Replace(want, `"polling"} 0`, `"polling"} 1`, 1)
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(strings.Replace(want, "chirp_socket_full 0", "chirp_socket_full 1", 1))); err != nil {
 		t.Fatal(err)
 	}
 }

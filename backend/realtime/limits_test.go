@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
@@ -61,9 +62,17 @@ func TestSessionsInAllAreLimited(t *testing.T) {
 	}
 	late := clientFrom(ts, "127.0.0.9")
 	status, _, body := late.Handshake(t)
-	sockettest.Refused(t, "6th polling handshake", status, body, http.StatusServiceUnavailable, "unavailable")
+	// 429, not 503: a balancer counts a 503 as the backend failing and takes it out for every
+	// client, its connected ones included (issue 17.5).
+	sockettest.Refused(t, "6th polling handshake", status, body, http.StatusTooManyRequests, "rate_limited")
 	_, status, body = late.Dial(t, "")
-	sockettest.Refused(t, "6th websocket handshake", status, body, http.StatusServiceUnavailable, "unavailable")
+	sockettest.Refused(t, "6th websocket handshake", status, body, http.StatusTooManyRequests, "rate_limited")
+	if !strings.Contains(body, "full") {
+		t.Fatalf("the refusal does not say the server is full: %s", body)
+	}
+	if !s.Full() {
+		t.Fatal("the server does not report itself full")
+	}
 
 	// Those connected go on receiving.
 	waitFor(t, func() bool { return s.Connections() == 5 }, "5 connections registered")
@@ -73,7 +82,79 @@ func TestSessionsInAllAreLimited(t *testing.T) {
 	}
 	open[0].Close()
 	waitFor(t, func() bool { return s.Sessions() == 4 }, "the closed socket's session is released")
+	if s.Full() {
+		t.Fatal("the server reports itself full below its limit")
+	}
 	late.WebsocketSession(t)
+}
+
+// Issue 17.5: 20 addresses of 50 sockets filled 1,000 places, and the derived default of
+// 16,000 takes 320 addresses. Sessions are also counted per network (an IPv4 /24, an IPv6
+// /48 by default): 40 addresses of one /24 stop at its cap, and another /24 is still served.
+func TestSessionsPerNetworkAreLimited(t *testing.T) {
+	obs := newObserved()
+	ts, s := newLimitedServer(t, realtime.Config{MaxPerClient: 2, MaxPerNet: 30, Observer: obs})
+	admitted, refused := 0, 0
+	for i := range 40 {
+		c := clientFrom(ts, fmt.Sprintf("127.0.0.%d", 2+i))
+		for range 2 {
+			status, _, body := c.Handshake(t)
+			if status == http.StatusOK {
+				admitted++
+				continue
+			}
+			refused++
+			sockettest.Refused(t, fmt.Sprintf("handshake from 127.0.0.%d with %d admitted", 2+i, admitted), status, body, http.StatusTooManyRequests, "rate_limited")
+			if !strings.Contains(body, "network") {
+				t.Fatalf("the refusal does not name the network: %s", body)
+			}
+		}
+	}
+	if admitted != 30 || s.Sessions() != 30 {
+		t.Fatalf("%d handshakes admitted from one /24, %d sessions; want 30", admitted, s.Sessions())
+	}
+	if got := obs.refusedFor(realtime.RefuseMaxPerNet); got != refused {
+		t.Fatalf("%d refusals observed as %s, want %d", got, realtime.RefuseMaxPerNet, refused)
+	}
+	clientFrom(ts, "127.0.1.2").WebsocketSession(t) // another /24 has its own budget
+	if s.Full() {
+		t.Fatal("a network at its cap is not the server full")
+	}
+}
+
+// An IPv6 network is a /48 by default: /64s of one /48 share its cap (here forwarded by a
+// trusted proxy, as behind the balancer).
+func TestIPv6SessionsPerNetworkAreLimited(t *testing.T) {
+	trusted, err := clientaddr.ParseTrusted("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, _ := newLimitedServer(t, realtime.Config{MaxPerClient: 1, MaxPerNet: 3, Clients: clientaddr.New(trusted)})
+	handshake := func(client string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+"/socket.io/?EIO=3&transport=polling", nil)
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	for i := 1; i <= 3; i++ {
+		if status, body := handshake(fmt.Sprintf("2001:db8:1:%x::1", i)); status != http.StatusOK {
+			t.Fatalf("/64 number %d of the /48: %d %s", i, status, body)
+		}
+	}
+	status, body := handshake("2001:db8:1:ff::1")
+	sockettest.Refused(t, "a 4th /64 of the /48", status, body, http.StatusTooManyRequests, "rate_limited")
+	if !strings.Contains(body, "2001:db8:1::/48") {
+		t.Fatalf("the refusal does not name the /48: %s", body)
+	}
+	if status, body := handshake("2001:db8:2::1"); status != http.StatusOK {
+		t.Fatalf("another /48: %d %s", status, body)
+	}
 }
 
 // Every way a session ends gives its place back, and a refused handshake takes none.

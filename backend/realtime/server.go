@@ -39,9 +39,13 @@ type Config struct {
 	// is disconnected. Zero means DefaultQueueSize.
 	QueueSize int
 	// MaxPerClient caps the open sessions of one client address (clientaddr.Key), counted from
-	// the handshake; a handshake over it is answered 429. MaxTotal caps all open sessions; a
-	// handshake over it is answered 503. Zero: no limit.
-	MaxPerClient, MaxTotal int
+	// the handshake, and MaxPerNet those of one network (clientaddr.PrefixKey by NetPrefixV4
+	// and NetPrefixV6). MaxTotal caps all open sessions. A handshake over any is answered 429:
+	// never 503, which a balancer counts as the backend failing. Zero: no limit.
+	MaxPerClient, MaxPerNet, MaxTotal int
+	// NetPrefixV4 and NetPrefixV6 are the prefix lengths of a network for MaxPerNet. Zero
+	// means DefaultNetPrefixV4, DefaultNetPrefixV6.
+	NetPrefixV4, NetPrefixV6 int
 	// Clients names a request's client address; nil: the connection's peer.
 	Clients *clientaddr.Resolver
 	// Limits is told of every handshake a limit refuses; nil: a limitlog.Log on Logger.
@@ -55,8 +59,9 @@ type Config struct {
 	MaxMessageBytes int
 	// Observer is told what the server does, for metrics; nil tells no one.
 	Observer Observer
-	// Relays, when set, is told of every client newTweet relayed here, so that it reaches the
-	// clients of other processes too (the event bus).
+	// Relays, when set, is told of the client newTweet events relayed here, so that they
+	// reach the clients of other processes too (the event bus): at most once a
+	// NewTweetWindow, paced as newTweet broadcasts are.
 	Relays RelayPublisher
 	// NewTweetWindow paces newTweet broadcasts: one with no other in the last window leaves
 	// at once, later ones are merged into one send at the window's end. Zero means
@@ -70,7 +75,8 @@ type Config struct {
 
 // RelayPublisher carries a relayed client newTweet beyond this process. It must not block.
 type RelayPublisher interface {
-	// Relayed names the connection that sent it, which must never hear its own relay.
+	// Relayed names the connection that sent it, which must never hear its own relay, or is
+	// "" for relays of several connections merged into one (at most one a NewTweetWindow).
 	Relayed(conn string)
 }
 
@@ -110,8 +116,9 @@ const (
 	RefuseShuttingDown  = "shutting_down"   // the process is stopping (503)
 	RefuseTransport     = "bad_transport"   // no or an unknown transport, or websocket without an upgrade (400)
 	RefuseJSONP         = "jsonp"           // JSONP polling (400)
-	RefuseMaxTotal      = "max_total"       // SOCKET_MAX_TOTAL (503)
+	RefuseMaxTotal      = "max_total"       // SOCKET_MAX_TOTAL (429)
 	RefuseMaxPerIP      = "max_per_ip"      // SOCKET_MAX_PER_IP (429)
+	RefuseMaxPerNet     = "max_per_net"     // SOCKET_MAX_PER_NET (429)
 	RefuseUnknownSID    = "unknown_session" // a sid with no open session (400)
 	RefuseTransportSwap = "wrong_transport" // a request for a session on the other transport (400)
 )
@@ -150,6 +157,10 @@ const (
 	// last post waits at most 0.3 s there. Posts more than 100 ms apart are not a storm and
 	// are never held.
 	DefaultNewTweetWindowPerClient = 60 * time.Microsecond
+	// DefaultNetPrefixV4 and DefaultNetPrefixV6: the networks one holder commonly has, a
+	// provider's customer or a cloud tenant (an IPv4 /24, an IPv6 /48 site).
+	DefaultNetPrefixV4 = 24
+	DefaultNetPrefixV6 = 48
 )
 
 // Hard-coded until limits become configuration.
@@ -177,14 +188,17 @@ type Server struct {
 	sio      *socketio.Server
 	registry *registry
 	hints    *hintCoalescer // every newTweet broadcast goes through it
+	relayed  *hintCoalescer // every relay handed to relays goes through it; nil without relays
 	newTweet event          // encoded once: every newTweet is the same packet
 	client   *clientFile
 	sessions *sessions
-	clients  *clientaddr.Resolver
-	limits   *limitlog.Log
-	relays   RelayPublisher // nil: relays stay in this process
-	observer Observer
-	closing  atomic.Bool
+	// netV4, netV6: the prefix lengths sessions are counted per network by.
+	netV4, netV6 int
+	clients      *clientaddr.Resolver
+	limits       *limitlog.Log
+	relays       RelayPublisher // nil: relays stay in this process
+	observer     Observer
+	closing      atomic.Bool
 	// relaysDropped counts newTweet events from clients that were not relayed.
 	relaysDropped atomic.Int64
 }
@@ -221,6 +235,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.NewTweetWindowPerClient <= 0 {
 		cfg.NewTweetWindowPerClient = DefaultNewTweetWindowPerClient
 	}
+	if cfg.NetPrefixV4 <= 0 {
+		cfg.NetPrefixV4 = DefaultNetPrefixV4
+	}
+	if cfg.NetPrefixV6 <= 0 {
+		cfg.NetPrefixV6 = DefaultNetPrefixV6
+	}
 	if cfg.Clients == nil {
 		cfg.Clients = clientaddr.New(nil)
 	}
@@ -234,7 +254,9 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		origins:  newOriginPolicy(cfg.AllowedOrigins),
 		client:   newClientFile(clientScript),
-		sessions: newSessions(max(cfg.MaxPerClient, 0), max(cfg.MaxTotal, 0)),
+		sessions: newSessions(max(cfg.MaxPerClient, 0), max(cfg.MaxPerNet, 0), max(cfg.MaxTotal, 0)),
+		netV4:    cfg.NetPrefixV4,
+		netV6:    cfg.NetPrefixV6,
 		clients:  cfg.Clients,
 		limits:   cfg.Limits,
 		relays:   cfg.Relays,
@@ -255,6 +277,15 @@ func New(cfg Config) (*Server, error) {
 	s.hints = newHintCoalescer(cfg.NewTweetWindow, cfg.NewTweetWindowPerClient, realClock{}, func(except string) int {
 		return s.registry.broadcast(s.newTweet, except)
 	})
+	if s.relays != nil {
+		// Each publication is a NOTIFY on the database every process shares, and tells the
+		// other processes only that something is new: so relays are paced as broadcasts are,
+		// at most one a window (2,000 relaying sockets made 1,454 NOTIFY a second).
+		s.relayed = newHintCoalescer(cfg.NewTweetWindow, 0, realClock{}, func(conn string) int {
+			s.relays.Relayed(conn)
+			return 0
+		})
+	}
 	s.sio = socketio.NewServer(&engineio.Options{
 		PingInterval: cfg.PingInterval,
 		PingTimeout:  cfg.PingTimeout,
@@ -345,8 +376,8 @@ func (s *Server) onNewTweet(c socketio.Conn, _ any) {
 	s.observer.Relayed(relay)
 	if relay {
 		s.hints.hint(c.ID())
-		if s.relays != nil {
-			s.relays.Relayed(c.ID())
+		if s.relayed != nil {
+			s.relayed.hint(c.ID())
 		}
 		return
 	}
@@ -421,11 +452,18 @@ func (s *Server) ConnectionsByTransport() map[string]int { return s.registry.byT
 // connections, and handshakes not connected yet.
 func (s *Server) Sessions() int { return s.sessions.count() }
 
+// Full reports whether the open sessions are at SOCKET_MAX_TOTAL: new handshakes are refused
+// (429), while the connected clients and the API are served as ever.
+func (s *Server) Full() bool { return s.sessions.full() }
+
 // Close disconnects every client (they reconnect to the next process) and refuses new ones.
 // Call it once the HTTP server has stopped accepting.
 func (s *Server) Close() {
 	s.closing.Store(true)
 	s.hints.close()
+	if s.relayed != nil {
+		s.relayed.close()
+	}
 	s.registry.closeAll()
 }
 
@@ -511,27 +549,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.sio.ServeHTTP(&engineErrors{ResponseWriter: w, r: r}, r)
 }
 
-// admit counts a handshake's session, or answers it: 503 when the server holds as many sessions
-// as it may (SOCKET_MAX_TOTAL), 429 when its client does (SOCKET_MAX_PER_IP).
+// admit counts a handshake's session, or answers it 429 when the server holds as many sessions
+// as it may (SOCKET_MAX_TOTAL), or its client does (SOCKET_MAX_PER_IP), or its client's network
+// (SOCKET_MAX_PER_NET). A full server answers 429 too, not 503: a balancer counts a 503 as
+// the backend failing (nginx's max_fails) and takes it out for every client, its connected
+// ones included, whose sessions it holds.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request) (*slot, bool) {
-	client := clientaddr.Key(s.clients.Addr(r))
-	sl, refused := s.sessions.take(client)
+	addr := s.clients.Addr(r)
+	client, network := clientaddr.Key(addr), clientaddr.PrefixKey(addr, s.netV4, s.netV6)
+	sl, refused := s.sessions.take(client, network)
+	var reason, limit, key, message, retryAfter string
+	var most int
 	switch refused {
+	case admitted:
+		return sl, true
 	case overTotal:
-		s.observer.Refused(RefuseMaxTotal)
-		s.limits.Bit("SOCKET_MAX_TOTAL", client, slog.Int("max", s.sessions.total))
-		w.Header().Set("Retry-After", "30")
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the server has as many live connections as it can hold; try again later")
-		return nil, false
+		reason, limit, key, most, retryAfter = RefuseMaxTotal, "SOCKET_MAX_TOTAL", client, s.sessions.total, "30"
+		message = "the server is full: it has as many live connections as it can hold; try again later"
+	case overPerNet:
+		reason, limit, key, most, retryAfter = RefuseMaxPerNet, "SOCKET_MAX_PER_NET", network, s.sessions.perNet, "10"
+		message = fmt.Sprintf("your network (%s) has %d live connections, the most it may have; try again later", network, most)
 	case overPerClient:
-		s.observer.Refused(RefuseMaxPerIP)
-		s.limits.Bit("SOCKET_MAX_PER_IP", client, slog.Int("max", s.sessions.perClient))
-		w.Header().Set("Retry-After", "10")
-		writeError(w, http.StatusTooManyRequests, "rate_limited",
-			fmt.Sprintf("your address has %d live connections, the most it may have; close one (another tab) and reconnect", s.sessions.perClient))
-		return nil, false
+		reason, limit, key, most, retryAfter = RefuseMaxPerIP, "SOCKET_MAX_PER_IP", client, s.sessions.perClient, "10"
+		message = fmt.Sprintf("your address has %d live connections, the most it may have; close one (another tab) and reconnect", most)
 	}
-	return sl, true
+	s.observer.Refused(reason)
+	s.limits.Bit(limit, key, slog.Int("max", most))
+	w.Header().Set("Retry-After", retryAfter)
+	writeError(w, http.StatusTooManyRequests, "rate_limited", message)
+	return nil, false
 }
 
 // originPolicy decides which browser pages may connect. Requests without an Origin header

@@ -10,9 +10,11 @@ import (
 // errSessionEnded refuses a transport for a session that ended while its request was on the way.
 var errSessionEnded = errors.New("the session has ended")
 
-// sessions counts the open Engine.IO sessions, in all and per client address, so that a
-// handshake over a limit is refused before it reaches the library (which would build a session,
-// three goroutines and a socket.io connection for it).
+// sessions counts the open Engine.IO sessions, in all, per client address and per network (a
+// prefix of addresses: one holder of a /24 or a /48 has hundreds of addresses, and each would
+// have its own per-address budget), so that a handshake over a limit is refused before it
+// reaches the library (which would build a session, three goroutines and a socket.io
+// connection for it).
 //
 // A session is counted from its handshake request until the last transport that carries it
 // closes. The session's end is always the close of its current transport (the library's
@@ -23,18 +25,19 @@ var errSessionEnded = errors.New("the session has ended")
 // neither leak nor free a live session. Transports accepted for an upgrade that fails are closed
 // by the library too, and hold the slot only meanwhile.
 type sessions struct {
-	perClient, total int // 0: no limit
+	perClient, perNet, total int // 0: no limit
 
 	mu       sync.Mutex
 	open     int
 	byClient map[string]int
+	byNet    map[string]int
 	bySID    map[string]*slot
 }
 
 // slot is one session's place in the counts.
 type slot struct {
-	sessions *sessions
-	client   string
+	sessions    *sessions
+	client, net string
 	// The fields below are guarded by sessions.mu.
 	sid                string
 	polling, websocket int  // open transports carrying the session, by kind
@@ -48,16 +51,19 @@ type refusal int
 const (
 	admitted refusal = iota
 	overPerClient
+	overPerNet
 	overTotal
 )
 
-func newSessions(perClient, total int) *sessions {
-	return &sessions{perClient: perClient, total: total, byClient: map[string]int{}, bySID: map[string]*slot{}}
+func newSessions(perClient, perNet, total int) *sessions {
+	return &sessions{perClient: perClient, perNet: perNet, total: total,
+		byClient: map[string]int{}, byNet: map[string]int{}, bySID: map[string]*slot{}}
 }
 
-// take counts a new session for client, unless a limit refuses it. The ceiling on all sessions
-// is checked first: when the process is full, every client is told so (503), whoever it is.
-func (s *sessions) take(client string) (*slot, refusal) {
+// take counts a new session for client, of the network net, unless a limit refuses it. The
+// ceiling on all sessions is checked first: when the process is full, every client is told so,
+// whoever it is.
+func (s *sessions) take(client, net string) (*slot, refusal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.total > 0 && s.open >= s.total {
@@ -66,9 +72,13 @@ func (s *sessions) take(client string) (*slot, refusal) {
 	if s.perClient > 0 && s.byClient[client] >= s.perClient {
 		return nil, overPerClient
 	}
+	if s.perNet > 0 && s.byNet[net] >= s.perNet {
+		return nil, overPerNet
+	}
 	s.open++
 	s.byClient[client]++
-	return &slot{sessions: s, client: client}, admitted
+	s.byNet[net]++
+	return &slot{sessions: s, client: client, net: net}, admitted
 }
 
 // named records the session id the library gave the slot's session, so that the session's
@@ -94,6 +104,13 @@ func (s *sessions) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.open
+}
+
+// full reports whether the sessions in all are at their ceiling.
+func (s *sessions) full() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.total > 0 && s.open >= s.total
 }
 
 // serves reports whether a request of the given transport, naming the slot's session, is one
@@ -169,6 +186,9 @@ func (sl *slot) freeLocked() {
 	s.open--
 	if s.byClient[sl.client]--; s.byClient[sl.client] <= 0 {
 		delete(s.byClient, sl.client)
+	}
+	if s.byNet[sl.net]--; s.byNet[sl.net] <= 0 {
+		delete(s.byNet, sl.net)
 	}
 	if sl.sid != "" && s.bySID[sl.sid] == sl {
 		delete(s.bySID, sl.sid)

@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -17,7 +18,13 @@ import (
 // registered with it.
 func newStormServer(t *testing.T, window time.Duration, n int) (*realtime.Server, []*websocket.Conn) {
 	t.Helper()
-	s, err := realtime.New(realtime.Config{NewTweetWindow: window})
+	return newServerWithClients(t, realtime.Config{NewTweetWindow: window}, n)
+}
+
+// newServerWithClients is a server of cfg and n websocket clients registered with it.
+func newServerWithClients(t *testing.T, cfg realtime.Config, n int) (*realtime.Server, []*websocket.Conn) {
+	t.Helper()
+	s, err := realtime.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,4 +142,58 @@ func TestMergedRelaySkipsItsSender(t *testing.T) {
 	if at := newTweetArrivals(t, relayer, 2*window); len(at) != 0 {
 		t.Fatalf("the relayer heard its own relay %d times", len(at))
 	}
+}
+
+// publishedRelays is a realtime.RelayPublisher (the event bus's place) that remembers what it
+// was asked to publish.
+type publishedRelays struct {
+	mu    sync.Mutex
+	conns []string
+}
+
+func (p *publishedRelays) Relayed(conn string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.conns = append(p.conns, conn)
+}
+
+func (p *publishedRelays) published() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.conns...)
+}
+
+// Issue 17.7: every relayed client newTweet was one NOTIFY on the shared database (2,000
+// sockets made 1,454 a second). Relays from many clients are published as the process's
+// broadcasts are paced: at most one per window, the first at once and the rest merged into one
+// at the window's end.
+func TestRelaysArePublishedAtMostOncePerWindow(t *testing.T) {
+	const window, clients = time.Second, 40
+	relays, obs := &publishedRelays{}, newObserved()
+	_, conns := newServerWithClients(t, realtime.Config{NewTweetWindow: window, Relays: relays, Observer: obs}, clients)
+	start := time.Now()
+	for _, ws := range conns {
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(`42["newTweet",true]`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, func() bool {
+		obs.mu.Lock()
+		defer obs.mu.Unlock()
+		return obs.relayed["passed"] == clients
+	}, "every client's newTweet relayed here")
+	took := time.Since(start)
+	// The trailing publication leaves a window after the leading one.
+	waitFor(t, func() bool { return len(relays.published()) >= 2 }, "the merged relays published at the window's end")
+	time.Sleep(window + 200*time.Millisecond) // nothing more is owed: anything later is a fault
+	got := relays.published()
+	// One at once, then at most one per window while the relays came, and the trailing one.
+	most := 2 + int(took/window)
+	if len(got) > most {
+		t.Fatalf("%d relays in %v published %d times; want at most %d (one per %v window)", clients, took.Round(time.Millisecond), len(got), most, window)
+	}
+	if got[0] == "" || !slices.Contains(got[1:], "") {
+		t.Fatalf("published %q: the first names its connection, a merged one nobody (other clients' relays reach the relayer)", got)
+	}
+	t.Logf("%d relays in %v: %d publications", clients, took.Round(time.Millisecond), len(got))
 }

@@ -39,11 +39,11 @@ after(async () => {
 
 /**
  * cluster starts a test's world: a fresh database, two backends on it (one after the other:
- * each migrates at start) trusting X-Forwarded-For from 127.0.0.1 only, and nginx in front of
- * both. Everything stops after the test, last started first; each backend must have exited
+ * each migrates at start) trusting X-Forwarded-For from 127.0.0.1 only, with env's variables
+ * besides, and nginx in front of both. Everything stops after the test, last started first; each backend must have exited
  * cleanly (also one the test stopped itself) and logged no error.
  */
-async function cluster(t, tag) {
+async function cluster(t, tag, env = {}) {
   const cleanups = [];
   t.after(async () => {
     const errors = [];
@@ -54,7 +54,7 @@ async function cluster(t, tag) {
   cleanups.push(() => db.drop());
   const backends = [];
   for (const name of ['A', 'B']) {
-    const s = await startServer({ env: { DATABASE_URL: db.url, TRUSTED_PROXIES: '127.0.0.1' } });
+    const s = await startServer({ env: { DATABASE_URL: db.url, TRUSTED_PROXIES: '127.0.0.1', ...env } });
     s.name = name;
     cleanups.push(async () => {
       const res = await s.stop();
@@ -213,6 +213,49 @@ describe('several backends behind nginx', { concurrency: true }, () => {
       assert.deepEqual(got.tweetDeleted.map((a) => a[0]), [{ id: own.id }], `${name}: tweetDeleted, once`);
       assert.equal(socket.io.engine.transport.name, 'websocket', `${name} is still on websocket`);
     }
+  });
+
+  // Issue 17.5: a full backend answered new socket clients 503, which nginx counts as a
+  // failure (proxy_next_upstream http_503, max_fails=2): after two, it took the backend out
+  // for 10 s for everyone, and its polling clients' next requests reached the other backend,
+  // which does not know their sessions. A full backend now answers 429, which nginx passes on
+  // as it is and does not count.
+  test('a full backend refuses new socket clients with 429 through nginx and keeps its place: its polling clients keep their sessions', { timeout: 60_000 }, async (t) => {
+    const c = await cluster(t, 'lb_full', { SOCKET_MAX_TOTAL: '2' });
+    const clients = [];
+    for (let i = 0; i < 2; i++) {
+      const socket = await c.socket(c.lb.url, { mode: 'polling' });
+      const cl = { socket, got: recorder(socket), engineId: socket.io.engine.id, disconnects: [] };
+      socket.on('disconnect', (reason) => cl.disconnects.push(reason));
+      clients.push(cl);
+    }
+    const { server, other } = await stuck(c, 2);
+
+    // More than max_fails new clients while it is full.
+    for (let i = 0; i < 4; i++) {
+      const res = await request(`${c.lb.url}/socket.io/?EIO=3&transport=polling`);
+      assert.equal(res.status, 429, `handshake ${i + 1} through nginx to the full backend: ${res.status} ${res.body}`);
+      assert.equal(JSON.parse(res.body).error.code, 'rate_limited');
+      assert.ok(res.headers['retry-after'], 'Retry-After');
+    }
+    await assert.rejects(connect(c.lb.url, { mode: 'websocket', reconnection: false }), /connect_error/, 'a websocket client is refused too');
+    const ready = await (await fetch(`${server.url}/readyz`)).json();
+    assert.deepEqual(ready, { status: 'ready', sockets_full: true }, 'the full backend is ready, and says it is full');
+
+    // nginx still sends this address to the full backend, and its clients' polls with it.
+    assert.equal((await servedBy(c)).server, server, 'plain requests still land on the full backend');
+    for (let round = 1; round <= 2; round++) {
+      await postTweet(other.url, `posted on the other backend, round ${round}`);
+      for (const [i, cl] of clients.entries()) {
+        assert.ok(await reached(cl.got.newTweet, round), `client ${i + 1} heard round ${round}`);
+      }
+    }
+    await sleep(1_000); // a poll that lost its session would show as a disconnect by now
+    for (const [i, cl] of clients.entries()) {
+      assert.deepEqual(cl.disconnects, [], `client ${i + 1} was never disconnected`);
+      assert.equal(cl.socket.io.engine.id, cl.engineId, `client ${i + 1} kept its Engine.IO session`);
+    }
+    assert.deepEqual(await connections(c), c.backends.map((s) => (s === server ? 2 : 0)), 'both clients are still on the full backend');
   });
 
   test('SIGTERM to the backend the clients are on moves them through nginx to the other on their first reconnect attempt; they catch up with what was posted meanwhile', { timeout: 60_000 }, async (t) => {

@@ -47,9 +47,9 @@ func TestSocketsInAllAreLimited(t *testing.T) {
 	}
 	late := sockettest.From(p.base, "127.0.0.9")
 	status, _, body := late.Handshake(t)
-	sockettest.Refused(t, "6th polling handshake", status, body, http.StatusServiceUnavailable, "unavailable")
+	sockettest.Refused(t, "6th polling handshake", status, body, http.StatusTooManyRequests, "rate_limited")
 	_, status, body = late.Dial(t, "")
-	sockettest.Refused(t, "6th websocket handshake", status, body, http.StatusServiceUnavailable, "unavailable")
+	sockettest.Refused(t, "6th websocket handshake", status, body, http.StatusTooManyRequests, "rate_limited")
 
 	// The API and /healthz go on, and those connected hear of a new tweet.
 	waitForHealth(t, p.base, "5 connections", func(h health) bool { return h.Connections == 5 })
@@ -59,6 +59,33 @@ func TestSocketsInAllAreLimited(t *testing.T) {
 	for _, ws := range open {
 		sockettest.AwaitNewTweet(t, ws)
 	}
+	// Full is not unready (a health check would move every connected client), but /readyz says so.
+	if got := socketsFull(t, p.base); !got {
+		t.Fatal("/readyz: sockets_full false while full")
+	}
+	open[0].Close()
+	waitForHealth(t, p.base, "the closed socket's session is released", func(h health) bool { return h.Sessions == 4 })
+	if socketsFull(t, p.base) {
+		t.Fatal("/readyz: sockets_full true below the limit")
+	}
+}
+
+// socketsFull asks /readyz, which must answer 200, whether the socket server is full.
+func socketsFull(t *testing.T, base string) bool {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var ready struct {
+		Status      string
+		SocketsFull *bool `json:"sockets_full"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&ready); err != nil || resp.StatusCode != http.StatusOK || ready.SocketsFull == nil {
+		t.Fatalf("/readyz: %d %+v %v", resp.StatusCode, ready, err)
+	}
+	return *ready.SocketsFull
 }
 
 // Abandoned polling handshakes are closed within PING_TIMEOUT, and the counts return to 0.
@@ -202,8 +229,10 @@ func TestLimitsAreLoggedOnceAtStart(t *testing.T) {
 	}{
 		{"Defaults", map[string]string{}, []string{"socket_max_message_bytes=65536 max_header_bytes=16384"}},
 		{"Set", map[string]string{
-			"SOCKET_MAX_PER_IP": "7", "SOCKET_MAX_TOTAL": "9", "SOCKET_MAX_MESSAGE_BYTES": "2048", "MAX_HEADER_BYTES": "8192",
-		}, []string{"socket_max_per_ip=7 socket_max_total=9", "socket_max_message_bytes=2048 max_header_bytes=8192"}},
+			"SOCKET_MAX_PER_IP": "7", "SOCKET_MAX_TOTAL": "9", "SOCKET_MAX_PER_NET": "8", "SOCKET_NET_PREFIX_V4": "20",
+			"SOCKET_NET_PREFIX_V6": "56", "SOCKET_MAX_MESSAGE_BYTES": "2048", "MAX_HEADER_BYTES": "8192",
+		}, []string{"socket_max_per_ip=7 socket_max_total=9 socket_max_per_net=8 socket_net_prefix_v4=20 socket_net_prefix_v6=56",
+			"socket_max_message_bytes=2048 max_header_bytes=8192"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.env["DATABASE_URL"] = testdb.SQLiteURL(t)

@@ -225,6 +225,9 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		PingInterval:    cfg.PingInterval,
 		PingTimeout:     cfg.PingTimeout,
 		MaxPerClient:    cfg.SocketMaxPerIP,
+		MaxPerNet:       cfg.SocketMaxPerNet,
+		NetPrefixV4:     cfg.SocketNetPrefixV4,
+		NetPrefixV6:     cfg.SocketNetPrefixV6,
 		MaxTotal:        cfg.SocketMaxTotal,
 		MaxMessageBytes: cfg.SocketMaxMessageBytes,
 		Clients:         clients,
@@ -264,6 +267,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		WriteLimit:     writes,
 		Bites:          bites,
 		Sessions:       sockets.Sessions,
+		SocketsFull:    sockets.Full,
 		Ready:          ready,
 		Requests:       tel.requests,
 	})
@@ -314,6 +318,9 @@ func logLimits(cfg config.Config, log *slog.Logger, writes *ratelimit.Limiter, c
 		"trusted_proxies", strings.Join(clients.Trusted(), ","),
 		"socket_max_per_ip", cfg.SocketMaxPerIP,
 		"socket_max_total", cfg.SocketMaxTotal,
+		"socket_max_per_net", cfg.SocketMaxPerNet,
+		"socket_net_prefix_v4", cfg.SocketNetPrefixV4,
+		"socket_net_prefix_v6", cfg.SocketNetPrefixV6,
 		"file_limit", cfg.FileLimit,
 		"socket_max_message_bytes", cfg.SocketMaxMessageBytes,
 		"max_header_bytes", cfg.MaxHeaderBytes)

@@ -42,8 +42,10 @@ func start(t testing.TB, env map[string]string) *program {
 	if _, ok := env["RATE_LIMIT_WRITES_PER_MINUTE"]; !ok {
 		env["RATE_LIMIT_WRITES_PER_MINUTE"] = "0"
 	}
-	if _, ok := env["SOCKET_MAX_PER_IP"]; !ok {
-		env["SOCKET_MAX_PER_IP"] = "0"
+	for _, limit := range []string{"SOCKET_MAX_PER_IP", "SOCKET_MAX_PER_NET"} {
+		if _, ok := env[limit]; !ok {
+			env[limit] = "0"
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &program{logs: &testlog.Buffer{}, env: env, cancel: cancel, done: make(chan error, 1)}

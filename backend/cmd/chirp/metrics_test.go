@@ -102,7 +102,7 @@ func TestMetricsCountASession(t *testing.T) {
 	}
 	before := scrapeMetrics(t, addr)
 	for _, name := range []string{`go_goroutines`, `process_resident_memory_bytes`, `go_sql_max_open_connections{db_name="chirp"}`,
-		`chirp_socket_connections{transport="websocket"}`, `chirp_socket_sessions`} {
+		`chirp_socket_connections{transport="websocket"}`, `chirp_socket_sessions`, `chirp_socket_full`} {
 		if _, ok := before[name]; !ok {
 			t.Fatalf("no %s in /metrics", name)
 		}

@@ -66,7 +66,7 @@ func startProcess(t *testing.T, env map[string]string) *process {
 	// As start() does: the limits are off unless env sets them (these tests load the server
 	// from one address), and the later entries win.
 	cmd.Env = []string{"HOST=127.0.0.1", "PORT=0", "PATH=" + os.Getenv("PATH"),
-		"RATE_LIMIT_WRITES_PER_MINUTE=0", "SOCKET_MAX_PER_IP=0"}
+		"RATE_LIMIT_WRITES_PER_MINUTE=0", "SOCKET_MAX_PER_IP=0", "SOCKET_MAX_PER_NET=0"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

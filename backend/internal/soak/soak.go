@@ -158,9 +158,11 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		wg.Go(func() { reader(loadCtx, srv.base, addr(2, i), &reads, &errs) })
 	}
 	for i := range cfg.Sockets {
-		// Ten sockets an address: well under the per-address cap, as real people behind few
-		// addresses would be.
-		wg.Go(func() { sockets(loadCtx, srv.base, addr(3+i/2500, i/10%250), &connects, &errs, &sessions, &events) })
+		// Ten sockets an address and ten addresses a /24: well under the per-address and
+		// per-network caps, as real people behind few addresses would be.
+		wg.Go(func() {
+			sockets(loadCtx, srv.base, addr(3+i/2500, i/100%25*250+i/10%10), &connects, &errs, &sessions, &events)
+		})
 	}
 	wg.Go(func() { flooder(loadCtx, srv.base, addr(20, 0), &bad) })
 	wg.Go(func() { sprayer(loadCtx, srv.base, addr(20, 1), &bad) })
