@@ -210,3 +210,27 @@ func tail(logs string) string {
 	}
 	return logs
 }
+
+// Every websocket holds a connection, so the connection limits must leave the socket limits
+// room to answer: with the defaults derived from SOCKET_MAX_PER_IP, an address at its socket
+// cap is told 429 on both transports (not cut off unanswered), and still reaches the API.
+func TestSocketCapAnswersWithinTheConnectionCap(t *testing.T) {
+	const sockets = 70 // above 64, so that the derived connection cap (2×, 140) is what holds
+	p := start(t, map[string]string{
+		"DATABASE_URL": testdb.SQLiteURL(t), "SOCKET_MAX_PER_IP": fmt.Sprint(sockets), "CONN_MAX_PER_IP": "",
+	})
+	if !strings.Contains(p.logs.String(), fmt.Sprintf("conn_max_per_ip=%d", 2*sockets)) {
+		t.Fatalf("the derived connection cap is not %d:\n%s", 2*sockets, p.logs)
+	}
+	a := sockettest.From(p.base, "127.0.0.2")
+	for range sockets {
+		a.WebsocketSession(t)
+	}
+	_, status, body := a.Dial(t, "")
+	sockettest.Refused(t, "a websocket past SOCKET_MAX_PER_IP", status, body, http.StatusTooManyRequests, "rate_limited")
+	status, _, body = a.Handshake(t)
+	sockettest.Refused(t, "a polling handshake past SOCKET_MAX_PER_IP", status, body, http.StatusTooManyRequests, "rate_limited")
+	if err := answeredWith(http.StatusOK)(a.HTTP.Get(p.base + "/healthz")); err != nil {
+		t.Fatalf("/healthz from the address at its socket cap: %v", err)
+	}
+}
