@@ -113,6 +113,12 @@ func (l *Limiter) Stats() Stats {
 	return Stats{Open: l.total, Idle: l.idle.Len(), IdleClosed: l.closed}
 }
 
+// Counts is Stats for the metrics (metrics.ConnCounts).
+func (l *Limiter) Counts() (open, idle int, idleClosed uint64) {
+	st := l.Stats()
+	return st.Open, st.Idle, uint64(st.IdleClosed)
+}
+
 // admit counts a connection from peer, or says which cap refuses it; it also picks the idle
 // connections to close (the caller closes them, outside the lock).
 func (l *Limiter) admit(c *Conn) (refused string, evict []*Conn) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,5 +233,28 @@ func TestSocketCapAnswersWithinTheConnectionCap(t *testing.T) {
 	sockettest.Refused(t, "a polling handshake past SOCKET_MAX_PER_IP", status, body, http.StatusTooManyRequests, "rate_limited")
 	if err := answeredWith(http.StatusOK)(a.HTTP.Get(p.base + "/healthz")); err != nil {
 		t.Fatalf("/healthz from the address at its socket cap: %v", err)
+	}
+}
+
+// CONN_MAX_PER_IP through the program: the connection past it is closed unanswered, the bite is
+// logged and counted, and the open and idle connections are in /metrics.
+func TestConnectionsPerAddressAreLimited(t *testing.T) {
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "CONN_MAX_PER_IP": "3", "METRICS_ADDR": "127.0.0.1:0"})
+	conns := openIdleConnections(t, p.base, "127.0.0.2", 4)
+	if n := answered(conns); n != 3 {
+		t.Fatalf("%d of 4 connections from one address were answered, want 3", n)
+	}
+	if !strings.Contains(p.logs.String(), "limit=CONN_MAX_PER_IP client=127.0.0.2 max=3") {
+		t.Fatalf("the refusal was not logged:\n%s", p.logs)
+	}
+	m := regexp.MustCompile(`msg="metrics listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(p.logs.String())
+	if m == nil {
+		t.Fatalf("no metrics listener in the logs:\n%s", p.logs)
+	}
+	s := waitMetric(t, m[1], `chirp_limit_refusals_total{limit="CONN_MAX_PER_IP"}`, 1)
+	// At least the three kept alive (the test's own client may hold another).
+	if s["chirp_connections_open"] < 3 || s["chirp_connections_idle"] < 3 {
+		t.Fatalf("chirp_connections_open %v, chirp_connections_idle %v: want at least the 3 kept alive",
+			s["chirp_connections_open"], s["chirp_connections_idle"])
 	}
 }

@@ -228,11 +228,13 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	}
 	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL), "event_bus", cfg.EventBus, "hot_window", held)
 
-	// One client address rule and one log of limit bites for the API and the socket server.
+	// One client address rule and one log of limit bites for the API, the socket server and the
+	// connection limits.
 	clients := clientaddr.New(cfg.TrustedProxies)
 	bites := limitlog.New(log, tel.limits)
 	writes := ratelimit.New(cfg.WritesPerMinute, cfg.WriteBurst)
 	logLimits(cfg, log, writes, clients)
+	conns = connLimiter(cfg, clients, bites)
 	var relays realtime.RelayPublisher // a nil *eventbus.Bus would not be a nil interface
 	if bus != nil {
 		relays = bus
@@ -310,6 +312,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		metrics.RegisterDatabase(tel.reg, store.Pool())
 		metrics.RegisterSocketCounts(tel.reg, sockets)
 		metrics.RegisterWindow(tel.reg, window)
+		metrics.RegisterConnections(tel.reg, conns)
 		if bus != nil {
 			metrics.RegisterBus(tel.reg, bus)
 		}
@@ -323,7 +326,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	}
 	// In-flight requests finish and sockets close before the caller closes the bus and the
 	// database.
-	return srv, connLimiter(cfg, clients, bites), func() { stopMetrics(); stopDebug(); closeStore() }, nil
+	return srv, conns, func() { stopMetrics(); stopDebug(); closeStore() }, nil
 }
 
 // logLimits writes the `limits` record: the limits this process enforces, once, at start.
