@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -288,4 +290,65 @@ func TestRefusedRequestIsAnswered(t *testing.T) {
 func isTimeout(err error) bool {
 	var netErr net.Error
 	return errors.As(err, &netErr) && netErr.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// fakeListener hands out one end of a pipe per address in peers, as connections from them.
+type fakeListener struct {
+	peers  chan netip.Addr
+	closed chan struct{}
+}
+
+type peerConn struct {
+	net.Conn
+	peer netip.Addr
+}
+
+func (c peerConn) RemoteAddr() net.Addr {
+	return net.TCPAddrFromAddrPort(netip.AddrPortFrom(c.peer, 40000))
+}
+
+func (l *fakeListener) Accept() (net.Conn, error) {
+	select {
+	case a := <-l.peers:
+		ours, theirs := net.Pipe()
+		theirs.Close() // a connection closed by the limiter is the one end closed twice: harmless
+		return peerConn{Conn: ours, peer: a}, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+func (l *fakeListener) Close() error   { close(l.closed); return nil }
+func (l *fakeListener) Addr() net.Addr { return &net.TCPAddr{} }
+
+// An IPv6 client is counted by its /64, as every other limit counts it (loopback has one IPv6
+// address, so the peers here are made up).
+func TestIPv6PeersShareTheirSlash64(t *testing.T) {
+	b := &bites{}
+	fake := &fakeListener{peers: make(chan netip.Addr, 8), closed: make(chan struct{})}
+	ln := connlimit.New(connlimit.Config{MaxPerClient: 2, Bites: b}).Listener(fake)
+	defer ln.Close()
+	for _, peer := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9", "2001:db8:1:2::3", "2001:db8:1:3::1"} {
+		fake.peers <- netip.MustParseAddr(peer)
+	}
+	var got []string
+	for range 2 {
+		c, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, c.RemoteAddr().String())
+	}
+	// The third from 2001:db8:1:2::/64 was refused inside Accept, which went on to the next.
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, c.RemoteAddr().String())
+	want := []string{"[2001:db8:1:2::1]:40000", "[2001:db8:1:2:ffff::9]:40000", "[2001:db8:1:3::1]:40000"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("accepted %v, want %v", got, want)
+	}
+	if !b.has("CONN_MAX_PER_IP 2001:db8:1:2::/64") {
+		t.Fatalf("the refusal was not reported under the /64: %v", b.seen)
+	}
 }
