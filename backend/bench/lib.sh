@@ -21,7 +21,7 @@ serve() {
   db="bench_$$_$RANDOM"; p=$(port); url="http://127.0.0.1:$p"
   psql "$PGBASE/postgres" -qc "create database $db" >/dev/null
   (cd "$dir" && exec env PORT="$p" HOST=127.0.0.1 DATABASE_URL="$PGBASE/$db?sslmode=disable" \
-     RATE_LIMIT_WRITES_PER_MINUTE=0 SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 LOG_LEVEL=warn "$@" >"$work/$label.log" 2>&1) &
+     RATE_LIMIT_WRITES_PER_MINUTE=0 SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 CONN_MAX_PER_IP=0 CONN_MAX_TOTAL=0 LOG_LEVEL=warn "$@" >"$work/$label.log" 2>&1) &
   pid=$!
   for _ in $(seq 100); do curl -fs "$url/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 }

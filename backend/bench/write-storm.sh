@@ -16,7 +16,7 @@ port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));pri
 db="storm_$$_$RANDOM"; p=$(port)
 psql "$PGBASE/postgres" -qc "create database $db" >/dev/null
 env HOST=127.0.0.1 PORT="$p" DATABASE_URL="$PGBASE/$db?sslmode=disable" RATE_LIMIT_WRITES_PER_MINUTE=0 \
-  SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 LOG_LEVEL=warn "$CHIRP" 2>"$work/chirp.log" &
+  SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 CONN_MAX_PER_IP=0 CONN_MAX_TOTAL=0 LOG_LEVEL=warn "$CHIRP" 2>"$work/chirp.log" &
 pid=$!
 cleanup() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; psql "$PGBASE/postgres" -qc "drop database if exists $db with (force)" >/dev/null; rm -rf "$work"; }
 trap cleanup EXIT

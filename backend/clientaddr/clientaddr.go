@@ -78,6 +78,10 @@ func (r *Resolver) WarnUntrusted(req *http.Request, log *slog.Logger) {
 		"peer", peerAddr(req.RemoteAddr).String(), "TRUSTED_PROXIES", strings.Join(r.Trusted(), ","))
 }
 
+// TrustsPeer reports whether a connection's peer is a trusted proxy, through which many
+// clients come (connlimit does not hold it to one client's share).
+func (r *Resolver) TrustsPeer(a netip.Addr) bool { return r.isTrusted(a.Unmap()) }
+
 func (r *Resolver) isTrusted(a netip.Addr) bool {
 	for _, p := range r.trusted {
 		if p.Contains(a) {

@@ -54,6 +54,13 @@ type Config struct {
 	MaxHeaderBytes        int
 	// FileLimit is the process's file descriptor limit (RLIMIT_NOFILE), 0 if it is unknown.
 	FileLimit uint64
+	// ConnMaxPerIP caps the TCP connections of one client address (the peer; a trusted
+	// proxy is held only to the total), ConnMaxTotal all of them, by default below the file
+	// descriptor limit with room for the database and files (ConnTotalFor). Zero: no cap.
+	ConnMaxPerIP int
+	ConnMaxTotal int
+	// IdleTimeout is how long a kept-alive connection may wait for its next request.
+	IdleTimeout time.Duration
 	// DebugAddr, when set, is a separate listener for net/http/pprof (profiling); keep it on
 	// a loopback address.
 	DebugAddr string
@@ -160,6 +167,8 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.SocketNetPrefixV4 = prefixLength(get, "SOCKET_NET_PREFIX_V4", "24", 8, 32, bad)
 	c.SocketNetPrefixV6 = prefixLength(get, "SOCKET_NET_PREFIX_V6", "48", 16, 64, bad)
+	c.ConnMaxPerIP, c.ConnMaxTotal = connLimits(get, c, bad)
+	c.IdleTimeout = duration(get, "IDLE_TIMEOUT", "2m", bad)
 	c.SocketMaxMessageBytes = byteCount(get, "SOCKET_MAX_MESSAGE_BYTES", "65536", bad)
 	c.MaxHeaderBytes = byteCount(get, "MAX_HEADER_BYTES", "16384", bad)
 	postgres := strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
@@ -179,6 +188,33 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("configuration: %w", err)
 	}
 	return c, nil
+}
+
+// connLimits reads CONN_MAX_PER_IP and CONN_MAX_TOTAL, once the socket limits are known:
+// every socket holds a connection, so a connection cap at or below its socket cap would
+// refuse sockets before the socket limit could answer them, and shut the API out.
+func connLimits(get func(string, string) string, c Config, bad func(string, string, string)) (perIP, total int) {
+	if v := get("CONN_MAX_PER_IP", ""); v == "" {
+		perIP = max(128, 2*c.SocketMaxPerIP)
+	} else if perIP = count(get, "CONN_MAX_PER_IP", "", bad); perIP > 0 && c.SocketMaxPerIP > 0 && perIP <= c.SocketMaxPerIP {
+		bad("CONN_MAX_PER_IP", v, fmt.Sprintf("must be above SOCKET_MAX_PER_IP (%d): each socket holds a connection, and its client needs more for the API; leave it unset to derive it", c.SocketMaxPerIP))
+	}
+	if v := get("CONN_MAX_TOTAL", ""); v == "" {
+		total = ConnTotalFor(c.FileLimit)
+	} else if total = count(get, "CONN_MAX_TOTAL", "", bad); c.FileLimit > 0 && uint64(total) > c.FileLimit {
+		bad("CONN_MAX_TOTAL", v, fmt.Sprintf("above this process's file descriptor limit (%d, ulimit -n): every connection holds one; raise the limit, or leave this unset to derive it", c.FileLimit))
+	} else if total > 0 && c.SocketMaxTotal > 0 && total <= c.SocketMaxTotal {
+		bad("CONN_MAX_TOTAL", v, fmt.Sprintf("must be above SOCKET_MAX_TOTAL (%d): each socket holds a connection, and the API needs more; lower SOCKET_MAX_TOTAL with it, or leave this unset to derive it", c.SocketMaxTotal))
+	}
+	return perIP, total
+}
+
+// ConnTotalFor is CONN_MAX_TOTAL's default for a file descriptor limit: the sockets'
+// (SocketTotalFor) and half of the reserve they leave, for the API's own connections; the
+// other half stays for the database and the files the process opens. nofile 0: no cap.
+func ConnTotalFor(nofile uint64) int {
+	sockets := SocketTotalFor(nofile)
+	return sockets + int((nofile-uint64(sockets))/2)
 }
 
 // SocketTotalFor is SOCKET_MAX_TOTAL's default for a file descriptor limit: what is left after

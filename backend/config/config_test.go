@@ -24,7 +24,8 @@ func TestDefaults(t *testing.T) {
 		c.RequestTimeout != 5*time.Second || c.ShutdownTimeout != 10*time.Second ||
 		c.PingInterval != 25*time.Second || c.PingTimeout != 45*time.Second ||
 		c.SocketMaxPerIP != 50 || c.FileLimit == 0 || c.SocketMaxTotal != config.SocketTotalFor(c.FileLimit) ||
-		c.SocketMaxPerNet != max(50, c.SocketMaxTotal/8) || c.SocketNetPrefixV4 != 24 || c.SocketNetPrefixV6 != 48 {
+		c.SocketMaxPerNet != max(50, c.SocketMaxTotal/8) || c.SocketNetPrefixV4 != 24 || c.SocketNetPrefixV6 != 48 ||
+		c.ConnMaxPerIP != 128 || c.ConnMaxTotal != config.ConnTotalFor(c.FileLimit) || c.IdleTimeout != 2*time.Minute {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -43,6 +44,55 @@ func TestSocketTotalLeavesRoomForTheAPIAndTheDatabase(t *testing.T) {
 		if got := config.SocketTotalFor(tt.nofile); got != tt.want {
 			t.Errorf("SocketTotalFor(%d) = %d, want %d", tt.nofile, got, tt.want)
 		}
+	}
+}
+
+// Connections in all stay below the descriptor limit: above the sockets' total by half of what
+// the sockets leave (the API's connections), with the other half kept for the database and
+// files.
+func TestConnTotalLeavesRoomForTheDatabase(t *testing.T) {
+	for _, tt := range []struct {
+		nofile uint64
+		want   int
+	}{
+		{0, 0}, // unknown: no cap
+		{256, 192},
+		{1024, 896},
+		{1500, 1350},
+		{20_000, 18_000},
+	} {
+		got := config.ConnTotalFor(tt.nofile)
+		if got != tt.want {
+			t.Errorf("ConnTotalFor(%d) = %d, want %d", tt.nofile, got, tt.want)
+		}
+		if sockets := config.SocketTotalFor(tt.nofile); tt.nofile > 0 && (got <= sockets || uint64(got) >= tt.nofile) {
+			t.Errorf("ConnTotalFor(%d) = %d: not between the sockets' %d and the limit", tt.nofile, got, sockets)
+		}
+	}
+}
+
+func TestConnLimits(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		env          map[string]string
+		perIP, total int
+	}{
+		{"Set", map[string]string{"CONN_MAX_PER_IP": "60", "CONN_MAX_TOTAL": "900", "SOCKET_MAX_TOTAL": "800"}, 60, 900},
+		{"Off", map[string]string{"CONN_MAX_PER_IP": "0", "CONN_MAX_TOTAL": "0"}, 0, 0},
+		// Derived per address: room for twice the sockets (a polling session's long-poll and
+		// its POST), at least 128.
+		{"FollowsSocketsPerIP", map[string]string{"SOCKET_MAX_PER_IP": "100"}, 200, -1},
+		{"SocketsPerIPOff", map[string]string{"SOCKET_MAX_PER_IP": "0"}, 128, -1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := config.Load(env(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ConnMaxPerIP != tt.perIP || (tt.total >= 0 && c.ConnMaxTotal != tt.total) {
+				t.Fatalf("CONN_MAX_PER_IP %d, CONN_MAX_TOTAL %d; want %d, %d", c.ConnMaxPerIP, c.ConnMaxTotal, tt.perIP, tt.total)
+			}
+		})
 	}
 }
 
@@ -162,6 +212,13 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"SOCKET_NET_PREFIX_V4", "/24"},
 		{"SOCKET_NET_PREFIX_V6", "15"},
 		{"SOCKET_NET_PREFIX_V6", "65"}, // narrower than the /64 a single client is counted by
+		{"CONN_MAX_PER_IP", "-1"},
+		{"CONN_MAX_PER_IP", "50"}, // not above the default SOCKET_MAX_PER_IP
+		{"CONN_MAX_TOTAL", "lots"},
+		{"CONN_MAX_TOTAL", "99999999999"}, // above any file descriptor limit of this machine
+		{"CONN_MAX_TOTAL", "100"},         // below the derived SOCKET_MAX_TOTAL
+		{"IDLE_TIMEOUT", "0s"},
+		{"IDLE_TIMEOUT", "2"},
 		{"SOCKET_MAX_MESSAGE_BYTES", "0"},
 		{"SOCKET_MAX_MESSAGE_BYTES", "-1"},
 		{"SOCKET_MAX_MESSAGE_BYTES", "64KiB"},

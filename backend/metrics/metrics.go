@@ -280,6 +280,28 @@ func RegisterBus(reg prometheus.Registerer, bus BusStats) {
 	)
 }
 
+// ConnCounts is what the connection limits (connlimit) know, read at each scrape: the TCP
+// connections open on the public ports, those idle between requests, and the idle ones closed
+// to make room near CONN_MAX_TOTAL since the process started.
+type ConnCounts interface {
+	Counts() (open, idle int, idleClosed uint64)
+}
+
+// RegisterConnections registers the connection counts, read at each scrape.
+func RegisterConnections(reg prometheus.Registerer, c ConnCounts) {
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chirp_connections_open",
+			Help: "TCP connections open on the API's (and the page's) port, websockets included: what CONN_MAX_TOTAL caps."},
+			func() float64 { open, _, _ := c.Counts(); return float64(open) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chirp_connections_idle",
+			Help: "Kept-alive connections waiting for their next request."},
+			func() float64 { _, idle, _ := c.Counts(); return float64(idle) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_connections_idle_closed_total",
+			Help: "Idle kept-alive connections closed to make room near CONN_MAX_TOTAL."},
+			func() float64 { _, _, closed := c.Counts(); return float64(closed) }),
+	)
+}
+
 // WindowStats is what the hot window of newest tweets reports, read at each scrape: the reads
 // it answered from memory (hits) and those it passed to the store (misses).
 type WindowStats interface {

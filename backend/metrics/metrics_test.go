@@ -197,6 +197,29 @@ chirp_bus_up ` + up + "\n"
 	check("0", "5", "2")
 }
 
+type fakeConns struct{}
+
+func (fakeConns) Counts() (open, idle int, idleClosed uint64) { return 12, 5, 3 }
+
+func TestConnections(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics.RegisterConnections(reg, fakeConns{})
+	want := `
+# HELP chirp_connections_idle Kept-alive connections waiting for their next request.
+# TYPE chirp_connections_idle gauge
+chirp_connections_idle 5
+# HELP chirp_connections_idle_closed_total Idle kept-alive connections closed to make room near CONN_MAX_TOTAL.
+# TYPE chirp_connections_idle_closed_total counter
+chirp_connections_idle_closed_total 3
+# HELP chirp_connections_open TCP connections open on the API's (and the page's) port, websockets included: what CONN_MAX_TOTAL caps.
+# TYPE chirp_connections_open gauge
+chirp_connections_open 12
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type fakeWindow struct{ hits, misses uint64 }
 
 func (w fakeWindow) Hits() uint64   { return w.hits }

@@ -283,7 +283,7 @@ func TestBalancerTemplate(t *testing.T) {
 	// What nginx reads: the comments (which name what is deliberately absent) left out.
 	conf := regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAllString(site, "")
 	for _, want := range []string{
-		"hash $remote_addr consistent;",
+		"hash $chirp_client consistent;",
 		"zone chirp_backends",
 		"server 127.0.0.1:8001 max_fails=2 fail_timeout=10s;",
 		"server 127.0.0.1:8002 max_fails=2 fail_timeout=10s;",
@@ -396,13 +396,7 @@ func TestBalancerProxies(t *testing.T) {
 		for k, v := range header {
 			req.Header[k] = v
 		}
-		resp, err := c.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v\n%s", method, path, err, logs)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(body)
+		return answer(t, c, req, logs)
 	}
 	// lastRequest is the last request a backend saw with this path.
 	lastRequest := func(path string) (*http.Request, int) {

@@ -227,11 +227,13 @@ func TestLimitsAreLoggedOnceAtStart(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{"Defaults", map[string]string{}, []string{"socket_max_message_bytes=65536 max_header_bytes=16384"}},
+		{"Defaults", map[string]string{}, []string{"idle_timeout=2m0s socket_max_message_bytes=65536 max_header_bytes=16384"}},
 		{"Set", map[string]string{
 			"SOCKET_MAX_PER_IP": "7", "SOCKET_MAX_TOTAL": "9", "SOCKET_MAX_PER_NET": "8", "SOCKET_NET_PREFIX_V4": "20",
 			"SOCKET_NET_PREFIX_V6": "56", "SOCKET_MAX_MESSAGE_BYTES": "2048", "MAX_HEADER_BYTES": "8192",
+			"CONN_MAX_PER_IP": "20", "CONN_MAX_TOTAL": "30", "IDLE_TIMEOUT": "45s",
 		}, []string{"socket_max_per_ip=7 socket_max_total=9 socket_max_per_net=8 socket_net_prefix_v4=20 socket_net_prefix_v6=56",
+			"conn_max_per_ip=20 conn_max_total=30 idle_timeout=45s",
 			"socket_max_message_bytes=2048 max_header_bytes=8192"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/config"
+	"github.com/chirp-social/chirp/backend/connlimit"
 	"github.com/chirp-social/chirp/backend/eventbus"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/hotwindow"
@@ -96,7 +97,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	api, closeAPI, err := newAPI(ctx, cfg, log)
+	api, conns, closeAPI, err := newAPI(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -105,7 +106,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "api", HTTP: api, Listener: ln})
+	return serving.Run(ctx, log, cfg.ShutdownTimeout, counted(conns, serving.Server{Name: "api", HTTP: api, Listener: ln}))
+}
+
+// counted puts a server's connections under conns: its listener counts and caps them, and
+// its ConnState hook says which are idle. The servers of one process share one Limiter, as
+// they share its file descriptors.
+func counted(conns *connlimit.Limiter, s serving.Server) serving.Server {
+	s.Listener.Listener = conns.Listener(s.Listener.Listener)
+	s.HTTP.ConnState = conns.ConnState
+	return s
+}
+
+// connLimiter is the process's connection limits (CONN_MAX_PER_IP, CONN_MAX_TOTAL).
+func connLimiter(cfg config.Config, clients *clientaddr.Resolver, bites *limitlog.Log) *connlimit.Limiter {
+	return connlimit.New(connlimit.Config{
+		MaxPerClient: cfg.ConnMaxPerIP, MaxTotal: cfg.ConnMaxTotal, Proxies: clients, Bites: bites,
+	})
 }
 
 // serveDev serves the API and the page from one process, for `make run`: the page names the
@@ -128,14 +145,14 @@ func serveDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	defer page.Close()
-	api, closeAPI, err := newAPI(ctx, cfg, log)
+	api, conns, closeAPI, err := newAPI(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer closeAPI()
 	return serving.Run(ctx, log, cfg.ShutdownTimeout,
-		serving.Server{Name: "api", HTTP: api, Listener: apiLn},
-		serving.Server{Name: "page", HTTP: pageServer(page, log, cfg.MaxHeaderBytes), Listener: pageLn})
+		counted(conns, serving.Server{Name: "api", HTTP: api, Listener: apiLn}),
+		counted(conns, serving.Server{Name: "page", HTTP: pageServer(page, log, cfg), Listener: pageLn}))
 }
 
 // serveWeb serves the page alone, for an API that runs elsewhere: on PORT of the page's host,
@@ -150,7 +167,8 @@ func serveWeb(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	return serving.Run(ctx, log, cfg.ShutdownTimeout, serving.Server{Name: "page", HTTP: pageServer(page, log, cfg.MaxHeaderBytes), Listener: ln})
+	conns := connLimiter(cfg, clientaddr.New(cfg.TrustedProxies), limitlog.New(log, nil))
+	return serving.Run(ctx, log, cfg.ShutdownTimeout, counted(conns, serving.Server{Name: "page", HTTP: pageServer(page, log, cfg), Listener: ln}))
 }
 
 // telemetry is what the packages count through when METRICS_ADDR is set: one registry, made
@@ -180,15 +198,16 @@ func newTelemetry(on bool) telemetry {
 }
 
 // newAPI opens the store and the event bus and builds the API's server (and the pprof
-// listener of DEBUG_ADDR, and the metrics listener of METRICS_ADDR); closeAPI closes what it
-// opened, after the server has shut down.
-func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http.Server, closeAPI func(), err error) {
+// listener of DEBUG_ADDR, and the metrics listener of METRICS_ADDR) and the connection limits
+// its listener and the page's are to be counted by (counted); closeAPI closes what it opened,
+// after the server has shut down.
+func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http.Server, conns *connlimit.Limiter, closeAPI func(), err error) {
 	tel := newTelemetry(cfg.MetricsAddr != "")
 	var bus *eventbus.Bus
 	var current func() bool // whether the window hears every other process: the bus is up
 	if cfg.EventBus == config.EventBusPostgres {
 		if bus, err = eventbus.New(eventbus.Config{DatabaseURL: cfg.DatabaseURL, Logger: log}); err != nil {
-			return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+			return nil, nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 		}
 		current = func() bool { return bus.Ready() == nil }
 	}
@@ -199,21 +218,23 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	}
 	store, err := gormstore.Open(ctx, cfg.DatabaseURL, storeOpts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	tweets := window.Wrap(store)
 	held, err := window.Load()
 	if err != nil {
 		store.Close()
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return nil, nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL), "event_bus", cfg.EventBus, "hot_window", held)
 
-	// One client address rule and one log of limit bites for the API and the socket server.
+	// One client address rule and one log of limit bites for the API, the socket server and the
+	// connection limits.
 	clients := clientaddr.New(cfg.TrustedProxies)
 	bites := limitlog.New(log, tel.limits)
 	writes := ratelimit.New(cfg.WritesPerMinute, cfg.WriteBurst)
 	logLimits(cfg, log, writes, clients)
+	conns = connLimiter(cfg, clients, bites)
 	var relays realtime.RelayPublisher // a nil *eventbus.Bus would not be a nil interface
 	if bus != nil {
 		relays = bus
@@ -236,14 +257,14 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	})
 	if err != nil {
 		store.Close()
-		return nil, nil, fmt.Errorf("PING_INTERVAL, PING_TIMEOUT: %w", err)
+		return nil, nil, nil, fmt.Errorf("PING_INTERVAL, PING_TIMEOUT: %w", err)
 	}
 	var ready func() error
 	if bus != nil {
 		// Other processes' writes reach the window before the sockets announce them.
 		if err := bus.Start(ctx, window.Sink(sockets), store.Pool()); err != nil {
 			store.Close()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		ready = bus.Ready
 	}
@@ -276,7 +297,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		ReadHeaderTimeout: 5 * time.Second,
 		// No ReadTimeout or WriteTimeout here: they would cut long-lived socket connections.
 		// /api requests get both, per request, from the handler (REQUEST_TIMEOUT).
-		IdleTimeout:    2 * time.Minute,
+		IdleTimeout:    cfg.IdleTimeout,
 		MaxHeaderBytes: cfg.MaxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -288,13 +309,14 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	if cfg.DebugAddr != "" {
 		if stopDebug, err = serveAside("debug", "DEBUG_ADDR", cfg.DebugAddr, debugHandler(), log); err != nil {
 			closeStore()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if tel.reg != nil {
 		metrics.RegisterDatabase(tel.reg, store.Pool())
 		metrics.RegisterSocketCounts(tel.reg, sockets)
 		metrics.RegisterWindow(tel.reg, window)
+		metrics.RegisterConnections(tel.reg, conns)
 		if bus != nil {
 			metrics.RegisterBus(tel.reg, bus)
 		}
@@ -303,12 +325,12 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 		if stopMetrics, err = serveAside("metrics", "METRICS_ADDR", cfg.MetricsAddr, mux, log); err != nil {
 			stopDebug()
 			closeStore()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	// In-flight requests finish and sockets close before the caller closes the bus and the
 	// database.
-	return srv, func() { stopMetrics(); stopDebug(); closeStore() }, nil
+	return srv, conns, func() { stopMetrics(); stopDebug(); closeStore() }, nil
 }
 
 // logLimits writes the `limits` record: the limits this process enforces, once, at start.
@@ -322,20 +344,24 @@ func logLimits(cfg config.Config, log *slog.Logger, writes *ratelimit.Limiter, c
 		"socket_net_prefix_v4", cfg.SocketNetPrefixV4,
 		"socket_net_prefix_v6", cfg.SocketNetPrefixV6,
 		"file_limit", cfg.FileLimit,
+		"conn_max_per_ip", cfg.ConnMaxPerIP,
+		"conn_max_total", cfg.ConnMaxTotal,
+		"idle_timeout", cfg.IdleTimeout,
 		"socket_max_message_bytes", cfg.SocketMaxMessageBytes,
 		"max_header_bytes", cfg.MaxHeaderBytes)
 }
 
 // pageServer is the page's HTTP server: static files only, so it can afford read and write
-// timeouts the API cannot. Its header cap is the API's (MAX_HEADER_BYTES).
-func pageServer(page *web.Server, log *slog.Logger, maxHeaderBytes int) *http.Server {
+// timeouts the API cannot. Its header cap and idle timeout are the API's (MAX_HEADER_BYTES,
+// IDLE_TIMEOUT).
+func pageServer(page *web.Server, log *slog.Logger, cfg config.Config) *http.Server {
 	return &http.Server{
 		Handler:           page,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    maxHeaderBytes,
+		IdleTimeout:       cfg.IdleTimeout,
+		MaxHeaderBytes:    cfg.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }

@@ -33,8 +33,8 @@ type program struct {
 }
 
 // start runs the whole program as production does, on a free port, and waits until it serves.
-// The write limit and the sockets per address are off unless env sets them: these tests post
-// and connect from one address.
+// The write limit and the sockets and connections per address are off unless env sets them:
+// these tests post and connect from one address.
 func start(t testing.TB, env map[string]string) *program {
 	t.Helper()
 	env["HOST"] = "127.0.0.1"
@@ -46,6 +46,9 @@ func start(t testing.TB, env map[string]string) *program {
 		if _, ok := env[limit]; !ok {
 			env[limit] = "0"
 		}
+	}
+	if _, ok := env["CONN_MAX_PER_IP"]; !ok {
+		env["CONN_MAX_PER_IP"] = "0"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &program{logs: &testlog.Buffer{}, env: env, cancel: cancel, done: make(chan error, 1)}

@@ -62,14 +62,22 @@ type process struct {
 
 func startProcess(t *testing.T, env map[string]string) *process {
 	t.Helper()
-	cmd := exec.Command(chirpBinary(t))
 	// As start() does: the limits are off unless env sets them (these tests load the server
 	// from one address), and the later entries win.
-	cmd.Env = []string{"HOST=127.0.0.1", "PORT=0", "PATH=" + os.Getenv("PATH"),
-		"RATE_LIMIT_WRITES_PER_MINUTE=0", "SOCKET_MAX_PER_IP=0", "SOCKET_MAX_PER_NET=0"}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	limitsOff := []string{"RATE_LIMIT_WRITES_PER_MINUTE=0", "SOCKET_MAX_PER_IP=0", "SOCKET_MAX_PER_NET=0", "CONN_MAX_PER_IP=0"}
+	return startBinary(t, 0, append(limitsOff, envList(env)...))
+}
+
+// startBinary runs the program as its own process on a free port of 127.0.0.1, with env added
+// to its environment and, unless files is 0, its file descriptor limit lowered to files
+// (ulimit -n, soft and hard) as a container's limit would be.
+func startBinary(t *testing.T, files int, env []string) *process {
+	t.Helper()
+	cmd := exec.Command(chirpBinary(t))
+	if files > 0 {
+		cmd = exec.Command("/bin/sh", "-c", fmt.Sprintf(`ulimit -n %d && exec "$0"`, files), chirpBinary(t))
 	}
+	cmd.Env = append([]string{"HOST=127.0.0.1", "PORT=0", "PATH=" + os.Getenv("PATH")}, env...)
 	p := &process{cmd: cmd, logs: &testlog.Buffer{}, exited: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
@@ -89,6 +97,14 @@ func startProcess(t *testing.T, env map[string]string) *process {
 		}
 	}
 	return p
+}
+
+func envList(env map[string]string) []string {
+	var list []string
+	for k, v := range env {
+		list = append(list, k+"="+v)
+	}
+	return list
 }
 
 // TestSIGTERMDuringLoad signals the program while clients create and list tweets, a request

@@ -14,15 +14,15 @@ export const chirpBin = process.env.CHIRP_BIN
 
 /**
  * startServer runs the backend. Options: env (extra variables), port (to restart on the same
- * port), dir (to keep the same SQLite file across a restart). Sockets per address are not
- * limited (SOCKET_MAX_PER_IP=0), nor per network (SOCKET_MAX_PER_NET=0), unless env sets them:
- * every test client shares 127.0.0.1.
+ * port), dir (to keep the same SQLite file across a restart). Sockets and connections per
+ * address and network are not limited (SOCKET_MAX_PER_IP=0, SOCKET_MAX_PER_NET=0,
+ * CONN_MAX_PER_IP=0) unless env sets them: every test client shares 127.0.0.1.
  */
 export async function startServer({ env = {}, port = 0, dir } = {}) {
   const ownDir = !dir;
   dir ??= mkdtempSync(path.join(tmpdir(), 'chirp-test-'));
   const run = await runChirp({
-    env: { PORT: String(port), DATABASE_URL: `sqlite://${path.join(dir, 'chirp.db')}`, SOCKET_MAX_PER_IP: '0', SOCKET_MAX_PER_NET: '0', ...env },
+    env: { PORT: String(port), DATABASE_URL: `sqlite://${path.join(dir, 'chirp.db')}`, SOCKET_MAX_PER_IP: '0', SOCKET_MAX_PER_NET: '0', CONN_MAX_PER_IP: '0', ...env },
     readyPath: '/healthz',
   });
   return {
