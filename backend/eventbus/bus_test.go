@@ -83,7 +83,7 @@ func startProcess(t *testing.T, url string, log *slog.Logger) *process {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	bus, err := eventbus.New(eventbus.Config{DatabaseURL: url, Logger: log, KeepAlive: 500 * time.Millisecond})
+	bus, err := eventbus.New(eventbus.Config{DatabaseURL: url, Logger: log, Heartbeat: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
