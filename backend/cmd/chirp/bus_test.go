@@ -77,6 +77,7 @@ func TestSilentListenerIsNoticed(t *testing.T) {
 	cluster := pgcluster.Start(t)
 	env := func() map[string]string { return map[string]string{"DATABASE_URL": cluster.URL()} }
 	a, b := start(t, env()), start(t, env())
+	sock := dialSocket(t, b.base)
 	edited := postJSON(t, a.base, "to be edited")
 	deleted := postJSON(t, a.base, "to be deleted")
 	newestPage := func(p *program) string {
@@ -133,6 +134,9 @@ func TestSilentListenerIsNoticed(t *testing.T) {
 	if got := newestPage(b); got != want {
 		t.Fatalf("B's newest page while still deaf:\nwant %s\ngot  %s", want, got)
 	}
+	if len(sock.resyncs) != 0 {
+		t.Fatal("B's client was told to resync while B was still deaf")
+	}
 
 	cluster.Thaw(t)
 	thawed := time.Since(frozen)
@@ -148,6 +152,11 @@ func TestSilentListenerIsNoticed(t *testing.T) {
 	down, err := time.ParseDuration(back[1])
 	if err != nil || down < thawed {
 		t.Fatalf("down_for=%s, want at least the %v from the freeze (the last notice heard) to the thaw", back[1], thawed)
+	}
+	select { // what B's clients missed is theirs to read again (issue 17.3)
+	case <-sock.resyncs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("B's client was not told to resync after the heal")
 	}
 	postJSON(t, a.base, "after the heal")
 	want = newestPage(a)
