@@ -81,10 +81,18 @@ type process struct {
 
 func startProcess(t *testing.T, url string, log *slog.Logger) *process {
 	t.Helper()
+	return startProcessBeating(t, url, log, 0)
+}
+
+// startProcessBeating is startProcess with the given heartbeat. The tests that are not about
+// silence keep the default (silent after 3 s), so that a loaded machine never takes a slow
+// heartbeat for a lost bus and sends a resync they do not expect.
+func startProcessBeating(t *testing.T, url string, log *slog.Logger, heartbeat time.Duration) *process {
+	t.Helper()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	bus, err := eventbus.New(eventbus.Config{DatabaseURL: url, Logger: log, Heartbeat: 200 * time.Millisecond})
+	bus, err := eventbus.New(eventbus.Config{DatabaseURL: url, Logger: log, Heartbeat: heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,7 +354,8 @@ func TestQuietBusStaysUp(t *testing.T) {
 	var logs testlog.Buffer
 	a := startProcess(t, url, slog.New(slog.NewJSONHandler(&logs, nil)))
 	b := startProcess(t, url, nil)
-	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+	// Past the 3 s after which a listener that heard nothing, its heartbeats included, is down.
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
 		for _, p := range []*process{a, b} {
 			if err := p.bus.Ready(); err != nil {
 				t.Fatalf("a quiet bus went down: %v\n%s", err, logs.String())
@@ -367,7 +376,7 @@ func TestSilentListenerGoesDown(t *testing.T) {
 	cluster := pgcluster.Start(t)
 	url := cluster.URL()
 	var logs testlog.Buffer
-	a := startProcess(t, url, slog.New(slog.NewJSONHandler(&logs, nil)))
+	a := startProcessBeating(t, url, slog.New(slog.NewJSONHandler(&logs, nil)), 250*time.Millisecond)
 	var pid int
 	if err := testdb.Open(t, url).QueryRow("SELECT pid FROM pg_stat_activity WHERE application_name = $1", a.bus.ApplicationName()).Scan(&pid); err != nil {
 		t.Fatal(err)
@@ -375,7 +384,7 @@ func TestSilentListenerGoesDown(t *testing.T) {
 	cluster.FreezeSessions(t, pid)
 	frozen := time.Now()
 	t.Cleanup(func() { cluster.Thaw(t) })
-	// 3 heartbeats of 200 ms, and room for a loaded machine.
+	// 3 heartbeats of 250 ms, and room for a loaded machine.
 	for a.bus.Ready() == nil {
 		if time.Since(frozen) > 5*time.Second {
 			t.Fatal("still ready 5 s after its listener's backend froze")
