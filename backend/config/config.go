@@ -76,6 +76,9 @@ type Config struct {
 	// EventBus is how this process hears other processes' writes: EventBusPostgres (LISTEN/
 	// NOTIFY on the shared database) or EventBusLocal (one process, nothing to hear).
 	EventBus string
+	// EventBusHeartbeat is how long a listener may hear nothing on the bus before it sends a
+	// heartbeat; hearing nothing for three of them, it counts itself down (eventbus).
+	EventBusHeartbeat time.Duration
 }
 
 // The event buses.
@@ -183,6 +186,10 @@ func Load(getenv func(string) string) (Config, error) {
 		c.EventBus = bus
 	default:
 		bad("EVENT_BUS", bus, "want postgres (several processes on one PostgreSQL database) or local (one process)")
+	}
+	c.EventBusHeartbeat = duration(get, "EVENT_BUS_HEARTBEAT", "1s", bad)
+	if v := get("EVENT_BUS_HEARTBEAT", "1s"); c.EventBusHeartbeat > 0 && (c.EventBusHeartbeat < 100*time.Millisecond || c.EventBusHeartbeat > time.Minute) {
+		bad("EVENT_BUS_HEARTBEAT", v, "want 100ms to 1m: a deaf process is noticed after three of them, and each is a NOTIFY every process hears")
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)

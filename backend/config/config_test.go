@@ -23,7 +23,7 @@ func TestDefaults(t *testing.T) {
 		c.DatabaseURL != "" || !slices.Equal(c.AllowedOrigins, []string{"*"}) ||
 		c.RequestTimeout != 5*time.Second || c.ShutdownTimeout != 10*time.Second ||
 		c.PingInterval != 25*time.Second || c.PingTimeout != 45*time.Second ||
-		c.SocketMaxPerIP != 50 || c.FileLimit == 0 || c.SocketMaxTotal != config.SocketTotalFor(c.FileLimit) ||
+		c.SocketMaxPerIP != 50 || c.EventBusHeartbeat != time.Second || c.FileLimit == 0 || c.SocketMaxTotal != config.SocketTotalFor(c.FileLimit) ||
 		c.SocketMaxPerNet != max(50, c.SocketMaxTotal/8) || c.SocketNetPrefixV4 != 24 || c.SocketNetPrefixV6 != 48 ||
 		c.ConnMaxPerIP != 128 || c.ConnMaxTotal != config.ConnTotalFor(c.FileLimit) || c.IdleTimeout != 2*time.Minute {
 		t.Fatalf("defaults: %+v", c)
@@ -229,6 +229,9 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"PING_TIMEOUT", "10s"}, // not above the default 25 s interval
 		{"EVENT_BUS", "redis"},
 		{"EVENT_BUS", "postgres"}, // on the default SQLite database
+		{"EVENT_BUS_HEARTBEAT", "1"},
+		{"EVENT_BUS_HEARTBEAT", "10ms"},
+		{"EVENT_BUS_HEARTBEAT", "2m"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {

@@ -46,15 +46,21 @@ type Config struct {
 	// DatabaseURL is the PostgreSQL database the processes share.
 	DatabaseURL string
 	Logger      *slog.Logger
-	// KeepAlive is how long the listener waits for a notification before it checks that its
-	// connection still answers: a connection cut without a word (a failover, a dead network)
-	// would otherwise be waited on forever. Zero means DefaultKeepAlive.
-	KeepAlive time.Duration
+	// Heartbeat is how long the listener may hear nothing before it sends a heartbeat of its
+	// own through the bus, on its connection; hearing nothing at all, not even that, for
+	// SilentBeats heartbeats, it counts itself down (a stalled backend, a connection cut
+	// without a word) and reconnects. Zero means DefaultHeartbeat.
+	Heartbeat time.Duration
 }
 
 // Defaults and bounds.
 const (
-	DefaultKeepAlive = 30 * time.Second
+	// DefaultHeartbeat (EVENT_BUS_HEARTBEAT's default): a deaf listener is noticed within 3 s,
+	// and a quiet bus costs each process one NOTIFY a second, heard by every process.
+	DefaultHeartbeat = time.Second
+	// SilentBeats is how many heartbeats of silence make the listener count itself down: one
+	// to notice the quiet and send a beat, and two more for its round trip on a loaded machine.
+	SilentBeats = 3
 	// The listener reconnects after firstRetry, doubling to maxRetry: back within a couple of
 	// seconds of the database, without hammering one that is down.
 	firstRetry = 100 * time.Millisecond
@@ -71,17 +77,21 @@ type Bus struct {
 	log       *slog.Logger
 	connCfg   *pgx.ConnConfig
 	relays    Execer
-	keepAlive time.Duration
+	heartbeat time.Duration
 	origin    string
 
 	relayQ chan string
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 
-	// downSince is when the listener lost its connection; zero while it listens.
+	// downSince is when the listener last heard a notice before it lost its connection (what
+	// it may have missed begins there); zero while it listens.
 	mu        sync.Mutex
 	downSince time.Time
 	started   bool
+	// heard is when the listener last heard a notice (any, a heartbeat included), in Unix
+	// nanoseconds.
+	heard atomic.Int64
 
 	received, ignored, malformed, published, relaysDropped atomic.Int64
 }
@@ -91,8 +101,8 @@ func New(cfg Config) (*Bus, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.KeepAlive <= 0 {
-		cfg.KeepAlive = DefaultKeepAlive
+	if cfg.Heartbeat <= 0 {
+		cfg.Heartbeat = DefaultHeartbeat
 	}
 	connCfg, err := pgx.ParseConfig(cfg.DatabaseURL)
 	if err != nil {
@@ -101,7 +111,7 @@ func New(cfg Config) (*Bus, error) {
 	b := &Bus{
 		log:       cfg.Logger,
 		connCfg:   connCfg,
-		keepAlive: cfg.KeepAlive,
+		heartbeat: cfg.Heartbeat,
 		origin:    newOrigin(),
 		relayQ:    make(chan string, relayQueue),
 	}
@@ -162,12 +172,13 @@ func (b *Bus) Start(ctx context.Context, sink Sink, pool Execer) error {
 	b.mu.Lock()
 	b.started = true
 	b.mu.Unlock()
+	b.heard.Store(time.Now().UnixNano())
 	runCtx, stop := context.WithCancel(context.Background())
 	b.stop = stop
 	b.wg.Add(2)
 	go func() { defer b.wg.Done(); b.listen(runCtx, conn, sink) }()
 	go func() { defer b.wg.Done(); b.publishRelays(runCtx) }()
-	b.log.Info("event bus listening", "channel", Channel, "origin", b.origin, "application_name", b.ApplicationName())
+	b.log.Info("event bus listening", "channel", Channel, "origin", b.origin, "application_name", b.ApplicationName(), "heartbeat", b.heartbeat)
 	return nil
 }
 
@@ -247,32 +258,61 @@ func (b *Bus) listen(ctx context.Context, conn *pgx.Conn, sink Sink) {
 		if conn = b.reconnect(ctx); conn == nil {
 			return
 		}
+		b.heard.Store(time.Now().UnixNano())
 		b.setUp()
 		// Whatever was committed while the bus was down was never heard here.
 		sink.Resync()
 	}
 }
 
-// receive hands notices to sink until the connection fails (its error) or ctx ends.
+// receive hands notices to sink until the connection fails or falls silent (its error) or ctx
+// ends. A PostgreSQL backend that stops answering (stopped, swapped out, cut off without a
+// FIN) leaves the connection open and quiet, so quiet is checked: after a heartbeat of it the
+// listener notifies the channel itself, on its own connection, and hears that notice come
+// back (PostgreSQL delivers a session's notices to itself too) or any other; hearing nothing
+// for SilentBeats heartbeats, it gives the connection up.
 func (b *Bus) receive(ctx context.Context, conn *pgx.Conn, sink Sink) error {
+	beat := Notice{Kind: Heartbeat, Origin: b.origin}.encode()
+	silence := SilentBeats * b.heartbeat
+	// quiet is when the listener last heard something, or finished handing it on: the time
+	// a sink takes (the hot window reading the database) is not the bus's silence.
+	quiet := time.Now()
+	beatSent := false
 	for {
-		waitCtx, cancel := context.WithTimeout(ctx, b.keepAlive)
+		since := time.Since(quiet)
+		if since >= silence {
+			return fmt.Errorf("silent: nothing heard for %v, not even this process's heartbeat", since.Round(time.Millisecond))
+		}
+		if !beatSent && since >= b.heartbeat {
+			beatCtx, cancel := context.WithDeadline(ctx, quiet.Add(silence))
+			_, err := conn.Exec(beatCtx, "SELECT pg_notify($1, $2)", Channel, beat)
+			cancel()
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				return fmt.Errorf("heartbeat: %w", err)
+			}
+			beatSent = true
+		}
+		wake := quiet.Add(b.heartbeat)
+		if beatSent {
+			wake = quiet.Add(silence)
+		}
+		waitCtx, cancel := context.WithDeadline(ctx, wake)
 		n, err := conn.WaitForNotification(waitCtx)
 		timedOut := waitCtx.Err() != nil
 		cancel()
 		switch {
 		case err == nil:
+			b.heard.Store(time.Now().UnixNano())
 			b.deliver(n.Payload, sink)
+			quiet, beatSent = time.Now(), false
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case timedOut && !conn.IsClosed():
-			// Quiet: check the connection answers. A timeout leaves a pgx connection usable.
-			pingCtx, cancel := context.WithTimeout(ctx, statementTimeout)
-			err := conn.Ping(pingCtx)
-			cancel()
-			if err != nil {
-				return fmt.Errorf("keep-alive: %w", err)
-			}
+			// Quiet: the loop sends a heartbeat, or finds the silence too long. A timeout
+			// leaves a pgx connection usable.
 		default:
 			return err
 		}
@@ -286,6 +326,8 @@ func (b *Bus) deliver(payload string, sink Sink) {
 		b.malformed.Add(1)
 		b.log.Debug("event bus: notice ignored", "error", err)
 		return
+	case n.Kind == Heartbeat:
+		return // heard, which is all it is for
 	case n.Origin == b.origin:
 		b.ignored.Add(1) // delivered by this process when it committed
 		return
@@ -323,10 +365,11 @@ func (b *Bus) reconnect(ctx context.Context) *pgx.Conn {
 	}
 }
 
-// setDown records the loss, logged once for the whole outage.
+// setDown records the loss, logged once for the whole outage. The outage counts from the last
+// notice heard: whatever was sent after it may never have arrived.
 func (b *Bus) setDown(err error) {
 	b.mu.Lock()
-	b.downSince = time.Now()
+	b.downSince = time.Unix(0, b.heard.Load())
 	b.mu.Unlock()
 	b.log.Warn("event bus down: other processes' events are not heard until it reconnects", "error", err)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/eventbus"
 	"github.com/chirp-social/chirp/backend/gormstore"
+	"github.com/chirp-social/chirp/backend/internal/pgcluster"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 	"github.com/chirp-social/chirp/backend/internal/testlog"
 )
@@ -80,10 +81,18 @@ type process struct {
 
 func startProcess(t *testing.T, url string, log *slog.Logger) *process {
 	t.Helper()
+	return startProcessBeating(t, url, log, 0)
+}
+
+// startProcessBeating is startProcess with the given heartbeat. The tests that are not about
+// silence keep the default (silent after 3 s), so that a loaded machine never takes a slow
+// heartbeat for a lost bus and sends a resync they do not expect.
+func startProcessBeating(t *testing.T, url string, log *slog.Logger, heartbeat time.Duration) *process {
+	t.Helper()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	bus, err := eventbus.New(eventbus.Config{DatabaseURL: url, Logger: log, KeepAlive: 500 * time.Millisecond})
+	bus, err := eventbus.New(eventbus.Config{DatabaseURL: url, Logger: log, Heartbeat: heartbeat})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,4 +345,74 @@ func TestRelayBurstIsBoundedAndCounted(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A quiet bus is not a silent one: with nothing written for many heartbeats, each listener
+// hears the heartbeats and stays up, and tells its sink nothing.
+func TestQuietBusStaysUp(t *testing.T) {
+	url := testdb.PostgresURL(t)
+	var logs testlog.Buffer
+	a := startProcess(t, url, slog.New(slog.NewJSONHandler(&logs, nil)))
+	b := startProcess(t, url, nil)
+	// Past the 3 s after which a listener that heard nothing, its heartbeats included, is down.
+	for end := time.Now().Add(4 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		for _, p := range []*process{a, b} {
+			if err := p.bus.Ready(); err != nil {
+				t.Fatalf("a quiet bus went down: %v\n%s", err, logs.String())
+			}
+		}
+	}
+	a.sink.quiet(t, nil)
+	b.sink.quiet(t, nil)
+	if s := a.bus.Stats(); s.Received != 0 || s.Ignored != 0 || s.Malformed != 0 || s.Published != 0 {
+		t.Fatalf("heartbeats counted as notices: %+v", s)
+	}
+}
+
+// A listener whose backend stops answering without closing the connection is down within a
+// few heartbeats, not ready meanwhile, and once the database answers again it heals and tells
+// its sink to resync; the outage is counted from the last notice it heard.
+func TestSilentListenerGoesDown(t *testing.T) {
+	cluster := pgcluster.Start(t)
+	url := cluster.URL()
+	var logs testlog.Buffer
+	a := startProcessBeating(t, url, slog.New(slog.NewJSONHandler(&logs, nil)), 250*time.Millisecond)
+	var pid int
+	if err := testdb.Open(t, url).QueryRow("SELECT pid FROM pg_stat_activity WHERE application_name = $1", a.bus.ApplicationName()).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	cluster.FreezeSessions(t, pid)
+	frozen := time.Now()
+	t.Cleanup(func() { cluster.Thaw(t) })
+	// 3 heartbeats of 250 ms, and room for a loaded machine.
+	for a.bus.Ready() == nil {
+		if time.Since(frozen) > 5*time.Second {
+			t.Fatal("still ready 5 s after its listener's backend froze")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("down %v after the freeze", time.Since(frozen).Round(time.Millisecond))
+	time.Sleep(500 * time.Millisecond)
+	if err := a.bus.Ready(); err == nil || !strings.Contains(err.Error(), "down for") {
+		t.Fatalf("ready while its database is frozen: %v", err)
+	}
+	a.sink.quiet(t, nil)
+	cluster.Thaw(t)
+	thawed := time.Since(frozen)
+	if got := a.sink.waitFor(t, 1, 15*time.Second); got[0] != "resync" {
+		t.Fatalf("after the heal the sink was told %q, want resync", got)
+	}
+	if err := a.bus.Ready(); err != nil {
+		t.Fatalf("healed but not ready: %v", err)
+	}
+	for _, r := range logs.Records(t) {
+		if msg, _ := r["msg"].(string); strings.HasPrefix(msg, "event bus back") {
+			ns, _ := r["down_for"].(float64) // the JSON handler writes a duration in nanoseconds
+			if down := time.Duration(ns); down < thawed {
+				t.Fatalf("down_for=%v, want at least %v (from the last notice heard)", r["down_for"], thawed)
+			}
+			return
+		}
+	}
+	t.Fatalf("no event bus back record:\n%s", logs.String())
 }

@@ -13,12 +13,15 @@ const Channel = "chirp_events"
 type Kind string
 
 // The kinds of notice. The first three are committed writes, sent from inside their
-// transaction; a relay is a client's newTweet, sent by the process the client is connected to.
+// transaction; a relay is a client's newTweet, sent by the process the client is connected to;
+// a heartbeat is a quiet listener's check that it still hears the bus (every process hears it,
+// and it only counts as something heard).
 const (
-	Created Kind = "created"
-	Updated Kind = "updated"
-	Deleted Kind = "deleted"
-	Relay   Kind = "relay"
+	Created   Kind = "created"
+	Updated   Kind = "updated"
+	Deleted   Kind = "deleted"
+	Relay     Kind = "relay"
+	Heartbeat Kind = "beat"
 )
 
 // Notice is one notification's payload: tens of bytes, far below NOTIFY's 8,000.
@@ -54,7 +57,7 @@ func decodeNotice(payload string) (Notice, error) {
 	switch {
 	case n.Origin == "":
 		return n, errors.New("payload without an origin")
-	case n.Kind == Relay:
+	case n.Kind == Relay, n.Kind == Heartbeat:
 	case n.Kind == Created, n.Kind == Updated, n.Kind == Deleted:
 		if n.ID <= 0 {
 			return n, fmt.Errorf("%s notice without a tweet id", n.Kind)

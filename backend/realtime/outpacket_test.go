@@ -73,6 +73,7 @@ func TestEncodedEventsAreTheLibrarysBytes(t *testing.T) {
 		id      int64
 	}{
 		{EventNewTweet, true, 0},
+		{EventResync, true, 0},
 		{EventTweetUpdated, idPayload{ID: 42}, 42},
 		{EventTweetDeleted, idPayload{ID: 9007199254740993}, 9007199254740993},
 	}

@@ -70,6 +70,7 @@ type client struct {
 	queue    []event // waiting to be emitted, oldest first; nil when idle
 	taken    int     // events the drain has taken from the queue since it was last idle
 	newTweet bool    // a newTweet is waiting in queue
+	resync   bool    // a resync is waiting in queue
 	// waiting maps a tweet id to the position of its waiting event, counted like taken (its
 	// index in queue is the value minus taken); nil when no such event waits.
 	waiting  map[int64]int
@@ -111,12 +112,13 @@ func (r *registry) add(conn emitter) bool {
 // older one of the same kind.
 //   - newTweet: dropped if a newTweet waits; the waiting one reaches the client after this
 //     tweet committed, and the page then asks the API for everything new.
+//   - resync: dropped if a resync waits, likewise: the page then reads everything it shows.
 //   - tweetUpdated for an id: dropped if an update or a delete of that tweet waits; the page
 //     reads the tweet when it gets the event, or removes it.
 //   - tweetDeleted for an id: takes the place of a waiting update of that tweet (the update
 //     would only find it gone), and is dropped if a delete of it waits.
 //
-// So a queue holds at most one newTweet and one event per tweet.
+// So a queue holds at most one newTweet, one resync and one event per tweet.
 //
 // start reports that no drain runs and the caller must start one (go c.drain()); enqueue
 // marks the client draining, so exactly one caller is told.
@@ -129,6 +131,10 @@ func (c *client) enqueue(e event, limit int) (ok, start bool) {
 	switch e.name {
 	case EventNewTweet:
 		if c.newTweet {
+			return true, false
+		}
+	case EventResync:
+		if c.resync {
 			return true, false
 		}
 	case EventTweetUpdated, EventTweetDeleted:
@@ -145,6 +151,8 @@ func (c *client) enqueue(e event, limit int) (ok, start bool) {
 	switch e.name {
 	case EventNewTweet:
 		c.newTweet = true
+	case EventResync:
+		c.resync = true
 	case EventTweetUpdated, EventTweetDeleted:
 		if c.waiting == nil {
 			c.waiting = map[int64]int{}
@@ -176,6 +184,8 @@ func (c *client) drain() {
 		switch e.name {
 		case EventNewTweet:
 			c.newTweet = false
+		case EventResync:
+			c.resync = false
 		case EventTweetUpdated, EventTweetDeleted:
 			delete(c.waiting, e.tweetID)
 		}
@@ -196,6 +206,7 @@ func (c *client) clearLocked() {
 	c.queue = nil
 	c.taken = 0
 	c.newTweet = false
+	c.resync = false
 	c.waiting = nil
 }
 

@@ -130,6 +130,8 @@ func TestStalledClientDelaysNobody(t *testing.T) {
 
 var newTweet = mustEvent(EventNewTweet, true, 0)
 
+var resync = mustEvent(EventResync, true, 0)
+
 func updated(id int64) event { return mustEvent(EventTweetUpdated, idPayload{ID: id}, id) }
 
 func deleted(id int64) event { return mustEvent(EventTweetDeleted, idPayload{ID: id}, id) }
@@ -237,6 +239,7 @@ func TestQueueCoalesces(t *testing.T) {
 			[]event{newTweet, deleted(5)}},
 		{"DeleteAfterUpdateInFlightFollowsIt", updated(5), []event{deleted(5)}, []event{updated(5), deleted(5)}},
 		{"UpdateAfterUpdateInFlightFollowsIt", updated(5), []event{updated(5), updated(5)}, []event{updated(5), updated(5)}},
+		{"ResyncWaitsOnce", resync, repeat(20, resync, newTweet), []event{resync, resync, newTweet}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -275,6 +278,7 @@ func TestOnlyAClientThatDoesNotReadIsDropped(t *testing.T) {
 		dropped bool
 	}{
 		{"NewTweetsNeverFillTheQueue", repeat(1000, newTweet), false},
+		{"ResyncsNeverFillTheQueue", repeat(1000, resync, newTweet), false},
 		{"RepeatedTweetsNeverFillTheQueue", repeat(100, updated(1), updated(2), deleted(2), deleted(3), newTweet), false},
 		{"FullQueueKept", distinct[:4], false},
 		{"OneMoreDistinctTweetDrops", distinct, true},

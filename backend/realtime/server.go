@@ -179,6 +179,9 @@ const (
 	EventNewTweet     = "newTweet"
 	EventTweetUpdated = "tweetUpdated"
 	EventTweetDeleted = "tweetDeleted"
+	// EventResync tells a page that events may have been missed (this process was deaf to the
+	// others for a while): it reads again the tweets it shows, and asks what is new.
+	EventResync = "resync"
 )
 
 // Server is the socket.io server and Chirp's chirp.Announcer.
@@ -190,6 +193,7 @@ type Server struct {
 	hints    *hintCoalescer // every newTweet broadcast goes through it
 	relayed  *hintCoalescer // every relay handed to relays goes through it; nil without relays
 	newTweet event          // encoded once: every newTweet is the same packet
+	resync   event          // likewise
 	client   *clientFile
 	sessions *sessions
 	// netV4, netV6: the prefix lengths sessions are counted per network by.
@@ -274,6 +278,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.newTweet = newTweet
+	if s.resync, err = newEvent(EventResync, true, 0); err != nil {
+		return nil, err
+	}
 	s.hints = newHintCoalescer(cfg.NewTweetWindow, cfg.NewTweetWindowPerClient, realClock{}, func(except string) int {
 		return s.registry.broadcast(s.newTweet, except)
 	})
@@ -417,8 +424,12 @@ func (s *Server) TweetCreated(chirp.Tweet) { s.NewTweetHint() }
 func (s *Server) NewTweetHint() { s.hints.hint("") }
 
 // Resync tells every client to ask the API what it missed: the event bus was down, and what
-// other processes committed meanwhile was never announced here.
-func (s *Server) Resync() { s.NewTweetHint() }
+// other processes committed, edited or deleted meanwhile was never announced here. A newTweet
+// goes too, for pages older than the resync event (they only ask what is new).
+func (s *Server) Resync() {
+	s.registry.broadcast(s.resync, "")
+	s.NewTweetHint()
+}
 
 // TweetUpdated tells every client a tweet was edited.
 func (s *Server) TweetUpdated(t chirp.Tweet) { s.announce(EventTweetUpdated, t.ID) }

@@ -5,8 +5,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, postTweet } from './support/server.js';
-import { createPostgresDatabase, postgresSkip, queryPostgres } from './support/postgres.js';
+import { createPostgresDatabase, deafen, postgresSkip, queryPostgres } from './support/postgres.js';
 import { connect, recorder, sleep, until } from './support/sockets.js';
+import { Api } from '../public/js/api.js';
+import { TweetStore } from '../public/js/store.js';
+import { recheck, isNewer } from '../public/js/recheck.js';
 
 /**
  * twoProcesses starts two servers on one fresh database and returns them with a helper that
@@ -129,4 +132,97 @@ test('a cut listener heals, its clients are told once to catch up, and events fl
   const logs = p.servers[0].logs();
   assert.equal((logs.match(/level=WARN msg="event bus down/g) ?? []).length, 1, `one warning:\n${logs}`);
   assert.equal((logs.match(/level=INFO msg="event bus back/g) ?? []).length, 1, `one info when back:\n${logs}`);
+});
+
+/**
+ * follow keeps a timeline from a connected socket as the page does, with the page's own store,
+ * API client and re-check: the newest tweets first; on newTweet (and every reconnect) the walk
+ * forward from the newest id; on tweetUpdated the tweet read again; on tweetDeleted its
+ * removal; on resync (and every reconnect) the tweets shown checked again. Events are handled
+ * one at a time, in order, as they arrive.
+ */
+function follow(url, socket) {
+  const api = new Api(url);
+  const store = new TweetStore();
+  let queue = Promise.resolve();
+  const errors = [];
+  const then = (f) => { queue = queue.then(f).catch((err) => errors.push(err)); };
+  const walk = async () => {
+    for (let i = 0; i < 100; i++) {
+      const page = await api.tweets({ min_id: store.newestInOrder, limit: 100 });
+      store.addNewer(page);
+      if (page.length < 100) return;
+    }
+  };
+  const again = async () => {
+    const { updated, removed } = await recheck(store, api);
+    for (const t of updated) if (isNewer(t, store.get(t.id))) store.update(t);
+    for (const id of removed) store.remove(id);
+    await walk();
+  };
+  let connects = 0;
+  socket.on('connect', () => { if (++connects > 1) then(again); });
+  socket.on('newTweet', () => then(walk));
+  socket.on('tweetUpdated', ({ id }) => then(async () => {
+    if (!store.has(id)) return;
+    try {
+      const t = await api.request('GET', `/api/tweets/${id}`);
+      if (isNewer(t, store.get(id))) store.update(t);
+    } catch (err) {
+      if (err.status !== 404) throw err;
+      store.remove(id);
+    }
+  }));
+  socket.on('tweetDeleted', ({ id }) => then(() => store.remove(id)));
+  socket.on('resync', () => then(again));
+  then(async () => store.addFirst(await api.tweets({ limit: 100 }), 100));
+  return {
+    errors,
+    /** shown is what the timeline shows: [id, content], newest first. */
+    shown: () => store.ids().map((id) => [id, store.get(id).content]),
+  };
+}
+
+/** timeline is the database's timeline as [id, content], newest first (fewer than 100 tweets). */
+async function timeline(url) {
+  const res = await fetch(`${url}/api/tweets?limit=100`);
+  assert.equal(res.status, 200);
+  return (await res.json()).map((t) => [t.id, t.content]);
+}
+
+test('edits and deletes made while a process was deaf reach its clients once it hears again', { skip: postgresSkip, timeout: 90_000 }, async (t) => {
+  const p = await twoProcesses(t);
+  const [a, b] = p.servers;
+  const tweets = [];
+  for (let i = 0; i < 6; i++) tweets.push(await postTweet(a.url, `tweet ${i}`));
+  const clients = [];
+  for (const mode of ['websocket', 'polling']) {
+    const { socket } = await p.client(1, mode);
+    clients.push({ name: `${mode} on B`, ...follow(b.url, socket) });
+  }
+  await p.settled(1, 2);
+  const before = await timeline(a.url);
+  for (const c of clients) await until(() => JSON.stringify(c.shown()) === JSON.stringify(before), `${c.name} shows the six tweets`);
+
+  // B's listener is cut and cannot come back (its pooled connections, and A's, go on working)
+  // while A edits and deletes.
+  const hear = await deafen(p.db, b);
+  t.after(hear);
+  for (const tw of tweets.slice(0, 3)) await edit(a.url, tw, `${tw.content}, edited while B was deaf`);
+  for (const tw of tweets.slice(3)) await remove(a.url, tw);
+  await hear();
+  const healed = Date.now();
+
+  const want = await timeline(a.url);
+  assert.equal(want.length, 3);
+  for (const c of clients) {
+    try {
+      await until(() => JSON.stringify(c.shown()) === JSON.stringify(want), `${c.name} shows the database's tweets`, 15_000);
+    } catch (err) {
+      err.message += `\nwant ${JSON.stringify(want)}\ngot  ${JSON.stringify(c.shown())}`;
+      throw err;
+    }
+    assert.deepEqual(c.errors, [], `${c.name}: errors handling events`);
+  }
+  t.diagnostic(`B's clients show the database's tweets ${Date.now() - healed} ms after the database let B listen again`);
 });

@@ -12,6 +12,7 @@ import {
 import { Coalescer } from '../public/js/coalesce.js';
 import { TweetStore } from '../public/js/store.js';
 import { Api } from '../public/js/api.js';
+import { recheck, isNewer, RECHECK_PAGE } from '../public/js/recheck.js';
 
 const rules = JSON.parse(readFileSync(new URL('../../docs/text-rules.json', import.meta.url), 'utf8'));
 
@@ -227,4 +228,53 @@ test('api: a 429 carries its Retry-After seconds; other errors and other forms c
   assert.deepEqual([e.status, e.code, e.retryAfter], [429, 'rate_limited', 7]);
   assert.equal((await refused(answer(429, { 'Retry-After': 'Wed, 21 Oct 2015 07:28:00 GMT' }))).retryAfter, null);
   assert.equal((await refused(answer(422, {}))).retryAfter, null);
+});
+
+/** fakeTimeline answers api.tweets over rows (id → tweet) as the server does for since_id and max_id. */
+function fakeTimeline(rows) {
+  const asked = [];
+  return {
+    asked,
+    async tweets({ since_id: since = 0, max_id: max = Infinity, limit = 20 }) {
+      asked.push({ since, max, limit });
+      return [...rows.values()].filter((t) => t.id > since && t.id < max).sort((a, b) => b.id - a.id).slice(0, limit);
+    },
+  };
+}
+
+const at = (s) => new Date(Date.UTC(2026, 0, 1, 0, 0, s)).toISOString();
+const tweetAt = (id, content = `tweet ${id}`, updated = 0) => ({ id, author: 'a', content, created_at: at(0), updated_at: at(updated) });
+
+test('recheck: one walk over the ids on screen finds every edit and delete, and ignores unseen tweets', async () => {
+  const store = new TweetStore();
+  const db = new Map();
+  for (let id = 1; id <= 320; id++) db.set(id, tweetAt(id));
+  // On screen: 101..250 in order (a first page and older ones), and one's own post 300 above.
+  store.addFirst([...db.values()].filter((t) => t.id > 230 && t.id <= 250).reverse(), 20);
+  store.addOlder([...db.values()].filter((t) => t.id > 100 && t.id <= 230).reverse(), 200);
+  store.addOwn(db.get(300));
+  // Meanwhile, elsewhere: edits (one of them older than what the page already shows), deletes.
+  for (const id of [101, 180, 250, 300]) db.set(id, tweetAt(id, `edited ${id}`, 5));
+  for (const id of [102, 200, 249]) db.delete(id);
+  store.update(tweetAt(180, 'edited 180 again', 9)); // the page applied a later edit already
+  const api = fakeTimeline(db);
+
+  const { updated, removed } = await recheck(store, api);
+  assert.deepEqual(updated.map((t) => [t.id, t.content]).sort((a, b) => a[0] - b[0]),
+    [[101, 'edited 101'], [250, 'edited 250'], [300, 'edited 300']]);
+  assert.deepEqual(removed.sort((a, b) => a - b), [102, 200, 249]);
+  // 151 shown, 3 of them deleted, and 49 unseen (251..299) in the range: two pages of 100.
+  assert.equal(api.asked.length, 2, JSON.stringify(api.asked));
+  assert.ok(api.asked.every((q) => q.since === 100 && q.limit === RECHECK_PAGE), JSON.stringify(api.asked));
+  assert.equal(api.asked[0].max, 301);
+});
+
+test('recheck: nothing on screen asks nothing; a tweet deleted on screen meanwhile is not reported', async () => {
+  const api = fakeTimeline(new Map());
+  assert.deepEqual(await recheck(new TweetStore(), api), { updated: [], removed: [] });
+  assert.equal(api.asked.length, 0);
+  assert.equal(isNewer(tweetAt(1, 'x', 2), undefined), false);
+  assert.equal(isNewer(tweetAt(1, 'x', 2), tweetAt(1, 'y', 1)), true);
+  assert.equal(isNewer(tweetAt(1, 'x', 1), tweetAt(1, 'y', 1)), false);
+  assert.equal(isNewer(tweetAt(1, 'x', 1), tweetAt(1, 'y', 2)), false);
 });

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { startServer, postTweet } from './support/server.js';
 import { listAll, apiRequest, until, sleep } from './support/page.js';
 import { browserTests, assertClean } from './support/e2e.js';
+import { createPostgresDatabase, deafen, postgresSkip } from './support/postgres.js';
 
 // e2e(name, opts, fn): a test with a fresh world (support/e2e.js).
 const e2e = browserTests();
@@ -269,6 +270,38 @@ e2e("A's edit and delete of its own tweet reach B without a reload", {}, async (
   assert.equal((await apiRequest(api.url, 'GET', `/api/tweets/${id}`)).status, 404, 'the API has deleted it');
   assert.equal(await b.page.isVisible('#empty'), true, 'B says the timeline is empty again');
   for (const h of [a, b]) assertClean(h);
+});
+
+// 5b ---------------------------------------------------------------------------------------
+e2e('a tab on a process that was deaf to the others shows their edit and loses their delete once it hears again, without a reload', { timeout: 90_000 }, async ({ backend, web: startPage, open, defer }, t) => {
+  if (postgresSkip) { t.skip(postgresSkip); return; }
+  const db = await createPostgresDatabase('page');
+  defer(db.drop); // after both processes have stopped
+  const env = { DATABASE_URL: db.url, EVENT_BUS: 'postgres' };
+  const a = await backend({ env });
+  const b = await backend({ env });
+  const kept = await postTweet(a.url, 'kept as it is');
+  const edited = await postTweet(a.url, 'first version');
+  const gone = await postTweet(a.url, 'to be deleted');
+  const tab = await open(await startPage(b.url), 'B');
+  await until(async () => (await tab.ids()).join() === [gone.id, edited.id, kept.id].join(), 'B shows the three tweets');
+  await tab.page.evaluate(() => { window.__noReload = true; });
+
+  const hear = await deafen(db, b);
+  defer(hear);
+  assert.equal((await apiRequest(a.url, 'PATCH', `/api/tweets/${edited.id}`, { body: { content: 'second version' }, token: edited.edit_token })).status, 200);
+  assert.equal((await apiRequest(a.url, 'DELETE', `/api/tweets/${gone.id}`, { token: gone.edit_token })).status, 204);
+  await hear();
+  const healed = Date.now();
+
+  await until(async () => {
+    const shown = await tab.tweets();
+    return shown.map((x) => x.id).join() === [edited.id, kept.id].join() &&
+      shown[0].content === 'second version' && shown[0].edited && shown[1].content === 'kept as it is';
+  }, 'B shows the edit and no longer the deleted tweet', 15_000);
+  t.diagnostic(`B's tab shows the edit and the delete ${Date.now() - healed} ms after the database let B listen again`);
+  assert.equal(await tab.page.evaluate(() => window.__noReload), true, 'B was not reloaded');
+  assertClean(tab);
 });
 
 // 6 ----------------------------------------------------------------------------------------

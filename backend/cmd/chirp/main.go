@@ -206,7 +206,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	var bus *eventbus.Bus
 	var current func() bool // whether the window hears every other process: the bus is up
 	if cfg.EventBus == config.EventBusPostgres {
-		if bus, err = eventbus.New(eventbus.Config{DatabaseURL: cfg.DatabaseURL, Logger: log}); err != nil {
+		if bus, err = eventbus.New(eventbus.Config{DatabaseURL: cfg.DatabaseURL, Logger: log, Heartbeat: cfg.EventBusHeartbeat}); err != nil {
 			return nil, nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 		}
 		current = func() bool { return bus.Ready() == nil }

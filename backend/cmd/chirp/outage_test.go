@@ -307,12 +307,13 @@ func missingTweets(t *testing.T, base string, acked []string) {
 }
 
 // socketClient is a raw Engine.IO 3 websocket client, as socket.io-client 2.x speaks it, that
-// counts the newTweet events it receives and notices when its connection ends.
+// counts the newTweet (and resync) events it receives and notices when its connection ends.
 type socketClient struct {
-	conn   *websocket.Conn
-	events chan struct{}
-	closed chan struct{}
-	err    error
+	conn    *websocket.Conn
+	events  chan struct{}
+	resyncs chan struct{}
+	closed  chan struct{}
+	err     error
 }
 
 func dialSocket(t *testing.T, base string) *socketClient {
@@ -328,7 +329,7 @@ func dialSocket(t *testing.T, base string) *socketClient {
 			t.Fatalf("socket handshake: %q %v", msg, err)
 		}
 	}
-	s := &socketClient{conn: conn, events: make(chan struct{}, 1024), closed: make(chan struct{})}
+	s := &socketClient{conn: conn, events: make(chan struct{}, 1024), resyncs: make(chan struct{}, 16), closed: make(chan struct{})}
 	go func() {
 		defer close(s.closed)
 		for {
@@ -337,9 +338,10 @@ func dialSocket(t *testing.T, base string) *socketClient {
 				s.err = err
 				return
 			}
-			if strings.TrimSpace(string(msg)) == `42["newTweet",true]` {
+			received := map[string]chan struct{}{`42["newTweet",true]`: s.events, `42["resync",true]`: s.resyncs}
+			if ch := received[strings.TrimSpace(string(msg))]; ch != nil {
 				select {
-				case s.events <- struct{}{}:
+				case ch <- struct{}{}:
 				default:
 				}
 			}

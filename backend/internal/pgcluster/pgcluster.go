@@ -128,7 +128,32 @@ func (c *Cluster) Freeze(t testing.TB) {
 	}
 }
 
-// Thaw continues every process Freeze stopped, the children before the postmaster.
+// FreezeSessions stops the postmaster (so that no new connection is served: a connect
+// hangs, as with a server that hangs) and the backends of the given sessions, with SIGSTOP,
+// and leaves every other session running. Each pid must be a backend of this cluster (a
+// child of its postmaster), never another server's process. Thaw continues them.
+func (c *Cluster) FreezeSessions(t testing.TB, backends ...int) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pm := c.postmaster(t)
+	own := children(pm)
+	for _, pid := range backends {
+		if !slices.Contains(own, pid) {
+			t.Fatalf("process %d is not a backend of this cluster (postmaster %d)", pid, pm)
+		}
+	}
+	for _, pid := range append([]int{pm}, backends...) {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+			c.thaw()
+			t.Fatalf("SIGSTOP %d: %v", pid, err)
+		}
+		c.frozen = append(c.frozen, pid)
+	}
+}
+
+// Thaw continues every process Freeze or FreezeSessions stopped, the children before the
+// postmaster.
 func (c *Cluster) Thaw(t testing.TB) {
 	t.Helper()
 	c.mu.Lock()

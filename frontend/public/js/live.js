@@ -4,9 +4,10 @@
 
 /**
  * connectLive opens the socket and reports through handlers:
- * onNewTweet(), onTweetUpdated(id), onTweetDeleted(id), onStatus('online'|'reconnecting'),
- * onConnect() (at every connect, the first included: time to check what was missed, since
- * events sent while the page had no socket never arrive).
+ * onNewTweet(), onTweetUpdated(id), onTweetDeleted(id), onResync() (the server may have missed
+ * events: read the tweets shown again), onStatus('online'|'reconnecting'), onConnect(first) (at
+ * every connect, the first included: time to check what was missed, since events sent while
+ * the page had no socket never arrive).
  */
 export function connectLive(io, apiUrl, handlers) {
   const socket = io(apiUrl, {
@@ -29,9 +30,10 @@ export function connectLive(io, apiUrl, handlers) {
   socket.on('connect_error', fallBack);
   socket.on('connect_timeout', fallBack);
   socket.on('connect', () => {
+    const first = !everConnected;
     everConnected = true;
     handlers.onStatus?.('online');
-    handlers.onConnect?.();
+    handlers.onConnect?.(first);
   });
   socket.on('disconnect', (reason) => {
     if (reason === 'io client disconnect') return;
@@ -43,6 +45,7 @@ export function connectLive(io, apiUrl, handlers) {
   socket.on('newTweet', () => handlers.onNewTweet?.());
   socket.on('tweetUpdated', (p) => Number.isSafeInteger(p?.id) && handlers.onTweetUpdated?.(p.id));
   socket.on('tweetDeleted', (p) => Number.isSafeInteger(p?.id) && handlers.onTweetDeleted?.(p.id));
+  socket.on('resync', () => handlers.onResync?.());
 
   return {
     socket,

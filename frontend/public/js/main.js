@@ -7,6 +7,7 @@ import { Paging } from './paging.js';
 import { Composer } from './composer.js';
 import { Tokens } from './tokens.js';
 import { Coalescer } from './coalesce.js';
+import { recheck, isNewer } from './recheck.js';
 import { connectLive } from './live.js';
 import { newTweetsLabel } from './format.js';
 
@@ -68,6 +69,19 @@ const checker = new Coalescer(async () => {
   showPending(store.unseen(page).length, page.length === WALK);
 }, 1000);
 
+// Edits and deletes come as events about one tweet; when some may have been missed (the server
+// says so with resync, or the socket was away), the tweets on screen are read again, in one
+// walk of at most a request per hundred of them, at most once a second however many ask.
+const rechecker = new Coalescer(async () => {
+  if (!paging.loaded) return;
+  const { updated, removed } = await recheck(store, api);
+  // Events handled while the walk was on its way may have applied a later edit, or the delete.
+  for (const t of updated) {
+    if (isNewer(t, store.get(t.id)) && store.update(t)) timeline.replace(t.id);
+  }
+  for (const id of removed) if (store.has(id)) timeline.remove(id);
+}, 1000);
+
 async function showNew() {
   button.disabled = true;
   try {
@@ -123,12 +137,20 @@ function loadClient(delay = 0) {
       live = connectLive(window.io, apiUrl, {
         onStatus: setStatus,
         // A connect is the connection back: what failed for want of it is stale, or retried.
-        onConnect: () => {
+        onConnect: (first) => {
           composer.connectionBack();
           timeline.connectionBack();
-          paging.connectionBack().then(() => checker.request());
+          paging.connectionBack().then(() => {
+            checker.request();
+            // Back after a gap: what was edited or deleted meanwhile was never announced here.
+            if (!first) rechecker.request();
+          });
         },
         onNewTweet: () => checker.request(),
+        onResync: () => {
+          rechecker.request();
+          checker.request();
+        },
         onTweetUpdated: async (id) => {
           if (!store.has(id)) return;
           try {

@@ -95,7 +95,7 @@ export async function openChirp(browser, url, { name = 'page', before, waitReady
     dialogs: [],
     /** POST /api/tweets requests: {url, headers}. */
     posts: [],
-    /** GET /api/tweets?since_id= checks the page made: {at, done}. */
+    /** GET /api/tweets?since_id= checks of what is new the page made (not re-checks, which add max_id): {at, done}. */
     checks: [],
     closed: false,
     problems() {
@@ -208,7 +208,8 @@ export async function openChirp(browser, url, { name = 'page', before, waitReady
       h.posts.push(entry);
       r.allHeaders().then((all) => { entry.headers = all; }).catch(() => {});
     }
-    if (r.method() === 'GET' && isTweets(r.url()) && new URL(r.url()).searchParams.has('since_id')) {
+    const q = new URL(r.url()).searchParams;
+    if (r.method() === 'GET' && isTweets(r.url()) && q.has('since_id') && !q.has('max_id')) {
       const c = { at: Date.now(), done: false, request: r };
       h.checks.push(c);
     }

@@ -45,3 +45,34 @@ async function psql(url, sql, flags = []) {
     throw new Error(`psql ${JSON.stringify(sql)}: ${err.stderr?.trim() || err.message}`, { cause: err });
   }
 }
+
+/**
+ * deafen makes a chirp process deaf to the others: the database stops taking new connections
+ * and the process's event bus listener (named in its `event bus listening` log record) is
+ * ended, so it cannot listen again, while every connection already open (its pool, the other
+ * processes') goes on working. It waits until the process says it is not ready, and returns a
+ * function that lets the database take connections again (the process then hears again); only
+ * its first call does anything, so it can also be a cleanup that runs after the database is gone.
+ */
+export async function deafen(db, server) {
+  const name = new URL(db.url).pathname.slice(1);
+  const admin = process.env.TEST_DATABASE_URL;
+  let allowed = null;
+  const allow = () => (allowed ??= psql(admin, `ALTER DATABASE ${name} ALLOW_CONNECTIONS true`));
+  const listener = /msg="event bus listening".*application_name="([^"]+)"/.exec(server.logs())?.[1];
+  if (!listener) throw new Error(`no event bus listening record:\n${server.logs()}`);
+  await psql(admin, `ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+  try {
+    const ended = await queryPostgres(admin,
+      `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = '${listener}' AND datname = '${name}'`);
+    if (ended !== '1') throw new Error(`${ended} listeners named ${listener} ended, want 1`);
+    for (const deadline = Date.now() + 5000; (await fetch(`${server.url}/readyz`)).status !== 503;) {
+      if (Date.now() > deadline) throw new Error('the process is still ready 5 s after its listener was ended');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } catch (err) {
+    await allow();
+    throw err;
+  }
+  return allow;
+}
