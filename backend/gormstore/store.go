@@ -126,8 +126,9 @@ type CommitObserver interface {
 	// Committed reports a committed batch: its tweets, in id order. Ids are taken in commit
 	// order (the create lock), so every id below the batch's first is committed or never will be.
 	Committed(created []chirp.Tweet)
-	// Unsure reports a batch that failed: it may have committed all the same (a connection lost
-	// during COMMIT), so what the observer holds may lack it.
+	// Unsure reports a batch whose COMMIT failed: it may have committed all the same (a
+	// connection lost during COMMIT), so what the observer holds may lack it. A batch that
+	// failed before its COMMIT stored nothing, and is not reported.
 	Unsure()
 }
 
@@ -274,7 +275,8 @@ const sqliteRetryPause = 5 * time.Millisecond
 
 // transaction runs fn in a transaction and commits it. The transaction, its commit included,
 // lives within txCtx; beginning it (on SQLite, waiting for the write lock) and fn's statements
-// are bounded by ctx, which ends no later.
+// are bounded by ctx, which ends no later. A failure of the COMMIT itself is marked
+// chirp.ErrOutcomeUnknown; any other failure stored nothing.
 func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) error) error {
 	tx, err := s.begin(txCtx, ctx)
 	if err != nil {
@@ -287,10 +289,29 @@ func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) err
 		}
 	}()
 	if err := fn(tx.WithContext(ctx)); err != nil {
-		return err
+		return rolledBack(txCtx, err)
 	}
 	finished = true
-	return tx.Commit().Error
+	err = tx.Commit().Error
+	//nolint:errorlint // database/sql's own answers, returned as they are, before any COMMIT is sent
+	if err == nil || err == context.Canceled || err == context.DeadlineExceeded || err == sql.ErrTxDone {
+		// database/sql refuses to commit a transaction whose context has ended, and rolls it
+		// back: nothing was stored.
+		return rolledBack(txCtx, err)
+	}
+	// The COMMIT went out: it may have reached the server before the connection or the
+	// context failed, and no one can tell whether it took.
+	return fmt.Errorf("%w: %w", chirp.ErrOutcomeUnknown, err)
+}
+
+// rolledBack names the reason when database/sql rolled a transaction back because its context
+// ended (it then answers sql.ErrTxDone to what comes next), so that the failure is classified
+// by that context: a deadline, or a client that went away.
+func rolledBack(txCtx context.Context, err error) error {
+	if errors.Is(err, sql.ErrTxDone) && txCtx.Err() != nil {
+		return fmt.Errorf("%w (%w)", context.Cause(txCtx), err)
+	}
+	return err
 }
 
 // begin starts a transaction. On SQLite it is BEGIN IMMEDIATE, which waits for another
@@ -611,9 +632,9 @@ func (s *Store) commitCreates(batch []*createRequest) {
 		return
 	}
 	if s.observer != nil && len(p.rows) > 0 {
-		if err != nil {
+		if errors.Is(err, chirp.ErrOutcomeUnknown) {
 			s.observer.Unsure()
-		} else {
+		} else if err == nil {
 			created := make([]chirp.Tweet, len(p.rows))
 			for i, r := range p.rows {
 				created[i] = r.tweet()

@@ -65,7 +65,7 @@ type Window struct {
 	floor, top int64
 	valid      bool
 
-	hits, misses atomic.Uint64
+	hits, misses, reloads atomic.Uint64
 }
 
 // New makes an empty, invalid window: it loads at the first read.
@@ -102,6 +102,10 @@ func (w *Window) Load() (int, error) {
 // Hits counts the reads answered from memory, Misses those that went to the database.
 func (w *Window) Hits() uint64   { return w.hits.Load() }
 func (w *Window) Misses() uint64 { return w.misses.Load() }
+
+// Reloads counts the window's loads of the newest tweets: the first, and one after each time it
+// stood aside.
+func (w *Window) Reloads() uint64 { return w.reloads.Load() }
 
 // Committed is the store's report of a committed create batch (gormstore.CommitObserver). Ids
 // are taken in commit order, so when the batch's first id is not the one after the window's top,
@@ -218,6 +222,7 @@ func (w *Window) reload(ctx context.Context) error {
 	w.mu.Lock()
 	w.tweets, w.floor, w.top, w.valid = tweets, floor, top, true
 	w.mu.Unlock()
+	w.reloads.Add(1)
 	return nil
 }
 
