@@ -7,11 +7,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -22,6 +25,12 @@ import (
 
 // DefaultSQLitePath is the database file used when no DATABASE_URL is given.
 const DefaultSQLitePath = "chirp.db"
+
+// clientEncoding is asked for on every PostgreSQL connection, whatever the database's own
+// encoding: pgx speaks UTF-8 only, and a session in another encoding (a database created
+// with ENCODING 'SQL_ASCII' starts its sessions in it) fails the statements pgx sends
+// without parameters. A SQL_ASCII database stores the UTF-8 bytes as they are.
+const clientEncoding = "UTF8"
 
 // Advisory lock keys (PostgreSQL), arbitrary but fixed: every process must use the same ones.
 const (
@@ -176,7 +185,14 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		s.postgres = true
-		dialector = postgres.Open(databaseURL)
+		dialector = postgres.New(postgres.Config{DSN: databaseURL, OptionOpenDB: []stdlib.OptionOpenDB{
+			stdlib.OptionBeforeConnect(func(_ context.Context, cfg *pgx.ConnConfig) error {
+				// cfg is a shallow copy for this connection: its map is every connection's.
+				cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
+				cfg.RuntimeParams["client_encoding"] = clientEncoding
+				return nil
+			}),
+		}})
 	default:
 		path, err := SQLitePath(databaseURL)
 		if err != nil {
