@@ -320,6 +320,18 @@ func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) err
 	return fmt.Errorf("%w: %w", chirp.ErrOutcomeUnknown, err)
 }
 
+// commitContext is what an edit's or a delete's transaction lives in: the request's deadline
+// without its cancellation. A client that goes away stops the statements (they run in the
+// request's context) but never cuts off a COMMIT under way, whose outcome no one could then
+// know (the window would have to stand aside); a deadline still does.
+func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	detached := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(detached, deadline)
+	}
+	return context.WithCancel(detached)
+}
+
 // rolledBack names the reason when database/sql rolled a transaction back because its context
 // ended (it then answers sql.ErrTxDone to what comes next), so that the failure is classified
 // by that context: a deadline, or a client that went away.
@@ -931,7 +943,9 @@ func (s *Store) UpdateTweet(ctx context.Context, id int64, e chirp.Edit) (chirp.
 	}
 	defer release()
 	var updated chirp.Tweet
-	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
+	txCtx, cancel := commitContext(ctx)
+	defer cancel()
+	err = s.transaction(txCtx, ctx, func(tx *gorm.DB) error {
 		read := tx.Select(publicColumns).Where("id = ?", id).Limit(1)
 		if s.postgres {
 			read = read.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
@@ -976,7 +990,9 @@ func (s *Store) DeleteTweet(ctx context.Context, id int64) error {
 	// A transaction even for one statement: on SQLite that is how a write waits for another
 	// process's writer within the request's deadline (begin).
 	var deleted int64
-	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
+	txCtx, cancel := commitContext(ctx)
+	defer cancel()
+	err = s.transaction(txCtx, ctx, func(tx *gorm.DB) error {
 		res := tx.Where("id = ?", id).Delete(&tweetRow{})
 		if res.Error != nil {
 			return res.Error
