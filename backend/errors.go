@@ -23,6 +23,9 @@ const (
 	CodeRateLimited          Code = "rate_limited"
 	CodeInternal             Code = "internal"
 	CodeUnavailable          Code = "unavailable"
+	// CodeClientClosed is never sent: the client went away before its answer was ready. It
+	// names the request in the logs and the metrics, apart from the failures of the service.
+	CodeClientClosed Code = "client_closed"
 )
 
 // Error is an error the product can show to a client: a code, a message meant for people, and
@@ -73,6 +76,10 @@ func ErrorCode(err error) Code {
 func NotFound(id int64) *Error {
 	return Errorf(CodeNotFound, "tweet %d not found", id)
 }
+
+// ErrOutcomeUnknown marks a write that failed while its commit was under way: it may have been
+// stored all the same. A store's write failure without it stored nothing.
+var ErrOutcomeUnknown = errors.New("the write may have been stored")
 
 // Unavailable is the error for a database (or other dependency) that does not answer; cause is
 // kept for the logs.

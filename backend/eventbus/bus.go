@@ -117,6 +117,9 @@ func New(cfg Config) (*Bus, error) {
 	}
 	// Names the listener in pg_stat_activity, so that an operator (or a test) can find it.
 	connCfg.RuntimeParams["application_name"] = b.ApplicationName()
+	// pgx speaks UTF-8 only: a database in another encoding (SQL_ASCII) would start the
+	// session in its own (as the store's connections ask too).
+	connCfg.RuntimeParams["client_encoding"] = "UTF8"
 	return b, nil
 }
 

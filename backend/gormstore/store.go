@@ -7,11 +7,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -22,6 +25,12 @@ import (
 
 // DefaultSQLitePath is the database file used when no DATABASE_URL is given.
 const DefaultSQLitePath = "chirp.db"
+
+// clientEncoding is asked for on every PostgreSQL connection, whatever the database's own
+// encoding: pgx speaks UTF-8 only, and a session in another encoding (a database created
+// with ENCODING 'SQL_ASCII' starts its sessions in it) fails the statements pgx sends
+// without parameters. A SQL_ASCII database stores the UTF-8 bytes as they are.
+const clientEncoding = "UTF8"
 
 // Advisory lock keys (PostgreSQL), arbitrary but fixed: every process must use the same ones.
 const (
@@ -126,8 +135,9 @@ type CommitObserver interface {
 	// Committed reports a committed batch: its tweets, in id order. Ids are taken in commit
 	// order (the create lock), so every id below the batch's first is committed or never will be.
 	Committed(created []chirp.Tweet)
-	// Unsure reports a batch that failed: it may have committed all the same (a connection lost
-	// during COMMIT), so what the observer holds may lack it.
+	// Unsure reports a batch whose COMMIT failed: it may have committed all the same (a
+	// connection lost during COMMIT), so what the observer holds may lack it. A batch that
+	// failed before its COMMIT stored nothing, and is not reported.
 	Unsure()
 }
 
@@ -175,7 +185,14 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		s.postgres = true
-		dialector = postgres.Open(databaseURL)
+		dialector = postgres.New(postgres.Config{DSN: databaseURL, OptionOpenDB: []stdlib.OptionOpenDB{
+			stdlib.OptionBeforeConnect(func(_ context.Context, cfg *pgx.ConnConfig) error {
+				// cfg is a shallow copy for this connection: its map is every connection's.
+				cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
+				cfg.RuntimeParams["client_encoding"] = clientEncoding
+				return nil
+			}),
+		}})
 	default:
 		path, err := SQLitePath(databaseURL)
 		if err != nil {
@@ -274,7 +291,8 @@ const sqliteRetryPause = 5 * time.Millisecond
 
 // transaction runs fn in a transaction and commits it. The transaction, its commit included,
 // lives within txCtx; beginning it (on SQLite, waiting for the write lock) and fn's statements
-// are bounded by ctx, which ends no later.
+// are bounded by ctx, which ends no later. A failure of the COMMIT itself is marked
+// chirp.ErrOutcomeUnknown; any other failure stored nothing.
 func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) error) error {
 	tx, err := s.begin(txCtx, ctx)
 	if err != nil {
@@ -287,10 +305,41 @@ func (s *Store) transaction(txCtx, ctx context.Context, fn func(tx *gorm.DB) err
 		}
 	}()
 	if err := fn(tx.WithContext(ctx)); err != nil {
-		return err
+		return rolledBack(txCtx, err)
 	}
 	finished = true
-	return tx.Commit().Error
+	err = tx.Commit().Error
+	//nolint:errorlint // database/sql's own answers, returned as they are, before any COMMIT is sent
+	if err == nil || err == context.Canceled || err == context.DeadlineExceeded || err == sql.ErrTxDone {
+		// database/sql refuses to commit a transaction whose context has ended, and rolls it
+		// back: nothing was stored.
+		return rolledBack(txCtx, err)
+	}
+	// The COMMIT went out: it may have reached the server before the connection or the
+	// context failed, and no one can tell whether it took.
+	return fmt.Errorf("%w: %w", chirp.ErrOutcomeUnknown, err)
+}
+
+// commitContext is what an edit's or a delete's transaction lives in: the request's deadline
+// without its cancellation. A client that goes away stops the statements (they run in the
+// request's context) but never cuts off a COMMIT under way, whose outcome no one could then
+// know (the window would have to stand aside); a deadline still does.
+func commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	detached := context.WithoutCancel(ctx)
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(detached, deadline)
+	}
+	return context.WithCancel(detached)
+}
+
+// rolledBack names the reason when database/sql rolled a transaction back because its context
+// ended (it then answers sql.ErrTxDone to what comes next), so that the failure is classified
+// by that context: a deadline, or a client that went away.
+func rolledBack(txCtx context.Context, err error) error {
+	if errors.Is(err, sql.ErrTxDone) && txCtx.Err() != nil {
+		return fmt.Errorf("%w (%w)", context.Cause(txCtx), err)
+	}
+	return err
 }
 
 // begin starts a transaction. On SQLite it is BEGIN IMMEDIATE, which waits for another
@@ -611,9 +660,9 @@ func (s *Store) commitCreates(batch []*createRequest) {
 		return
 	}
 	if s.observer != nil && len(p.rows) > 0 {
-		if err != nil {
+		if errors.Is(err, chirp.ErrOutcomeUnknown) {
 			s.observer.Unsure()
-		} else {
+		} else if err == nil {
 			created := make([]chirp.Tweet, len(p.rows))
 			for i, r := range p.rows {
 				created[i] = r.tweet()
@@ -894,7 +943,9 @@ func (s *Store) UpdateTweet(ctx context.Context, id int64, e chirp.Edit) (chirp.
 	}
 	defer release()
 	var updated chirp.Tweet
-	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
+	txCtx, cancel := commitContext(ctx)
+	defer cancel()
+	err = s.transaction(txCtx, ctx, func(tx *gorm.DB) error {
 		read := tx.Select(publicColumns).Where("id = ?", id).Limit(1)
 		if s.postgres {
 			read = read.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
@@ -939,7 +990,9 @@ func (s *Store) DeleteTweet(ctx context.Context, id int64) error {
 	// A transaction even for one statement: on SQLite that is how a write waits for another
 	// process's writer within the request's deadline (begin).
 	var deleted int64
-	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
+	txCtx, cancel := commitContext(ctx)
+	defer cancel()
+	err = s.transaction(txCtx, ctx, func(tx *gorm.DB) error {
 		res := tx.Where("id = ?", id).Delete(&tweetRow{})
 		if res.Error != nil {
 			return res.Error

@@ -48,12 +48,21 @@ func (s *sink) Resync() {
 	s.next.Resync()
 }
 
-// heardCreated reads, up to lastID (another process's batch), what the window lacks.
+// heardCreated reads, up to lastID (another process's batch), what the window lacks. A
+// failure sets the window aside: it would not hear of those tweets again.
 func (w *Window) heardCreated(lastID int64) {
 	w.fill.Lock()
 	defer w.fill.Unlock()
-	if w.isValid() && lastID > w.top {
-		w.catchUp(lastID)
+	w.mu.RLock()
+	behind := w.valid && lastID > w.top
+	w.mu.RUnlock()
+	if !behind {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	if err := w.catchUp(ctx, lastID); err != nil {
+		w.invalidate()
 	}
 }
 

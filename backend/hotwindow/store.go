@@ -2,6 +2,7 @@ package hotwindow
 
 import (
 	"context"
+	"errors"
 
 	"github.com/chirp-social/chirp/backend"
 )
@@ -39,22 +40,19 @@ func (s *store) DeleteTweet(ctx context.Context, id int64) error {
 
 // wrote brings the window in line with an edit or delete of tweet id that returned err, before
 // the request is answered (and the change announced): apply on success; a tweet the database
-// says is not there leaves the window too; a failure whose outcome is unknown (the database
-// went away, maybe after COMMIT) makes the window reload.
+// says is not there leaves the window too; a failure whose outcome is unknown (the COMMIT was
+// under way when the database went away, chirp.ErrOutcomeUnknown) makes the window reload.
+// Any other failure stored nothing (a client that hung up, a database that did not answer
+// before the COMMIT, an edit refused), so the window stays as it is.
 func (w *Window) wrote(id int64, err error, apply func()) {
 	w.fill.Lock()
 	defer w.fill.Unlock()
-	switch chirp.ErrorCode(err) {
-	case "":
-		if err == nil {
-			apply()
-		} else {
-			w.invalidate()
-		}
-	case chirp.CodeNotFound:
+	switch {
+	case err == nil:
+		apply()
+	case chirp.ErrorCode(err) == chirp.CodeNotFound:
 		w.deleted(id)
-	case chirp.CodeUnavailable, chirp.CodeInternal:
+	case errors.Is(err, chirp.ErrOutcomeUnknown):
 		w.invalidate()
 	}
-	// Other codes (invalid, forbidden, …) changed nothing.
 }

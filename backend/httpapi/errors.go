@@ -26,7 +26,12 @@ var statusOf = map[chirp.Code]int{
 	chirp.CodeRateLimited:          http.StatusTooManyRequests,
 	chirp.CodeInternal:             http.StatusInternalServerError,
 	chirp.CodeUnavailable:          http.StatusServiceUnavailable,
+	chirp.CodeClientClosed:         StatusClientClosed,
 }
+
+// StatusClientClosed is the status the access log and the metrics give a request whose client
+// went away before its answer was ready (nginx's 499): nothing is answered to it.
+const StatusClientClosed = 499
 
 type errorBody struct {
 	Error errorJSON `json:"error"`
@@ -51,6 +56,13 @@ type errorWriter struct {
 // are logged with the request id and answered with a generic message: a client never sees a
 // driver error, SQL or a stack trace.
 func (w errorWriter) write(c *gin.Context, err error) {
+	if clientClosed(c, err) {
+		// No one is left to answer, and the database did nothing wrong: neither the outage
+		// log nor a 503 should hear of it.
+		c.Abort()
+		c.Status(StatusClientClosed)
+		return
+	}
 	var e *chirp.Error
 	if !errors.As(err, &e) {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -90,6 +102,17 @@ func (w errorWriter) write(c *gin.Context, err error) {
 	}
 	c.Abort()
 	c.PureJSON(status, body)
+}
+
+// clientClosed reports whether err is what became of a request whose client went away: net/http
+// cancels a request's context when its connection closes, while REQUEST_TIMEOUT ends it with
+// a deadline (DeadlineExceeded), which is a database too slow to answer in time. An answer
+// decided on its own (a 404, a 422) is still the answer, even to a client gone.
+func clientClosed(c *gin.Context, err error) bool {
+	if !errors.Is(c.Request.Context().Err(), context.Canceled) {
+		return false
+	}
+	return errors.Is(err, context.Canceled) || chirp.ErrorCode(err) == chirp.CodeUnavailable
 }
 
 // notReady answers /readyz with 503 for a part other than the database (the event bus): that

@@ -59,6 +59,8 @@ func accessLog(log *slog.Logger) gin.HandlerFunc {
 		status := c.Writer.Status()
 		level := slog.LevelInfo
 		switch {
+		case status == StatusClientClosed:
+			level = slog.LevelDebug // the client left: nothing went wrong here
 		case status == http.StatusServiceUnavailable:
 			level = slog.LevelWarn // a dependency is away: the outage log says why, once
 		case status >= 500:

@@ -303,10 +303,12 @@ func RegisterConnections(reg prometheus.Registerer, c ConnCounts) {
 }
 
 // WindowStats is what the hot window of newest tweets reports, read at each scrape: the reads
-// it answered from memory (hits) and those it passed to the store (misses).
+// it answered from memory (hits) and those it passed to the store (misses), and its loads from
+// the database (the first, and one each time it stood aside).
 type WindowStats interface {
 	Hits() uint64
 	Misses() uint64
+	Reloads() uint64
 }
 
 // RegisterWindow registers the hot window's counts, read at each scrape.
@@ -318,5 +320,8 @@ func RegisterWindow(reg prometheus.Registerer, w WindowStats) {
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_hot_window_misses_total",
 			Help: "Reads the hot window passed to the database."},
 			func() float64 { return float64(w.Misses()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_hot_window_reloads_total",
+			Help: "Loads of the hot window from the database: at start, and after each time it stood aside."},
+			func() float64 { return float64(w.Reloads()) }),
 	)
 }

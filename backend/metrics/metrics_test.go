@@ -220,14 +220,15 @@ chirp_connections_open 12
 	}
 }
 
-type fakeWindow struct{ hits, misses uint64 }
+type fakeWindow struct{ hits, misses, reloads uint64 }
 
-func (w fakeWindow) Hits() uint64   { return w.hits }
-func (w fakeWindow) Misses() uint64 { return w.misses }
+func (w fakeWindow) Hits() uint64    { return w.hits }
+func (w fakeWindow) Misses() uint64  { return w.misses }
+func (w fakeWindow) Reloads() uint64 { return w.reloads }
 
 func TestWindow(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	metrics.RegisterWindow(reg, fakeWindow{hits: 9, misses: 1})
+	metrics.RegisterWindow(reg, fakeWindow{hits: 9, misses: 1, reloads: 2})
 	want := `
 # HELP chirp_hot_window_hits_total Reads the hot window answered from memory.
 # TYPE chirp_hot_window_hits_total counter
@@ -235,6 +236,9 @@ chirp_hot_window_hits_total 9
 # HELP chirp_hot_window_misses_total Reads the hot window passed to the database.
 # TYPE chirp_hot_window_misses_total counter
 chirp_hot_window_misses_total 1
+# HELP chirp_hot_window_reloads_total Loads of the hot window from the database: at start, and after each time it stood aside.
+# TYPE chirp_hot_window_reloads_total counter
+chirp_hot_window_reloads_total 2
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 		t.Fatal(err)

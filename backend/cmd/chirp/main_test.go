@@ -489,3 +489,30 @@ func TestWriteLimitDefaults(t *testing.T) {
 		t.Fatalf("want the limits logged once at start:\n%s", logs)
 	}
 }
+
+// TestEveryDatabaseEncodingStartsAgain runs Chirp twice on a PostgreSQL database of each
+// encoding: the second start finds the schema the first made, and the text the first stored
+// comes back as it was sent. A database created with ENCODING 'SQL_ASCII' once started once,
+// then never again ("simple protocol queries must be run with client_encoding=UTF8").
+func TestEveryDatabaseEncodingStartsAgain(t *testing.T) {
+	for _, encoding := range []string{"UTF8", "SQL_ASCII"} {
+		t.Run(encoding, func(t *testing.T) {
+			url := testdb.PostgresURLEncoded(t, encoding)
+			const text = "héllo wörld 🐦 ✓"
+			p := start(t, map[string]string{"DATABASE_URL": url, "EVENT_BUS": "postgres"})
+			if resp := post(t, p.base, text); resp.StatusCode != http.StatusCreated {
+				t.Fatalf("create on the first start: %d", resp.StatusCode)
+			}
+			if err := p.stop(t); err != nil {
+				t.Fatalf("first start stopped with %v", err)
+			}
+			p = start(t, map[string]string{"DATABASE_URL": url, "EVENT_BUS": "postgres"})
+			if got := fetch(t, p.base+"/api/tweets/1", ""); !strings.Contains(got, `"content":"`+text+`"`) {
+				t.Fatalf("after the second start: %s", got)
+			}
+			if resp := post(t, p.base, text); resp.StatusCode != http.StatusCreated {
+				t.Fatalf("create on the second start: %d", resp.StatusCode)
+			}
+		})
+	}
+}

@@ -46,11 +46,23 @@ func SQLiteURL(t testing.TB) string {
 // returns its URL.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
+	return PostgresURLEncoded(t, "")
+}
+
+// PostgresURLEncoded is PostgresURL for a database in the server encoding named (SQL_ASCII,
+// UTF8, …), or in the server's default for "".
+func PostgresURLEncoded(t testing.TB, encoding string) string {
+	t.Helper()
 	admin := adminDB(t)
 	name := "chirp_test_" + randomHex(t, 8)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	create := "CREATE DATABASE " + name
+	if encoding != "" {
+		// template1 may hold another encoding's text: only template0 can be copied to any.
+		create += " ENCODING '" + encoding + "' TEMPLATE template0"
+	}
+	if _, err := admin.ExecContext(ctx, create); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
