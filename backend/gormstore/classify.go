@@ -4,8 +4,13 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net"
+	"os"
+	"path/filepath"
+	"strconv"
 
 	sqlite "github.com/glebarez/go-sqlite"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -85,4 +90,38 @@ func unavailableSQLiteCode(code int) bool {
 func sqliteBusy(err error) bool {
 	var sqliteErr *sqlite.Error
 	return errors.As(err, &sqliteErr) && sqliteErr.Code()&0xff == sqlite3.SQLITE_BUSY
+}
+
+// startError says once, in an operator's words, why the database could not be opened at
+// start: pgx repeats the address in every attempt's error (one attempt with TLS and one
+// without under sslmode=prefer, each "addr (host): dial error: dial tcp addr: …"), and SQLite
+// answers a file in a folder that does not exist with "out of memory (14)".
+func startError(err error, sqlitePath string) error {
+	var connect *pgconn.ConnectError
+	if errors.As(err, &connect) {
+		var cause error = errors.Unwrap(connect)
+		var server *pgconn.PgError
+		var lookup *net.DNSError
+		var dial *net.OpError
+		switch {
+		case errors.As(err, &server):
+			cause = server
+		case errors.As(err, &lookup):
+			cause = lookup
+		case errors.As(err, &dial):
+			cause = dial.Err
+		}
+		c := connect.Config
+		return fmt.Errorf("cannot connect to PostgreSQL at %s as user %q, database %q: %w",
+			net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port))), c.User, c.Database, cause)
+	}
+	if sqlitePath != "" {
+		dir := filepath.Dir(sqlitePath)
+		if info, statErr := os.Stat(dir); errors.Is(statErr, fs.ErrNotExist) {
+			return fmt.Errorf("the folder %s does not exist: create it, or name a file in another folder", dir)
+		} else if statErr == nil && !info.IsDir() {
+			return fmt.Errorf("%s is not a folder: name a file in a folder", dir)
+		}
+	}
+	return err
 }

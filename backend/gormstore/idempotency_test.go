@@ -63,7 +63,7 @@ func TestCreateOnce(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		s := openStore(t, url)
 		ctx := context.Background()
-		const key = "key-0123456789abcdef"
+		const key = "key-9b2f4c1e7a3d4e8b-q7Zx2Lm9"
 		first := mustCreateOnce(t, s, key, "alice", "hello")
 		if first.Replayed || first.EditToken == "" || first.Tweet.ID == 0 {
 			t.Fatalf("first create: %+v", first)
@@ -87,7 +87,7 @@ func TestCreateOnce(t *testing.T) {
 			keyReused(t, err)
 		})
 		t.Run("KeysAreCaseSensitive", func(t *testing.T) {
-			other := mustCreateOnce(t, s, "KEY-0123456789ABCDEF", "alice", "hello")
+			other := mustCreateOnce(t, s, "KEY-9B2F4C1E7A3D4E8B-q7Zx2Lm9", "alice", "hello")
 			if other.Replayed || other.Tweet.ID == first.Tweet.ID {
 				t.Fatalf("another key replayed: %+v", other)
 			}
@@ -122,7 +122,7 @@ func TestCreateOnceConcurrently(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		stores := []*gormstore.Store{openStore(t, url), openStore(t, url)}
 		const n = 20
-		const key = "concurrent-key-0001"
+		const key = "concurrent-key-0001-q7Zx2Lm9"
 		start := make(chan struct{})
 		answers := make([]chirp.Created, n)
 		errs := make([]error, n)
@@ -163,16 +163,16 @@ func TestCreateOnceConcurrently(t *testing.T) {
 func TestOneKeyTwiceInOneBatch(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		s := openStore(t, url)
-		stored := mustCreateOnce(t, s, "stored-key-000001", "alice", "stored before")
+		stored := mustCreateOnce(t, s, "stored-key-000001-q7Zx2Lm9", "alice", "stored before")
 		creates := []gormstore.BatchCreate{
 			{Draft: draft(t, "a", "plain 1"), Token: "t0"},
-			{Draft: draft(t, "a", "keyed"), Token: "t1", Key: "batch-key-0000001"},
-			{Draft: draft(t, "a", "keyed"), Token: "t2", Key: "batch-key-0000001"},
-			{Draft: draft(t, "a", "other body"), Token: "t3", Key: "batch-key-0000001"},
+			{Draft: draft(t, "a", "keyed"), Token: "t1", Key: "batch-key-0000001-q7Zx2Lm9"},
+			{Draft: draft(t, "a", "keyed"), Token: "t2", Key: "batch-key-0000001-q7Zx2Lm9"},
+			{Draft: draft(t, "a", "other body"), Token: "t3", Key: "batch-key-0000001-q7Zx2Lm9"},
 			{Draft: draft(t, "a", "plain 2"), Token: "t4"},
-			{Draft: draft(t, "alice", "stored before"), Token: "t5", Key: "stored-key-000001"},
-			{Draft: draft(t, "alice", "not what was stored"), Token: "t6", Key: "stored-key-000001"},
-			{Draft: draft(t, "a", "second key"), Token: "t7", Key: "batch-key-0000002"},
+			{Draft: draft(t, "alice", "stored before"), Token: "t5", Key: "stored-key-000001-q7Zx2Lm9"},
+			{Draft: draft(t, "alice", "not what was stored"), Token: "t6", Key: "stored-key-000001-q7Zx2Lm9"},
+			{Draft: draft(t, "a", "second key"), Token: "t7", Key: "batch-key-0000002-q7Zx2Lm9"},
 		}
 		got, errs := gormstore.CommitBatch(s, creates)
 		for _, i := range []int{0, 1, 2, 4, 5, 7} {
@@ -207,12 +207,12 @@ func TestOneKeyTwiceInOneBatch(t *testing.T) {
 func TestKeysSurviveReopen(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		s := openStore(t, url)
-		first := mustCreateOnce(t, s, "reopen-key-000001", "alice", "hello")
+		first := mustCreateOnce(t, s, "reopen-key-000001-q7Zx2Lm9", "alice", "hello")
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
 		s = openStore(t, url)
-		again := mustCreateOnce(t, s, "reopen-key-000001", "alice", "hello")
+		again := mustCreateOnce(t, s, "reopen-key-000001-q7Zx2Lm9", "alice", "hello")
 		if !again.Replayed || again.Tweet != first.Tweet || again.EditToken != first.EditToken {
 			t.Fatalf("after reopening: %+v, want %+v", again, first)
 		}
@@ -249,32 +249,32 @@ func TestExpiredKeys(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		s := openStore(t, url)
 		t.Run("PurgeRemovesExpiredOnly", func(t *testing.T) {
-			mustCreateOnce(t, s, "expired-key-00001", "a", "old")
-			mustCreateOnce(t, s, "nearly-expired-01", "a", "nearly old")
-			mustCreateOnce(t, s, "fresh-key-0000001", "a", "new")
-			age(t, s, "expired-key-00001", chirp.IdempotencyWindow+time.Minute)
-			age(t, s, "nearly-expired-01", chirp.IdempotencyWindow-time.Minute)
+			mustCreateOnce(t, s, "expired-key-00001-q7Zx2Lm9", "a", "old")
+			mustCreateOnce(t, s, "nearly-expired-01-q7Zx2Lm9", "a", "nearly old")
+			mustCreateOnce(t, s, "fresh-key-0000001-q7Zx2Lm9", "a", "new")
+			age(t, s, "expired-key-00001-q7Zx2Lm9", chirp.IdempotencyWindow+time.Minute)
+			age(t, s, "nearly-expired-01-q7Zx2Lm9", chirp.IdempotencyWindow-time.Minute)
 			if full, err := gormstore.PurgeExpired(s, time.Now()); err != nil || full {
 				t.Fatalf("purge: full %v, %v", full, err)
 			}
 			got := keysStored(t, s)
-			if got["expired-key-00001"] || !got["nearly-expired-01"] || !got["fresh-key-0000001"] {
+			if got["expired-key-00001-q7Zx2Lm9"] || !got["nearly-expired-01-q7Zx2Lm9"] || !got["fresh-key-0000001-q7Zx2Lm9"] {
 				t.Fatalf("after the purge: %v", got)
 			}
 			// A purged key is a new key.
-			c := mustCreateOnce(t, s, "expired-key-00001", "a", "another tweet")
+			c := mustCreateOnce(t, s, "expired-key-00001-q7Zx2Lm9", "a", "another tweet")
 			if c.Replayed {
 				t.Fatalf("a purged key replayed: %+v", c)
 			}
 		})
 		t.Run("ExpiredKeyNotPurgedYetIsNew", func(t *testing.T) {
-			first := mustCreateOnce(t, s, "lingering-key-001", "a", "old")
-			age(t, s, "lingering-key-001", chirp.IdempotencyWindow)
-			c := mustCreateOnce(t, s, "lingering-key-001", "a", "old")
+			first := mustCreateOnce(t, s, "lingering-key-001-q7Zx2Lm9", "a", "old")
+			age(t, s, "lingering-key-001-q7Zx2Lm9", chirp.IdempotencyWindow)
+			c := mustCreateOnce(t, s, "lingering-key-001-q7Zx2Lm9", "a", "old")
 			if c.Replayed || c.Tweet.ID == first.Tweet.ID {
 				t.Fatalf("an expired key replayed: %+v", c)
 			}
-			again := mustCreateOnce(t, s, "lingering-key-001", "a", "old")
+			again := mustCreateOnce(t, s, "lingering-key-001-q7Zx2Lm9", "a", "old")
 			if !again.Replayed || again.Tweet != c.Tweet {
 				t.Fatalf("the key given anew does not replay: %+v, want %+v", again, c)
 			}
@@ -345,7 +345,7 @@ func checkKeyInFlight(t *testing.T, url string, otherProcess, firstFails bool) {
 	if otherProcess {
 		other = openStore(t, url)
 	}
-	key := chirp.IdempotencyKey(fmt.Sprintf("in-flight-key-%v-%v", otherProcess, firstFails))
+	key := chirp.IdempotencyKey(fmt.Sprintf("in-flight-key-%v-%v-q7Zx2Lm9", otherProcess, firstFails))
 	before := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}))
 	held, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -403,17 +403,17 @@ func TestWriterPurgesExpiredKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		mustCreateOnce(t, s, "writer-purge-old1", "a", "old")
-		mustCreateOnce(t, s, "writer-purge-new1", "a", "new")
-		age(t, s, "writer-purge-old1", chirp.IdempotencyWindow+time.Second)
+		mustCreateOnce(t, s, "writer-purge-old1-q7Zx2Lm9", "a", "old")
+		mustCreateOnce(t, s, "writer-purge-new1-q7Zx2Lm9", "a", "new")
+		age(t, s, "writer-purge-old1-q7Zx2Lm9", chirp.IdempotencyWindow+time.Second)
 		deadline := time.Now().Add(5 * time.Second)
-		for keysStored(t, s)["writer-purge-old1"] {
+		for keysStored(t, s)["writer-purge-old1-q7Zx2Lm9"] {
 			if time.Now().After(deadline) {
 				t.Fatal("the expired key is still there after 5 s")
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		if !keysStored(t, s)["writer-purge-new1"] {
+		if !keysStored(t, s)["writer-purge-new1-q7Zx2Lm9"] {
 			t.Fatal("the writer purged a key that had not expired")
 		}
 	})

@@ -201,7 +201,7 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 		s.writeSlot = make(chan struct{}, 1)
 		sqlitePool, err = openSQLite(ctx, path)
 		if err != nil {
-			return nil, fmt.Errorf("open database: %w", classify(err))
+			return nil, fmt.Errorf("open database: %w", startError(classify(err), path))
 		}
 		dialector = sqlite.Dialector{Conn: sqlitePool}
 		if s.notifier != nil {
@@ -219,7 +219,7 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 		if sqlitePool != nil {
 			sqlitePool.Close()
 		}
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, fmt.Errorf("open database: %w", startError(err, ""))
 	}
 	s.db = db
 	sqlDB, err := db.DB()

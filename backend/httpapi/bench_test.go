@@ -111,7 +111,7 @@ func benchCreate(b *testing.B, withKey bool) {
 				req := httptest.NewRequest("POST", "/api/tweets", strings.NewReader(`{"author":"bench","content":"a benchmark tweet"}`))
 				req.Header.Set("Content-Type", "application/json")
 				if withKey {
-					req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-key-%016d", n.Add(1)))
+					req.Header.Set("Idempotency-Key", fmt.Sprintf("bench-key-%d-q7Zx2Lm9Kp3Wd8Rt", n.Add(1)))
 				}
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, req)

@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"fmt"
 	"net/http"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -12,7 +14,7 @@ import (
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 )
 
-const key = "0123456789abcdef0123456789abcdef"
+const key = "9b2f4c1e-7a3d-4e8b-b5c6-0d1e2f3a4b5c"
 
 func TestIdempotencyKeyRefused(t *testing.T) {
 	s := newServer(t, testdb.SQLiteURL(t), httpapi.Config{})
@@ -23,12 +25,18 @@ func TestIdempotencyKeyRefused(t *testing.T) {
 		want   string // in the message
 	}{
 		{"Empty", []string{""}, "has 0 bytes"},
-		{"TooShort", []string{"0123456789abcde"}, "has 15 bytes"},
-		{"TooLong", []string{strings.Repeat("k", 256)}, "has 256 bytes"},
-		{"Space", []string{"0123456789 abcdef"}, `byte 11 is ' '`},
-		{"Slash", []string{"0123456789/abcdef"}, `byte 11 is '/'`},
-		{"Control", []string{"0123456789\tabcdef"}, `byte 11 is '\\t'`},
-		{"NotASCII", []string{"0123456789abcdéf"}, "byte 15 is not ASCII"},
+		{"TooLong", []string{strings.Repeat("k3J9x_Qa", 32)}, "has 256 bytes"},
+		{"Space", []string{"q3ZkP_0xR 7mWb2LtYc9Aw"}, `byte 10 is ' '`},
+		{"Slash", []string{"q3ZkP_0xR/7mWb2LtYc9Aw"}, `byte 10 is '/'`},
+		{"Control", []string{"q3ZkP_0xR\t7mWb2LtYc9Aw"}, `byte 10 is '\\t'`},
+		{"NotASCII", []string{"q3ZkP_0xRé7mWb2LtYc9Aw"}, "byte 10 is not ASCII"},
+		{"Short", []string{"5f0c2a7e9d8b4c1a"}, "carries at most 64 bits"},
+		{"Zeros", []string{"0000000000000000"}, "carries at most 53 bits"},
+		{"Dots", []string{"................"}, "carries at most 96 bits"},
+		{"OneCharacter", []string{strings.Repeat("f", 32)}, "only 1 different character"},
+		{"Run", []string{"0123456789abcdef0123456789abcdef"}, `the run \"0123456789\"`},
+		{"RepeatedBlock", []string{"k3J9x_k3J9x_k3J9x_k3J9x_"}, `repeats the block \"k3J9x_\"`},
+		{"DocsExample", []string{docsExampleKey(t)}, "byte 1 is '<'"},
 		{"Twice", []string{key, key}, "given 2 times"},
 	}
 	for _, tt := range tests {
@@ -49,14 +57,13 @@ func TestIdempotencyKeyRefused(t *testing.T) {
 	if r := s.do("POST", "/api/tweets", jsonType, `{}`, "Idempotency-Key", "short"); r.status != http.StatusBadRequest {
 		t.Fatalf("a bad key with a bad body: %d %s", r.status, r.body)
 	}
-	for _, n := range []int{16, 255} {
-		k := strings.Repeat("aZ0-_.:", 40)[:n]
+	for _, k := range []string{key, "q3ZkP_0xR-7mWb2LtYc9Aw", strings.Repeat("k3J9x_Qa", 32)[:254] + "Z"} {
 		if r := s.do("POST", "/api/tweets", jsonType, body, "Idempotency-Key", k); r.status != http.StatusCreated {
-			t.Fatalf("a key of %d characters: %d %s", n, r.status, r.body)
+			t.Fatalf("the key %q: %d %s", k, r.status, r.body)
 		}
 	}
-	if n := len(s.events.list()); n != 2 {
-		t.Fatalf("%d tweets announced, want 2 (only the good keys)", n)
+	if n := len(s.events.list()); n != 3 {
+		t.Fatalf("%d tweets announced, want 3 (only the good keys)", n)
 	}
 }
 
@@ -102,7 +109,7 @@ func TestIdempotentCreate(t *testing.T) {
 			t.Fatalf("announced %v", got)
 		}
 		t.Run("RefusedBodyDoesNotTakeTheKey", func(t *testing.T) {
-			const other = "another-key-0123456789"
+			const other = "another-key-9b2f4c1e7a3d"
 			r := s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"   "}`, "Idempotency-Key", other)
 			if r.status != http.StatusUnprocessableEntity || r.fields(t)["content"] == "" {
 				t.Fatalf("%d %s", r.status, r.body)
@@ -156,4 +163,19 @@ func TestIdempotentConcurrentPosts(t *testing.T) {
 			t.Fatalf("%d tweets listed, want 1", len(listed))
 		}
 	})
+}
+
+// docsExampleKey is the key of docs/API.md's curl example: whoever runs it as it stands must
+// be refused, or everyone who does would share one tweet and its edit token.
+func docsExampleKey(t *testing.T) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../docs/API.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`-H '?Idempotency-Key: ([^'\n]*)'?`).FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/API.md has no curl example with an Idempotency-Key")
+	}
+	return string(m[1])
 }

@@ -113,7 +113,7 @@ func New(cfg Config) http.Handler {
 		errs.write(c, chirp.Errorf(chirp.CodeMethodNotAllowed, "%s is not allowed on %s", c.Request.Method, c.Request.URL.Path))
 	})
 
-	r.GET("/healthz", func(c *gin.Context) {
+	health := func(c *gin.Context) {
 		body := gin.H{"status": "ok"}
 		if cfg.Connections != nil {
 			body["connections"] = cfg.Connections()
@@ -122,8 +122,8 @@ func New(cfg Config) http.Handler {
 			body["sessions"] = cfg.Sessions()
 		}
 		c.PureJSON(http.StatusOK, body)
-	})
-	r.GET("/readyz", func(c *gin.Context) {
+	}
+	ready := func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 		defer cancel()
 		if err := cfg.Store.Ping(ctx); err != nil {
@@ -142,7 +142,9 @@ func New(cfg Config) http.Handler {
 			body["sockets_full"] = cfg.SocketsFull()
 		}
 		c.PureJSON(http.StatusOK, body)
-	})
+	}
+	getAndHead(r, "/healthz", health)
+	getAndHead(r, "/readyz", ready)
 
 	if cfg.Realtime != nil {
 		// One catch-all route: a separate /socket.io/socket.io.js route beside it would make
@@ -156,13 +158,19 @@ func New(cfg Config) http.Handler {
 	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, errs: errs}
 	api := r.Group("/api")
 	spec := specHandler()
-	api.GET("/openapi.json", spec)
-	api.HEAD("/openapi.json", spec)
-	api.GET("/tweets", t.handle(t.list))
-	api.GET("/tweets/:id", t.handle(t.get))
+	getAndHead(api, "/openapi.json", spec)
+	getAndHead(api, "/tweets", t.handle(t.list))
+	getAndHead(api, "/tweets/:id", t.handle(t.get))
 	writes := limitWrites(cfg.WriteLimit, cfg.Bites, errs)
 	api.POST("/tweets", writes, t.handle(t.create))
 	api.PATCH("/tweets/:id", writes, t.handle(t.update))
 	api.DELETE("/tweets/:id", writes, t.handle(t.delete))
 	return r
+}
+
+// getAndHead routes GET and HEAD of path to the same handlers: a HEAD answers as the GET
+// would, and net/http drops the body it writes (keeping its Content-Length).
+func getAndHead(r gin.IRoutes, path string, handlers ...gin.HandlerFunc) {
+	r.GET(path, handlers...)
+	r.HEAD(path, handlers...)
 }

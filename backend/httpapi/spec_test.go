@@ -76,7 +76,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 		}
 		for _, path := range paths {
 			item := doc.Paths.Value(path)
-			if path == "/socket.io/socket.io.js" && route.Method != "GET" {
+			if path == "/socket.io/socket.io.js" && route.Method != "GET" && route.Method != "HEAD" {
 				continue // the script is GET (and HEAD) only; the rest are the endpoint's
 			}
 			if item == nil || item.GetOperation(route.Method) == nil {
@@ -86,5 +86,37 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 				t.Errorf("%s %s is routed but not in openapi.json", route.Method, path)
 			}
 		}
+	}
+}
+
+// HEAD of every GET route answers as GET would, without the body (RFC 9110): monitors and
+// link checkers use it, and a 405 or 404 there told them the route was broken. The document
+// lists each HEAD beside its GET. The polling endpoint is the exception: a HEAD there is not
+// a handshake (the library answers 400).
+func TestHeadAnswersAsGet(t *testing.T) {
+	doc, err := openapi3.NewLoader().LoadFromData(httpapi.OpenAPIDocument())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, item := range doc.Paths.Map() {
+		if item.Get != nil && item.Head == nil && path != "/socket.io/" {
+			t.Errorf("openapi.json has GET %s but not HEAD", path)
+		}
+	}
+	s := newServer(t, testdb.SQLiteURL(t), httpapi.Config{Realtime: okHandler()})
+	tw, _ := s.post("alice", "hello")
+	for _, path := range []string{"/healthz", "/readyz", "/api/openapi.json", "/api/tweets", "/api/tweets?limit=0",
+		"/api/tweets/" + itoa(tw.ID), "/api/tweets/999999", "/api/tweets/x"} {
+		t.Run(path, func(t *testing.T) {
+			get, head := s.do("GET", path, "", ""), s.do("HEAD", path, "", "")
+			if head.status != get.status || head.body != "" {
+				t.Fatalf("HEAD: %d, %d bytes; GET: %d", head.status, len(head.body), get.status)
+			}
+			for _, h := range []string{"Content-Type", "Cache-Control", "Content-Length"} {
+				if head.header.Get(h) != get.header.Get(h) {
+					t.Errorf("%s: HEAD %q, GET %q", h, head.header.Get(h), get.header.Get(h))
+				}
+			}
+		})
 	}
 }

@@ -545,8 +545,8 @@ func TestRoutingErrors(t *testing.T) {
 	}{
 		{"UnknownAPIRoute", "GET", "/api/nope", 404, "not_found", ""},
 		{"UnknownRoute", "GET", "/nope", 404, "not_found", ""},
-		{"PutCollection", "PUT", "/api/tweets", 405, "method_not_allowed", "GET, POST"},
-		{"PostItem", "POST", "/api/tweets/1", 405, "method_not_allowed", "GET, PATCH, DELETE"},
+		{"PutCollection", "PUT", "/api/tweets", 405, "method_not_allowed", "GET, HEAD, POST"},
+		{"PostItem", "POST", "/api/tweets/1", 405, "method_not_allowed", "GET, HEAD, PATCH, DELETE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,10 +23,12 @@ var clientScript []byte
 const ClientScriptPath = "/socket.io/socket.io.js"
 
 // clientFile serves the client script with an ETag (so browsers revalidate cheaply), no-cache
-// (so a new server's client is picked up at once) and gzip when asked.
+// (so a new server's client is picked up at once) and gzip when asked. The plain and the
+// gzipped file are two representations, each with its own strong ETag: one tag for both would
+// let a cache answer "not modified" with the bytes of the other.
 type clientFile struct {
-	plain, gzipped []byte
-	etag           string
+	plain, gzipped         []byte
+	plainETag, gzippedETag string
 }
 
 func newClientFile(script []byte) *clientFile {
@@ -35,7 +37,8 @@ func newClientFile(script []byte) *clientFile {
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // only fails for a bad level
 	zw.Write(script)
 	zw.Close()
-	return &clientFile{plain: script, gzipped: gz.Bytes(), etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	tag := hex.EncodeToString(sum[:16])
+	return &clientFile{plain: script, gzipped: gz.Bytes(), plainETag: `"` + tag + `"`, gzippedETag: `"` + tag + `-gzip"`}
 }
 
 func (f *clientFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -47,17 +50,20 @@ func (f *clientFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "application/javascript; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
-	h.Set("ETag", f.etag)
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if etagMatches(r.Header.Get("If-None-Match"), f.etag) {
+	body, etag := f.plain, f.plainETag
+	gzipped := acceptsGzip(r.Header.Get("Accept-Encoding"))
+	if gzipped {
+		body, etag = f.gzipped, f.gzippedETag
+	}
+	h.Set("ETag", etag)
+	if etagMatches(r.Header.Get("If-None-Match"), etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	body := f.plain
-	if acceptsGzip(r.Header.Get("Accept-Encoding")) {
+	if gzipped {
 		h.Set("Content-Encoding", "gzip")
-		body = f.gzipped
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	if r.Method == http.MethodHead {

@@ -18,9 +18,18 @@ type engineErrors struct {
 	r        *http.Request
 	replaced bool // the engine's text body is being dropped
 	answered bool // a status has been written
+	hijacked bool // gorilla has the connection: nothing may be written here any more
+	// earlyData: the client sent bytes after its upgrade request before any answer, which
+	// gorilla refuses by closing the connection it has just hijacked.
+	earlyData bool
 }
 
 func (w *engineErrors) WriteHeader(status int) {
+	if w.hijacked {
+		// The engine answers a failed upgrade with http.Error even when gorilla had taken the
+		// connection, and net/http logs each such write at WARN: a log any client could fill.
+		return
+	}
 	if w.answered {
 		// A second answer: gorilla refused a websocket handshake, and the engine answers it
 		// again with http.Error. The first stands.
@@ -44,7 +53,7 @@ func (w *engineErrors) WriteHeader(status int) {
 }
 
 func (w *engineErrors) Write(b []byte) (int, error) {
-	if w.replaced {
+	if w.replaced || w.hijacked {
 		return len(b), nil
 	}
 	w.answered = true
@@ -56,8 +65,17 @@ func (w *engineErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Hijack is what gorilla's upgrader asks for by type assertion.
 func (w *engineErrors) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return http.NewResponseController(w.ResponseWriter).Hijack()
+	c, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err == nil {
+		w.hijacked = true
+		w.earlyData = brw.Reader.Buffered() > 0
+	}
+	return c, brw, err
 }
+
+// sentEarlyData says the client sent data after its upgrade request without waiting for the
+// answer (gorilla refuses such an upgrade).
+func (w *engineErrors) sentEarlyData() bool { return w.earlyData }
 
 // Flush is for long-poll answers.
 func (w *engineErrors) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }

@@ -123,6 +123,11 @@ const (
 	RefuseTransportSwap = "wrong_transport" // a request for a session on the other transport (400)
 )
 
+// LimitEarlyData is the limit record (limitlog) of a websocket upgrade refused because its
+// client sent data before the server's answer: a client that does not speak the protocol, or
+// probes the server. A record like the other limits' bounds what any client can log.
+const LimitEarlyData = "websocket_early_data"
+
 // nopObserver is the Observer of a server nobody watches.
 type nopObserver struct{}
 
@@ -299,7 +304,9 @@ func New(cfg Config) (*Server, error) {
 		Transports: []transport.Transport{
 			&pollingTransport{maxQueued: pollingQueueSize, maxPostBytes: int64(cfg.MaxMessageBytes), log: s.log,
 				handshakeGrace: cfg.HandshakeGrace, pollGap: cfg.PingTimeout},
-			newWebsocketTransport(s.origins.allows, s.log, int64(cfg.MaxMessageBytes)),
+			newWebsocketTransport(s.origins.allows, s.log, int64(cfg.MaxMessageBytes), func(r *http.Request) {
+				s.limits.Bit(LimitEarlyData, clientaddr.Key(s.clients.Addr(r)))
+			}),
 		},
 		SessionIDGenerator: randomSessionIDs{},
 		// Called in the handshake request, once the session has its id and before the client
@@ -528,6 +535,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.observer.Refused(RefuseTransport)
 		writeError(w, http.StatusBadRequest, "bad_request", "transport=websocket needs a websocket upgrade request")
 		return
+	}
+	if q.Get("transport") == "polling" {
+		// The handshake carries the session id, and every poll the session's packets.
+		w.Header().Set("Cache-Control", "no-store")
 	}
 	if q.Get("transport") == "polling" && q.Get("j") != "" {
 		s.observer.Refused(RefuseJSONP)

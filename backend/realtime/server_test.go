@@ -82,6 +82,22 @@ func TestClientScriptHeaders(t *testing.T) {
 	if resp.Header.Get("Content-Encoding") != "gzip" || len(zipped) >= len(plain)/2 {
 		t.Fatalf("gzip: %v, %d bytes", resp.Header, len(zipped))
 	}
+	// Each encoding is its own representation with its own ETag: a cache that holds the
+	// plain file must not be told "not modified" for a request that would get gzip.
+	gzipTag := resp.Header.Get("ETag")
+	if gzipTag == "" || gzipTag == h.Get("ETag") {
+		t.Fatalf("gzip ETag %q, plain ETag %q", gzipTag, h.Get("ETag"))
+	}
+	if resp, _ := do(t, "GET", url, "Accept-Encoding", "gzip", "If-None-Match", h.Get("ETag")); resp.StatusCode != http.StatusOK ||
+		resp.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("gzip asked with the plain ETag: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, _ := do(t, "GET", url, "Accept-Encoding", "gzip", "If-None-Match", gzipTag); resp.StatusCode != http.StatusNotModified {
+		t.Fatalf("gzip revalidation: %d", resp.StatusCode)
+	}
+	if resp, _ := do(t, "GET", url, "If-None-Match", gzipTag); resp.StatusCode != http.StatusOK {
+		t.Fatalf("plain asked with the gzip ETag: %d", resp.StatusCode)
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(zipped))
 	if err != nil {
 		t.Fatal(err)
@@ -261,5 +277,24 @@ func TestRelaysAreLimitedAndCounted(t *testing.T) {
 	}
 	if n := s.RelaysDropped(); n > sent-1 {
 		t.Fatalf("%d of %d relays dropped: the first must be relayed", n, sent)
+	}
+}
+
+// Polling answers carry the session id (the handshake) and the session's packets: no cache,
+// shared or private, may keep one.
+func TestPollingAnswersAreNotStored(t *testing.T) {
+	ts := newServer(t)
+	resp, body := do(t, "GET", ts.URL+handshake)
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("handshake: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
+	}
+	sid := pollingHandshake(t, ts)
+	if resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", payload("2")); resp.StatusCode != 200 ||
+		resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("POST: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
+	}
+	resp, body = do(t, "GET", ts.URL+"/socket.io/?EIO=3&transport=polling&sid="+sid)
+	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("poll: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
 	}
 }

@@ -30,10 +30,12 @@ type websocketTransport struct {
 	log *slog.Logger
 	// maxMessage caps one message from the client; a larger one closes the socket (1009).
 	maxMessage int64
+	// earlyData is told of an upgrade refused because its client sent data before the answer.
+	earlyData func(*http.Request)
 }
 
-func newWebsocketTransport(checkOrigin func(*http.Request) bool, log *slog.Logger, maxMessage int64) *websocketTransport {
-	return &websocketTransport{log: log, maxMessage: maxMessage, upgrader: websocket.Upgrader{
+func newWebsocketTransport(checkOrigin func(*http.Request) bool, log *slog.Logger, maxMessage int64, earlyData func(*http.Request)) *websocketTransport {
+	return &websocketTransport{log: log, maxMessage: maxMessage, earlyData: earlyData, upgrader: websocket.Upgrader{
 		// Chirp's frames are a few bytes (pings, events); a larger message is read in parts.
 		ReadBufferSize:  512,
 		WriteBufferSize: 1024,
@@ -56,6 +58,9 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 	ws, err := t.upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		slot.release()
+		if e, ok := w.(interface{ sentEarlyData() bool }); ok && e.sentEarlyData() {
+			t.earlyData(r)
+		}
 		// gorilla has answered the request; the library must not write to it again.
 		return nil, websocket.HandshakeError{}
 	}

@@ -47,7 +47,7 @@ func FuzzWebsocketFrame(f *testing.F) {
 		err  error
 	}
 	reads := make(chan read, 1)
-	tr := newWebsocketTransport(func(*http.Request) bool { return true }, nil, DefaultMaxMessageBytes)
+	tr := newWebsocketTransport(func(*http.Request) bool { return true }, nil, DefaultMaxMessageBytes, func(*http.Request) {})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := tr.Accept(w, r)
 		if err != nil {

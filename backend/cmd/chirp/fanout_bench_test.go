@@ -22,7 +22,7 @@ import (
 // event at each of N websocket clients (raw Engine.IO 3, as socket.io-client 2.x speaks it),
 // through the whole program. It reports latency percentiles over every delivery and the
 // process's heap and stack growth and goroutines per connection while idle (the clients live
-// in this process too, one goroutine each, so those figures are upper bounds;
+// in this process too, two goroutines each: reader and pinger, so those figures are upper bounds;
 // ../shared/bench/compare-fanout.sh measures the server alone).
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
@@ -73,7 +73,9 @@ func fanout(b *testing.B, ps []*program, n int) {
 	total := n * len(ps)
 	received := make(chan delivery, total)
 	var conns []*websocket.Conn
+	stop := make(chan struct{}) // ends the clients' pings
 	defer func() {
+		close(stop)
 		for _, c := range conns {
 			c.Close()
 		}
@@ -86,11 +88,32 @@ func fanout(b *testing.B, ps []*program, n int) {
 				b.Fatalf("client %d: %v", i, err)
 			}
 			conns = append(conns, c)
+			var interval time.Duration
 			for _, want := range []string{"0", "40"} { // open, then namespace connect
-				if _, msg, err := c.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), want) {
+				_, msg, err := c.ReadMessage()
+				if err != nil || !strings.HasPrefix(string(msg), want) {
 					b.Fatalf("client %d handshake: %q %v", i, msg, err)
 				}
+				if want == "0" {
+					interval = pingInterval(b, msg[1:])
+				}
 			}
+			// The server drops a client PING_TIMEOUT after its last ping, so clients that
+			// never ping were all gone after ~420 rounds; ping as socket.io-client does.
+			go func() {
+				tick := time.NewTicker(interval)
+				defer tick.Stop()
+				for {
+					select {
+					case <-stop:
+						return
+					case <-tick.C:
+						if c.WriteMessage(websocket.TextMessage, []byte("2")) != nil {
+							return
+						}
+					}
+				}
+			}()
 			go func() {
 				for {
 					_, msg, err := c.ReadMessage()
@@ -162,6 +185,15 @@ func fanout(b *testing.B, ps []*program, n int) {
 	}
 	b.ReportMetric(perConn/1024, "KiB/conn")
 	b.ReportMetric(goroutinesPerConn, "goroutines/conn")
+}
+
+// pingInterval reads the interval from an Engine.IO open packet's JSON.
+func pingInterval(b *testing.B, open []byte) time.Duration {
+	var o struct{ PingInterval int }
+	if err := json.Unmarshal(open, &o); err != nil || o.PingInterval <= 0 {
+		b.Fatalf("open packet %q: %v", open, err)
+	}
+	return time.Duration(o.PingInterval) * time.Millisecond
 }
 
 // settle waits (at most 10 s) until the goroutine count stops falling: the testing package

@@ -89,11 +89,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel, ReplaceAttr: readableDurations}
 	if cfg.LogFormat == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// readableDurations writes durations as the text format does ("10s", "1.5ms") in both
+// formats: JSON's handler would write nanoseconds, and the two formats should read alike.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger) error {
@@ -130,6 +139,9 @@ func connLimiter(cfg config.Config, clients *clientaddr.Resolver, bites *limitlo
 // anything else, so a port in use is the one thing reported and neither server starts. compose
 // runs `chirp` alone, with nginx serving the page.
 func serveDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
+	if cfg.Port != 0 && cfg.Port == cfg.WebPort {
+		return fmt.Errorf("PORT and WEB_PORT are both %d: the API and the page need a port each; set one of them to another port", cfg.Port)
+	}
 	apiLn, err := serving.Listen(cfg.Host, cfg.Port, "PORT")
 	if err != nil {
 		return err
@@ -257,7 +269,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	})
 	if err != nil {
 		store.Close()
-		return nil, nil, nil, fmt.Errorf("PING_INTERVAL, PING_TIMEOUT: %w", err)
+		return nil, nil, nil, fmt.Errorf("socket server: %w", err)
 	}
 	var ready func() error
 	if bus != nil {
@@ -307,6 +319,10 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger) (srv *http
 	srv.RegisterOnShutdown(sockets.Close)
 	stopDebug, stopMetrics := func() {}, func() {}
 	if cfg.DebugAddr != "" {
+		if !loopback(cfg.DebugAddr) {
+			log.Warn("DEBUG_ADDR is not a loopback address: anyone who reaches it can read the process's "+
+				"profiles, stacks and memory (pprof has no access control); use 127.0.0.1", "addr", cfg.DebugAddr)
+		}
 		if stopDebug, err = serveAside("debug", "DEBUG_ADDR", cfg.DebugAddr, debugHandler(), log); err != nil {
 			closeStore()
 			return nil, nil, nil, err
@@ -390,6 +406,13 @@ func serveAside(name, variable, addr string, h http.Handler, log *slog.Logger) (
 	go srv.Serve(ln)
 	log.Info(name+" listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
+}
+
+// loopback says whether a host:port listens on this machine alone.
+func loopback(addr string) bool {
+	host, _, _ := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 func databaseKind(url string) string {
