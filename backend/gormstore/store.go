@@ -190,8 +190,11 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 				// cfg is a shallow copy for this connection: its map is every connection's.
 				cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
 				cfg.RuntimeParams["client_encoding"] = clientEncoding
+				cfg.BuildContextWatcherHandler = watchCancels
 				return nil
 			}),
+			stdlib.OptionAfterConnect(markInterruptedConnect),
+			stdlib.OptionResetSession(discardInterrupted),
 		}})
 	default:
 		path, err := SQLitePath(databaseURL)
