@@ -143,11 +143,19 @@ func sqliteErrors(t *testing.T) sqliteErrorValues {
 	v.locked = exec(c, "DROP TABLE t")
 	must(rows.Close())
 
-	// Interrupted: the driver interrupts a statement when its context ends.
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	_, v.interrupted = db.ExecContext(short,
-		"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000000000) SELECT count(*) FROM c")
+	// Interrupted: the driver interrupts a statement when its context ends. SQLite ignores an
+	// interrupt that comes before the statement runs (a busy machine can take that long to
+	// start it), and the statement then runs to its end: so it is bounded (a few seconds under
+	// the race detector, where a million rows take half a minute) and tried again.
+	for wait := 20 * time.Millisecond; wait < 10*time.Second; wait *= 2 {
+		short, cancel := context.WithTimeout(ctx, wait)
+		_, v.interrupted = db.ExecContext(short,
+			"WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 100000) SELECT count(*) FROM c")
+		cancel()
+		if se := (*sqlite.Error)(nil); errors.As(v.interrupted, &se) && se.Code() == 9 {
+			break
+		}
+	}
 
 	v.unique = exec(db, "INSERT INTO t VALUES (1)")
 
