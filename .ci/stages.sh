@@ -11,7 +11,7 @@ set -euo pipefail
 
 # A missing variable would otherwise be an empty command, which passes.
 : "${STAGE_CHECK:?}" "${STAGE_NPM_PACKAGES:?}" "${STAGE_GO_TESTS:?}" "${STAGE_FUZZ:?}"
-: "${STAGE_CHECK_TESTS:?}" "${STAGE_BUILD:?}" "${STAGE_NODE_TESTS:?}"
+: "${STAGE_CHECK_TESTS:?}" "${STAGE_BUILD:?}" "${STAGE_NODE_TESTS:?}" "${STAGE_COMPOSE:?}"
 
 results=() failed=()
 
@@ -40,6 +40,12 @@ if [[ -n $built && -n $packages ]]; then
   stage "Node and browser tests" "$STAGE_NODE_TESTS" || true
 else
   results+=("not run  Node and browser tests (they need the build and the npm packages)")
+fi
+# Its tabs are Chromium driven by the npm packages' playwright-core; it builds its own image.
+if [[ -n $packages ]]; then
+  stage "docker compose (real engine)" "$STAGE_COMPOSE" || true
+else
+  results+=("not run  docker compose (real engine) (it needs the npm packages)")
 fi
 
 printf '\n== make test: summary\n'

@@ -69,6 +69,14 @@ func TestComposeServices(t *testing.T) {
 		if q.Services["backend"].Ports[0].Published != "18000" || q.Services["frontend"].Ports[0].Published != "13000" {
 			t.Fatalf("ports do not follow .env: %+v %+v", q.Services["backend"].Ports, q.Services["frontend"].Ports)
 		}
+		// The page must follow the moved API (make test-compose found it still on :8000).
+		if api := q.Services["frontend"].Environment["API_URL"]; api == nil || *api != "http://localhost:18000" {
+			t.Fatalf("the page's API_URL %v does not follow BACKEND_PORT", deref(api))
+		}
+		r := loadProject(t, map[string]string{"BACKEND_PORT": "18000", "API_URL": "https://api.example"})
+		if api := r.Services["frontend"].Environment["API_URL"]; api == nil || *api != "https://api.example" {
+			t.Fatalf("API_URL of .env is not the page's: %v", deref(api))
+		}
 	})
 	t.Run("Healthchecks", func(t *testing.T) {
 		for name, want := range map[string]string{"db": "pg_isready", "backend": "/chirp healthcheck", "frontend": "/config.js"} {

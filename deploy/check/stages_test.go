@@ -18,9 +18,13 @@ var makeTestStages = []struct{ name, variable string }{
 	{"Go tests (deploy/check)", "STAGE_CHECK_TESTS"},
 	{"build", "STAGE_BUILD"},
 	{"Node and browser tests", "STAGE_NODE_TESTS"},
+	{"docker compose (real engine)", "STAGE_COMPOSE"},
 }
 
-const nodeNotRun = "not run  Node and browser tests (they need the build and the npm packages)"
+const (
+	nodeNotRun    = "not run  Node and browser tests (they need the build and the npm packages)"
+	composeNotRun = "not run  docker compose (real engine) (it needs the npm packages)"
+)
 
 // TestStages runs make test's stage runner (issue 9) with stand-in commands that print a line and
 // pass or fail: a failed stage must not stop the later ones, the summary must mark each stage
@@ -42,6 +46,7 @@ func TestStages(t *testing.T) {
 				"  ok       Go tests (deploy/check)",
 				"  ok       build",
 				"  ok       Node and browser tests",
+				"  ok       docker compose (real engine)",
 				"make test: every stage passed",
 			},
 		},
@@ -56,6 +61,7 @@ func TestStages(t *testing.T) {
 				"  ok       Go tests (deploy/check)",
 				"  ok       build",
 				"  ok       Node and browser tests",
+				"  ok       docker compose (real engine)",
 				"make test: FAILED: gofmt and go vet",
 			},
 		},
@@ -70,6 +76,7 @@ func TestStages(t *testing.T) {
 				"  FAILED   Go tests (deploy/check)",
 				"  ok       build",
 				"  FAILED   Node and browser tests",
+				"  ok       docker compose (real engine)",
 				"make test: FAILED: Go tests (backend); Go tests (deploy/check); Node and browser tests",
 			},
 		},
@@ -84,7 +91,23 @@ func TestStages(t *testing.T) {
 				"  ok       Go tests (deploy/check)",
 				"  FAILED   build",
 				"  " + nodeNotRun,
+				"  ok       docker compose (real engine)",
 				"make test: FAILED: build",
+			},
+		},
+		{
+			name:    "ComposeFailsNamed",
+			failing: []string{"docker compose (real engine)"},
+			summary: []string{
+				"  ok       gofmt and go vet",
+				"  ok       npm packages",
+				"  ok       Go tests (backend)",
+				"  ok       Go fuzzing (10 s a target)",
+				"  ok       Go tests (deploy/check)",
+				"  ok       build",
+				"  ok       Node and browser tests",
+				"  FAILED   docker compose (real engine)",
+				"make test: FAILED: docker compose (real engine)",
 			},
 		},
 		{
@@ -98,13 +121,14 @@ func TestStages(t *testing.T) {
 				"  ok       Go tests (deploy/check)",
 				"  ok       build",
 				"  " + nodeNotRun,
+				"  " + composeNotRun,
 				"make test: FAILED: npm packages",
 			},
 		},
 		{
 			name: "EveryStageFails",
 			failing: []string{"gofmt and go vet", "npm packages", "Go tests (backend)", "Go fuzzing (10 s a target)",
-				"Go tests (deploy/check)", "build", "Node and browser tests"},
+				"Go tests (deploy/check)", "build", "Node and browser tests", "docker compose (real engine)"},
 			summary: []string{
 				"  FAILED   gofmt and go vet",
 				"  FAILED   npm packages",
@@ -113,6 +137,7 @@ func TestStages(t *testing.T) {
 				"  FAILED   Go tests (deploy/check)",
 				"  FAILED   build",
 				"  " + nodeNotRun,
+				"  " + composeNotRun,
 				"make test: FAILED: gofmt and go vet; npm packages; Go tests (backend); Go fuzzing (10 s a target); Go tests (deploy/check); build",
 			},
 		},
@@ -145,11 +170,12 @@ func TestStages(t *testing.T) {
 
 			// Each stage's header, then its own output, in order; the Node tests' only when they ran.
 			nodeRuns := !slices.Contains(tt.failing, "build") && !slices.Contains(tt.failing, "npm packages")
+			composeRuns := !slices.Contains(tt.failing, "npm packages")
 			rest := out
 			for _, s := range makeTestStages {
-				if s.name == "Node and browser tests" && !nodeRuns {
+				if s.name == "Node and browser tests" && !nodeRuns || s.name == "docker compose (real engine)" && !composeRuns {
 					if strings.Contains(out, "== make test: "+s.name) || strings.Contains(out, "ran: "+s.name) {
-						t.Errorf("the Node tests ran without the build or the npm packages:\n%s", out)
+						t.Errorf("%s ran without what it needs:\n%s", s.name, out)
 					}
 					continue
 				}
