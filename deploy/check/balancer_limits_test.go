@@ -36,7 +36,7 @@ func TestBalancerLimitsClients(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"hash $chirp_client consistent;", "client_body_timeout 10s;", "limit_conn_status 429;"} {
+	for _, want := range []string{"hash $chirp_client;", "client_body_timeout 10s;", "limit_conn_status 429;"} {
 		if !strings.Contains(site, want) {
 			t.Errorf("the rendered configuration lacks %q", want)
 		}

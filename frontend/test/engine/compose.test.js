@@ -326,9 +326,7 @@ test('docker compose up, for real: the page, the API and the database in contain
     a = await open(page, 'A');
     b = await open(page, 'B');
     await twoTabStory(a, b, 'scale');
-    // The replica holding the most of the tabs' sessions. (Not always both: Debian's nginx 1.22,
-    // the stand-in, spreads one client over the replicas of one server line round-robin, even
-    // with `hash … consistent`.)
+    // The replica holding the most of the tabs' sessions.
     let seen = {};
     const on = await until(async () => {
       seen = {};
