@@ -283,7 +283,7 @@ func TestBalancerTemplate(t *testing.T) {
 	// What nginx reads: the comments (which name what is deliberately absent) left out.
 	conf := regexp.MustCompile(`(?m)^\s*#.*$`).ReplaceAllString(site, "")
 	for _, want := range []string{
-		"hash $chirp_client consistent;",
+		"hash $chirp_client;",
 		"zone chirp_backends",
 		"server 127.0.0.1:8001 max_fails=2 fail_timeout=10s;",
 		"server 127.0.0.1:8002 max_fails=2 fail_timeout=10s;",
@@ -374,22 +374,8 @@ func TestBalancerProxies(t *testing.T) {
 	for _, b := range backends {
 		list = append(list, strings.TrimPrefix(b.URL, "http://"))
 	}
-	site, err := renderBalancer(t, map[string]string{"CHIRP_BACKENDS": strings.Join(list, ","), "CHIRP_BACKEND_RESOLVE": ""})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := freePort(t)
-	site = strings.Replace(site, "listen 8000;", fmt.Sprintf("listen 127.0.0.1:%d;", port), 1)
-	site = strings.Replace(site, "listen [::]:8000;", "", 1)
-	logs := startNginx(t, nginx, nginxDir(t), site)
+	port, logs := runBalancer(t, nginx, strings.Join(list, ","))
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	waitFor(t, base+"/", logs)
-
-	// from is a client on its own loopback address (Linux answers all of 127.0.0.0/8).
-	from := func(addr string) *http.Client {
-		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}, Timeout: 5 * time.Second}
-		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
-	}
 	get := func(c *http.Client, method, path string, header http.Header) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader("{}"))
@@ -418,7 +404,7 @@ func TestBalancerProxies(t *testing.T) {
 
 	t.Run("ForwardedHeaders", func(t *testing.T) {
 		for _, addr := range []string{"127.0.0.1", "127.0.0.7"} {
-			status, _ := get(from(addr), "GET", "/headers-"+addr, http.Header{
+			status, _ := get(clientFrom(addr), "GET", "/headers-"+addr, http.Header{
 				"X-Forwarded-For":   {"203.0.113.9"},
 				"X-Forwarded-Proto": {"https"},
 			})
@@ -446,7 +432,7 @@ func TestBalancerProxies(t *testing.T) {
 			addr := fmt.Sprintf("127.0.1.%d", a)
 			var got []string
 			for range 3 {
-				_, body := get(from(addr), "GET", "/sticky", nil)
+				_, body := get(clientFrom(addr), "GET", "/sticky", nil)
 				got = append(got, body)
 			}
 			if got[0] != got[1] || got[1] != got[2] {
@@ -485,7 +471,7 @@ func TestBalancerProxies(t *testing.T) {
 		}
 	})
 	t.Run("PlainRequestsKeepAlive", func(t *testing.T) {
-		get(from("127.0.0.1"), "GET", "/plain", nil)
+		get(clientFrom("127.0.0.1"), "GET", "/plain", nil)
 		r, _ := lastRequest("/plain")
 		// Go's server drops Connection from the header map only for "close"; an empty
 		// header is how nginx asks to keep the connection for the next request.
@@ -494,7 +480,7 @@ func TestBalancerProxies(t *testing.T) {
 		}
 	})
 	// The next two take backends out (one gone, then one failing): they come last.
-	client := from("127.0.0.1")
+	client := clientFrom("127.0.0.1")
 	whose := func(method, path string) int {
 		t.Helper()
 		status, body := get(client, method, path, nil)
@@ -543,4 +529,27 @@ func TestBalancerProxies(t *testing.T) {
 			t.Fatalf("the failing backend saw the POST %d times", n)
 		}
 	})
+}
+
+// runBalancer runs the rendered template (without `resolve`) with the given CHIRP_BACKENDS on
+// a free loopback port until the test ends, and returns the port and nginx's stderr.
+func runBalancer(t *testing.T, nginx, backends string) (int, fmt.Stringer) {
+	t.Helper()
+	site, err := renderBalancer(t, map[string]string{"CHIRP_BACKENDS": backends, "CHIRP_BACKEND_RESOLVE": ""})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	site = strings.Replace(site, "listen 8000;", fmt.Sprintf("listen 127.0.0.1:%d;", port), 1)
+	site = strings.Replace(site, "listen [::]:8000;", "", 1)
+	logs := startNginx(t, nginx, nginxDir(t), site)
+	waitFor(t, fmt.Sprintf("http://127.0.0.1:%d/", port), logs)
+	return port, logs
+}
+
+// clientFrom is a client on its own loopback address (Linux answers all of 127.0.0.0/8),
+// with a new connection per request.
+func clientFrom(addr string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(addr)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
 }
