@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	chirp "github.com/chirp-social/chirp/backend"
 )
@@ -112,4 +113,35 @@ func make16() []byte {
 		panic(fmt.Sprint("crypto/rand: ", err))
 	}
 	return b
+}
+
+// FuzzParseIdempotencyKey sends what a client may put in the header: the parser never panics,
+// a key it accepts is one a store may keep (at most 255 bytes of the key alphabet), and a
+// refusal is the product's bad_request, with a message JSON can carry as it is.
+func FuzzParseIdempotencyKey(f *testing.F) {
+	for _, seed := range []string{"", "9b2f4c1e-7a3d-4e8b-b5c6-0d1e2f3a4b5c", "q3ZkP_0xR-7mWb2LtYc9Aw",
+		"0000000000000000", "................", "----", "0123456789abcdef0123456789abcdef", "k3J9x_k3J9x_k3J9x_k3J9x_",
+		"<a new key from uuidgen>", "é\x00\xff", strings.Repeat("a", 300)} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := chirp.ParseIdempotencyKey(s)
+		if err != nil {
+			if chirp.ErrorCode(err) != chirp.CodeBadRequest {
+				t.Fatalf("%q: refused with %v, want a bad_request", s, err)
+			}
+			if !utf8.ValidString(err.Error()) {
+				t.Fatalf("%q: the refusal %q is not UTF-8", s, err.Error())
+			}
+			return
+		}
+		if string(k) != s || len(s) == 0 || len(s) > chirp.MaxIdempotencyKey {
+			t.Fatalf("%q: accepted as %q", s, k)
+		}
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || strings.IndexByte("-_.:", c) >= 0) {
+				t.Fatalf("%q: accepted with the byte %q", s, c)
+			}
+		}
+	})
 }
