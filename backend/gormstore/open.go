@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -15,10 +14,9 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
-)
 
-// DefaultSQLitePath is the database file used when no DATABASE_URL is given.
-const DefaultSQLitePath = "chirp.db"
+	"github.com/chirp-social/chirp/backend/dburl"
+)
 
 // clientEncoding is asked for on every PostgreSQL connection, whatever the database's own
 // encoding: pgx speaks UTF-8 only, and a session in another encoding (a database created
@@ -26,8 +24,8 @@ const DefaultSQLitePath = "chirp.db"
 // without parameters. A SQL_ASCII database stores the UTF-8 bytes as they are.
 const clientEncoding = "UTF8"
 
-// Open connects to databaseURL (postgres://… or postgresql://…; sqlite:///path/file.db; or
-// empty for DefaultSQLitePath) and brings the schema up to date.
+// Open connects to the database databaseURL names (dburl.Parse) and brings the schema up to
+// date.
 func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
 	return open(ctx, databaseURL, purgeInterval, opts...)
 }
@@ -41,10 +39,14 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 	if s.batches == nil {
 		s.batches = nopBatches{}
 	}
+	where, err := dburl.Parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
 	var dialector gorm.Dialector
 	var sqlitePool *sql.DB
-	switch {
-	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
+	switch where.Kind {
+	case dburl.PostgreSQL:
 		s.postgres = true
 		dialector = postgres.New(postgres.Config{DSN: databaseURL, OptionOpenDB: []stdlib.OptionOpenDB{
 			stdlib.OptionBeforeConnect(func(_ context.Context, cfg *pgx.ConnConfig) error {
@@ -57,15 +59,11 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 			stdlib.OptionAfterConnect(markInterruptedConnect),
 			stdlib.OptionResetSession(discardInterrupted),
 		}})
-	default:
-		path, err := SQLitePath(databaseURL)
-		if err != nil {
-			return nil, err
-		}
+	default: // dburl.SQLite
 		s.writeSlot = make(chan struct{}, 1)
-		sqlitePool, err = openSQLite(ctx, path)
+		sqlitePool, err = openSQLite(ctx, where.Path)
 		if err != nil {
-			return nil, fmt.Errorf("open database: %w", startError(classify(err), path))
+			return nil, fmt.Errorf("open database: %w", startError(classify(err), where.Path))
 		}
 		dialector = sqlite.Dialector{Conn: sqlitePool}
 		if s.notifier != nil {
@@ -109,21 +107,18 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 	return s, nil
 }
 
-// SQLitePath returns the file a non-PostgreSQL DATABASE_URL names, or an error for a URL that
-// is neither.
+// SQLitePath is the file an SQLite DATABASE_URL names, or an error for any other URL.
+//
+// Deprecated: use dburl.Parse, the one reading of a DATABASE_URL.
 func SQLitePath(databaseURL string) (string, error) {
-	switch {
-	case databaseURL == "":
-		return DefaultSQLitePath, nil
-	case strings.HasPrefix(databaseURL, "sqlite://"):
-		path := strings.TrimPrefix(databaseURL, "sqlite://")
-		if path == "" || strings.ContainsAny(path, "?#") {
-			return "", fmt.Errorf("database URL %q: want sqlite:///path/to/file.db", databaseURL)
-		}
-		return path, nil
-	default:
-		return "", fmt.Errorf("database URL %q: want postgres://…, postgresql://… or sqlite:///path/to/file.db", databaseURL)
+	where, err := dburl.Parse(databaseURL)
+	if err != nil {
+		return "", err
 	}
+	if where.Kind != dburl.SQLite {
+		return "", errors.New("database URL: names a PostgreSQL database, not an SQLite file")
+	}
+	return where.Path, nil
 }
 
 // sqliteDSN turns on what a server needs from SQLite: WAL so readers never wait for the
