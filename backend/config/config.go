@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chirp-social/chirp/backend/clientaddr"
+	"github.com/chirp-social/chirp/backend/dburl"
 )
 
 // Config is the server's configuration.
@@ -126,7 +127,7 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil || !validLevel(level) {
 		bad("LOG_LEVEL", level, "want debug, info, warn or error")
 	}
-	if !validDatabaseURL(c.DatabaseURL) {
+	if _, err := dburl.Parse(c.DatabaseURL); err != nil {
 		bad("DATABASE_URL", c.DatabaseURL, "want postgres://user:password@host:5432/db, sqlite:///path/to/file.db, or nothing for ./chirp.db")
 	}
 	origins := get("CORS_ALLOWED_ORIGINS", "*")
@@ -252,20 +253,6 @@ func validLevel(s string) bool {
 	switch strings.ToLower(s) {
 	case "debug", "info", "warn", "error":
 		return true
-	}
-	return false
-}
-
-func validDatabaseURL(s string) bool {
-	switch {
-	case s == "":
-		return true
-	case strings.HasPrefix(s, "sqlite://"):
-		path := strings.TrimPrefix(s, "sqlite://")
-		return path != "" && !strings.ContainsAny(path, "?#")
-	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
-		u, err := url.Parse(s)
-		return err == nil && u.Host != ""
 	}
 	return false
 }

@@ -45,7 +45,11 @@ func TestBatchesAreObserved(t *testing.T) {
 		const creates = 40
 		var wg sync.WaitGroup
 		for i := range creates {
-			wg.Go(func() { create(t, s, fmt.Sprint("batched ", i)) })
+			wg.Go(func() {
+				if _, _, err := tryCreate(s, fmt.Sprint("batched ", i)); err != nil {
+					t.Error(err)
+				}
+			})
 		}
 		wg.Wait()
 		obs.mu.Lock()

@@ -15,6 +15,7 @@ import (
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 type created struct {
@@ -47,8 +48,7 @@ func TestHeldBatchAnswersByItsDeadline(t *testing.T) {
 		gormstore.SetBeforeCommit(s, func(ctx context.Context, _ []int64) error {
 			if batches.Add(1) == 1 { // A's batch: hold the writer while B and C queue
 				close(held)
-				<-release
-				return nil
+				return awaitRelease(release)
 			}
 			select {
 			case <-ctx.Done():
@@ -60,7 +60,7 @@ func TestHeldBatchAnswersByItsDeadline(t *testing.T) {
 		t.Cleanup(func() { gormstore.SetBeforeCommit(s, nil) })
 
 		doneA := startCreate(context.Background(), s, "A")
-		<-held
+		testkit.Closed(t, held, "create A's batch held before its commit")
 		ctxC, cancelC := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancelC()
 		doneC := startCreate(ctxC, s, "C")
@@ -73,11 +73,11 @@ func TestHeldBatchAnswersByItsDeadline(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		close(release)
 
-		a := <-doneA
+		a := testkit.Recv(t, doneA, "create A's answer")
 		if a.err != nil {
 			t.Fatalf("create A: %v", a.err)
 		}
-		b := <-doneB
+		b := testkit.Recv(t, doneB, "create B's answer")
 		if chirp.ErrorCode(b.err) != chirp.CodeUnavailable {
 			t.Fatalf("create B in a stalled batch: %+v", b)
 		}
@@ -85,13 +85,16 @@ func TestHeldBatchAnswersByItsDeadline(t *testing.T) {
 			t.Fatalf("create B answered %v after its deadline; the batch rule allows %v", late, gormstore.CommitGrace)
 		}
 		t.Logf("B answered %v after its deadline", b.at.Sub(deadlineB).Round(time.Millisecond))
-		if c := <-doneC; chirp.ErrorCode(c.err) != chirp.CodeUnavailable {
+		// C may have had a batch of its own, bounded by its own deadline.
+		deadlineC, _ := ctxC.Deadline()
+		c := testkit.RecvWithin(t, doneC, time.Until(deadlineC)+gormstore.CommitGrace+testkit.Timeout, "create C's answer")
+		if chirp.ErrorCode(c.err) != chirp.CodeUnavailable {
 			t.Fatalf("create C in a stalled batch: %+v", c)
 		}
 
 		gormstore.SetBeforeCommit(s, nil)
 		d, _ := create(t, s, "D")
-		if got := ids(list(t, s, chirp.PageQuery{Limit: 10, MaxID: chirp.NoMaxID})); !slices.Equal(got, []int64{d.ID, a.tw.ID}) {
+		if got := testkit.IDs(list(t, s, chirp.PageQuery{Limit: 10, MaxID: chirp.NoMaxID})); !slices.Equal(got, []int64{d.ID, a.tw.ID}) {
 			t.Fatalf("stored %v, want only D %d and A %d: a create answered unavailable was stored", got, d.ID, a.tw.ID)
 		}
 	})
@@ -119,11 +122,12 @@ func TestEndedCreateIsNotStored(t *testing.T) {
 			}
 		case <-time.After(10 * time.Second):
 			unlock()
-			t.Fatalf("an ended create waited for the lock: still no answer after 10 s (then: %v)", <-answer)
+			err := testkit.Recv(t, answer, "an answer to the ended create, even once the lock was gone")
+			t.Fatalf("an ended create waited for the lock: still no answer after 10 s (then: %v)", err)
 		}
 		unlock()
 		tw, _ := create(t, s, "in time")
-		if got := ids(list(t, s, chirp.PageQuery{Limit: 10, MaxID: chirp.NoMaxID})); !slices.Equal(got, []int64{tw.ID}) {
+		if got := testkit.IDs(list(t, s, chirp.PageQuery{Limit: 10, MaxID: chirp.NoMaxID})); !slices.Equal(got, []int64{tw.ID}) {
 			t.Fatalf("stored %v, want only %d", got, tw.ID)
 		}
 	})
@@ -138,11 +142,7 @@ func holdCreateLock(t *testing.T, s *gormstore.Store, url string) (unlock func()
 	if gormstore.IsPostgres(s) {
 		args = []any{gormstore.CreateLockKey}
 	} else {
-		path, err := gormstore.SQLitePath(url)
-		if err != nil {
-			t.Fatal(err)
-		}
-		driver, dsn, lock = "sqlite", path, "BEGIN IMMEDIATE"
+		driver, dsn, lock = "sqlite", sqlitePath(t, url), "BEGIN IMMEDIATE"
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 func draft(t *testing.T, author, content string) chirp.Draft {
@@ -126,12 +127,12 @@ func TestCreateOnceConcurrently(t *testing.T) {
 		start := make(chan struct{})
 		answers := make([]chirp.Created, n)
 		errs := make([]error, n)
+		d := draft(t, "racer", "one tweet")
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
 				token, _, _ := chirp.NewEditToken()
-				d := draft(t, "racer", "one tweet")
-				<-start
+				<-start // closed below, once every create is ready
 				answers[i], errs[i] = stores[i%2].CreateTweetOnce(context.Background(), d, token, key)
 			})
 		}
@@ -347,14 +348,14 @@ func checkKeyInFlight(t *testing.T, url string, otherProcess, firstFails bool) {
 	}
 	key := chirp.IdempotencyKey(fmt.Sprintf("in-flight-key-%v-%v-q7Zx2Lm9", otherProcess, firstFails))
 	before := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}))
-	held, release := make(chan struct{}), make(chan struct{})
+	held, release := make(chan struct{}, 1), make(chan struct{})
 	var once sync.Once
 	gormstore.SetBeforeCommit(s, func(context.Context, []int64) error {
 		var err error
 		once.Do(func() {
 			held <- struct{}{}
-			<-release
-			if firstFails {
+			err = awaitRelease(release)
+			if err == nil && firstFails {
 				err = fmt.Errorf("the first batch fails")
 			}
 		})
@@ -364,22 +365,28 @@ func checkKeyInFlight(t *testing.T, url string, otherProcess, firstFails bool) {
 		c   chirp.Created
 		err error
 	}
+	d := draft(t, "alice", "hello")
 	start := func(store *gormstore.Store) chan result {
+		token, _, err := chirp.NewEditToken()
+		if err != nil {
+			t.Fatal(err)
+		}
 		done := make(chan result, 1)
 		go func() {
-			c, err := createOnce(t, store, key, "alice", "hello")
+			c, err := store.CreateTweetOnce(context.Background(), d, token, key)
 			done <- result{c, err}
 		}()
 		return done
 	}
 	doneA := start(s)
-	<-held
+	testkit.Recv(t, held, "A's batch held before its commit")
 	doneB := start(other)
 	if waitBlockedOrDone(t, other, otherProcess, doneB) {
-		t.Fatalf("B answered while the batch holding its key was open: %+v", <-doneB)
+		t.Fatalf("B answered while the batch holding its key was open: %+v", testkit.Recv(t, doneB, "B's answer"))
 	}
 	close(release)
-	a, b := <-doneA, <-doneB
+	a := testkit.Recv(t, doneA, "A's answer")
+	b := testkit.Recv(t, doneB, "B's answer")
 	if firstFails {
 		if a.err == nil || b.err != nil || b.c.Replayed {
 			t.Fatalf("A %+v, B %+v: want A failed and B made the tweet", a, b)
@@ -406,13 +413,9 @@ func TestWriterPurgesExpiredKeys(t *testing.T) {
 		mustCreateOnce(t, s, "writer-purge-old1-q7Zx2Lm9", "a", "old")
 		mustCreateOnce(t, s, "writer-purge-new1-q7Zx2Lm9", "a", "new")
 		age(t, s, "writer-purge-old1-q7Zx2Lm9", chirp.IdempotencyWindow+time.Second)
-		deadline := time.Now().Add(5 * time.Second)
-		for keysStored(t, s)["writer-purge-old1-q7Zx2Lm9"] {
-			if time.Now().After(deadline) {
-				t.Fatal("the expired key is still there after 5 s")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testkit.Eventually(t, "the writer to purge the expired key", func() bool {
+			return !keysStored(t, s)["writer-purge-old1-q7Zx2Lm9"]
+		})
 		if !keysStored(t, s)["writer-purge-new1-q7Zx2Lm9"] {
 			t.Fatal("the writer purged a key that had not expired")
 		}

@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/dburl"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 func openStore(t *testing.T, url string) *gormstore.Store {
@@ -30,19 +32,25 @@ func openStore(t *testing.T, url string) *gormstore.Store {
 
 func create(t *testing.T, s *gormstore.Store, content string) (chirp.Tweet, string) {
 	t.Helper()
-	d, err := chirp.NewDraft("tester", content)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token, hash, err := chirp.NewEditToken()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw, err := s.CreateTweet(context.Background(), d, hash)
+	tw, token, err := tryCreate(s, content)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tw, token
+}
+
+// tryCreate is create for a goroutine a test starts, which reports its failure itself.
+func tryCreate(s *gormstore.Store, content string) (chirp.Tweet, string, error) {
+	d, err := chirp.NewDraft("tester", content)
+	if err != nil {
+		return chirp.Tweet{}, "", err
+	}
+	token, hash, err := chirp.NewEditToken()
+	if err != nil {
+		return chirp.Tweet{}, "", err
+	}
+	tw, err := s.CreateTweet(context.Background(), d, hash)
+	return tw, token, err
 }
 
 func list(t *testing.T, s *gormstore.Store, q chirp.PageQuery) []chirp.Tweet {
@@ -54,12 +62,26 @@ func list(t *testing.T, s *gormstore.Store, q chirp.PageQuery) []chirp.Tweet {
 	return tweets
 }
 
-func ids(tweets []chirp.Tweet) []int64 {
-	out := make([]int64, len(tweets))
-	for i, tw := range tweets {
-		out[i] = tw.ID
+// sqlitePath is the file an SQLite database URL names.
+func sqlitePath(t *testing.T, url string) string {
+	t.Helper()
+	where, err := dburl.Parse(url)
+	if err != nil || where.Kind != dburl.SQLite {
+		t.Fatalf("%q names no SQLite file: %v", url, err)
 	}
-	return out
+	return where.Path
+}
+
+// awaitRelease is a test hook's wait, on the writer goroutine, for the test to let its batch
+// go. It is bounded, and its end fails the batch, so that a test that failed before releasing
+// the batch cannot hang the writer and with it the store's Close.
+func awaitRelease(release <-chan struct{}) error {
+	select {
+	case <-release:
+		return nil
+	case <-time.After(testkit.Timeout):
+		return errors.New("the test never released the held batch")
+	}
 }
 
 func TestCreateGetRoundTrip(t *testing.T) {
@@ -129,7 +151,7 @@ func TestPages(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				if got := ids(list(t, s, tt.q)); !slices.Equal(got, tt.want) {
+				if got := testkit.IDs(list(t, s, tt.q)); !slices.Equal(got, tt.want) {
 					t.Fatalf("got %v, want %v", got, tt.want)
 				}
 			})
@@ -244,12 +266,12 @@ func checkCommitOrder(t *testing.T, s, bStore *gormstore.Store) {
 	ctx := context.Background()
 	seed, _ := create(t, s, "seed")
 
-	held, release := make(chan int64), make(chan struct{})
+	held, release := make(chan int64, 1), make(chan struct{})
 	var first atomic.Bool
 	gormstore.SetBeforeCommit(s, func(_ context.Context, ids []int64) error {
 		if first.CompareAndSwap(false, true) { // only A's batch is held
 			held <- ids[0]
-			<-release
+			return awaitRelease(release)
 		}
 		return nil
 	})
@@ -268,13 +290,14 @@ func checkCommitOrder(t *testing.T, s, bStore *gormstore.Store) {
 		return done
 	}
 	doneA := start(s, "A")
-	idA := <-held
+	idA := testkit.Recv(t, held, "create A's batch held before its commit")
 	doneB := start(bStore, "B")
 	bFinishedEarly := waitBlockedOrDone(t, bStore, s != bStore, doneB)
 
 	seen := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID, SinceID: seed.ID})
 	close(release)
-	a, b := <-doneA, <-doneB
+	a := testkit.Recv(t, doneA, "create A's answer")
+	b := testkit.Recv(t, doneB, "create B's answer")
 	if a.err != nil || b.err != nil {
 		t.Fatalf("creates failed: %v, %v", a.err, b.err)
 	}
@@ -291,7 +314,7 @@ func checkCommitOrder(t *testing.T, s, bStore *gormstore.Store) {
 	}
 	after := list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID, SinceID: seed.ID})
 	for _, tw := range after {
-		if tw.ID < newestSeen && !slices.Contains(ids(seen), tw.ID) {
+		if tw.ID < newestSeen && !slices.Contains(testkit.IDs(seen), tw.ID) {
 			t.Errorf("tweet %d appeared after the reader had seen tweet %d: a reader walking with since_id skips it", tw.ID, newestSeen)
 		}
 	}
@@ -406,10 +429,7 @@ func TestOpenWaitsOutAnotherProcessLock(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			url := testdb.SQLiteURL(t)
-			path, err := gormstore.SQLitePath(url)
-			if err != nil {
-				t.Fatal(err)
-			}
+			path := sqlitePath(t, url)
 			// The file exists, in WAL mode, with its schema, as after an earlier start.
 			first := openStore(t, url)
 			first.Close()
@@ -493,26 +513,4 @@ func TestRequestDeadlineIsUnavailable(t *testing.T) {
 			t.Fatalf("cancelled list: %v", err)
 		}
 	})
-}
-
-func TestSQLitePath(t *testing.T) {
-	tests := []struct {
-		url, want string
-		ok        bool
-	}{
-		{"", "chirp.db", true},
-		{"sqlite:///var/lib/chirp/chirp.db", "/var/lib/chirp/chirp.db", true},
-		{"sqlite://relative.db", "relative.db", true},
-		{"sqlite://", "", false},
-		{"mysql://x", "", false},
-		{"sqlite:///x.db?mode=ro", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.url, func(t *testing.T) {
-			got, err := gormstore.SQLitePath(tt.url)
-			if (err == nil) != tt.ok || got != tt.want {
-				t.Fatalf("got %q, %v", got, err)
-			}
-		})
-	}
 }

@@ -1,0 +1,173 @@
+package gormstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/chirp-social/chirp/backend/dburl"
+)
+
+// clientEncoding is asked for on every PostgreSQL connection, whatever the database's own
+// encoding: pgx speaks UTF-8 only, and a session in another encoding (a database created
+// with ENCODING 'SQL_ASCII' starts its sessions in it) fails the statements pgx sends
+// without parameters. A SQL_ASCII database stores the UTF-8 bytes as they are.
+const clientEncoding = "UTF8"
+
+// Open connects to the database databaseURL names (dburl.Parse) and brings the schema up to
+// date.
+func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
+	return open(ctx, databaseURL, purgeInterval, opts...)
+}
+
+// open is Open with the interval between purges of expired idempotency keys.
+func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opts ...Option) (*Store, error) {
+	s := &Store{purgeEvery: purgeEvery}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.batches == nil {
+		s.batches = nopBatches{}
+	}
+	where, err := dburl.Parse(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	var dialector gorm.Dialector
+	var sqlitePool *sql.DB
+	switch where.Kind {
+	case dburl.PostgreSQL:
+		s.postgres = true
+		dialector = postgres.New(postgres.Config{DSN: databaseURL, OptionOpenDB: []stdlib.OptionOpenDB{
+			stdlib.OptionBeforeConnect(func(_ context.Context, cfg *pgx.ConnConfig) error {
+				// cfg is a shallow copy for this connection: its map is every connection's.
+				cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
+				cfg.RuntimeParams["client_encoding"] = clientEncoding
+				cfg.BuildContextWatcherHandler = watchCancels
+				return nil
+			}),
+			stdlib.OptionAfterConnect(markInterruptedConnect),
+			stdlib.OptionResetSession(discardInterrupted),
+		}})
+	default: // dburl.SQLite
+		s.writeSlot = make(chan struct{}, 1)
+		sqlitePool, err = openSQLite(ctx, where.Path)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", startError(classify(err), where.Path))
+		}
+		dialector = sqlite.Dialector{Conn: sqlitePool}
+		if s.notifier != nil {
+			sqlitePool.Close()
+			return nil, errors.New("the event bus needs PostgreSQL: SQLite serves one process")
+		}
+	}
+	db, err := gorm.Open(dialector, &gorm.Config{
+		Logger: logger.Discard,
+		// Every write here is an explicit transaction (Store.transaction).
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		if sqlitePool != nil {
+			sqlitePool.Close()
+		}
+		return nil, fmt.Errorf("open database: %w", startError(err, ""))
+	}
+	s.db = db
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if s.postgres {
+		// Two cores serve at most a few dozen requests at once; more connections would only
+		// queue inside PostgreSQL instead of here.
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetMaxIdleConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		sqlDB.SetConnMaxLifetime(time.Hour)
+	}
+	if err := s.migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	s.creates = make(chan *createRequest)
+	s.closing = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.writeCreates()
+	return s, nil
+}
+
+// SQLitePath is the file an SQLite DATABASE_URL names, or an error for any other URL.
+//
+// Deprecated: use dburl.Parse, the one reading of a DATABASE_URL.
+func SQLitePath(databaseURL string) (string, error) {
+	where, err := dburl.Parse(databaseURL)
+	if err != nil {
+		return "", err
+	}
+	if where.Kind != dburl.SQLite {
+		return "", errors.New("database URL: names a PostgreSQL database, not an SQLite file")
+	}
+	return where.Path, nil
+}
+
+// sqliteDSN turns on what a server needs from SQLite: WAL so readers never wait for the
+// writer, a short busy timeout (sqliteBusyTimeout), write transactions that take the write
+// lock at BEGIN (a deferred one that reads first can fail when it tries to write), and full
+// sync so a tweet that was acknowledged survives a power cut.
+func sqliteDSN(path string) string {
+	return fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
+		path, sqliteBusyTimeout.Milliseconds())
+}
+
+// openSQLite opens the pool and its first connection, trying again while the file is locked,
+// until ctx ends. The first connection is the first to read the file (its journal_mode pragma
+// reads the schema, and on a new file switches it to WAL), so it meets what another process
+// holds for a moment: a start switching the same new file to WAL (where SQLite answers busy at
+// once, without waiting, to the one of two that would deadlock), the recovery of the WAL
+// index, or a stopping process checkpointing the WAL under an exclusive lock as its last
+// connection closes. While this process keeps a connection open, as its pool does, no other
+// process's last connection can take that lock.
+func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
+	sqlDB, err := sql.Open(sqlite.DriverName, sqliteDSN(path))
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(8)
+	sqlDB.SetMaxIdleConns(8)
+	if err := untilNotBusy(ctx, func() error { return sqlDB.PingContext(ctx) }); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return sqlDB, nil
+}
+
+// migrate creates or updates the schema. AutoMigrate is enough for two tables: tweets, whose
+// only index is its primary key (the newest-first keyset pages scan it backwards), and
+// idempotency_keys, with its key and an index on created_at for the purge. On PostgreSQL an
+// advisory lock makes two processes starting at once take turns; on SQLite the immediate
+// transaction does the same.
+func (s *Store) migrate(ctx context.Context) error {
+	err := s.transaction(ctx, ctx, func(tx *gorm.DB) error {
+		if s.postgres {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
+				return err
+			}
+		}
+		return tx.AutoMigrate(&tweetRow{}, &keyRow{})
+	})
+	if err != nil {
+		return fmt.Errorf("migrate schema: %w", classify(err))
+	}
+	return nil
+}
