@@ -88,9 +88,6 @@ const (
 	EventBusLocal    = "local"
 )
 
-// Addr is the listen address, HOST:PORT.
-func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
-
 // Load reads the configuration through getenv (os.Getenv in production). It reports every
 // invalid variable at once.
 func Load(getenv func(string) string) (Config, error) {

@@ -1,6 +1,8 @@
 // Package serving runs Chirp's HTTP servers: it binds their ports (a port in use is reported
 // with the variable that changes it), writes the `listening` record that tests and tools read
-// the real port from, and stops the servers together, gracefully.
+// the real port from, and stops the servers together, gracefully. It serves the side listeners
+// (Aside) and stops them by the same rule, and holds the stack of what a program closes when it
+// stops (Closers).
 package serving
 
 import (
@@ -76,13 +78,7 @@ func Run(ctx context.Context, log *slog.Logger, timeout time.Duration, servers .
 	var wg sync.WaitGroup
 	for i, s := range servers {
 		wg.Go(func() {
-			if err := s.HTTP.Shutdown(shutdownCtx); err != nil {
-				// What is still open at the deadline is a client that will not finish (a body
-				// trickled a byte at a time, say): it is cut.
-				log.Warn("connections still open at the shutdown timeout were closed",
-					"server", s.Name, "timeout", timeout, "error", err)
-				s.HTTP.Close()
-			}
+			shutdown(shutdownCtx, log, s.Name, timeout, s.HTTP)
 			if err := <-served[i]; !errors.Is(err, http.ErrServerClosed) {
 				errs[i] = fmt.Errorf("serve %s: %w", s.Name, err)
 				return
@@ -92,4 +88,58 @@ func Run(ctx context.Context, log *slog.Logger, timeout time.Duration, servers .
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// shutdown stops srv accepting and waits, until ctx ends, for what it is serving to finish.
+// What is still open at the deadline is a client that will not finish (a body trickled a byte
+// at a time, say): it is cut.
+func shutdown(ctx context.Context, log *slog.Logger, name string, timeout time.Duration, srv *http.Server) {
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("connections still open at the shutdown timeout were closed",
+			"server", name, "timeout", timeout, "error", err)
+		srv.Close()
+	}
+}
+
+// Aside is a server on a listener of its own beside the program's public ones (DEBUG_ADDR's
+// pprof, METRICS_ADDR's /metrics). Unlike the servers of Run, one that fails does not stop the
+// program: it is an operator's tool, not what the program serves.
+type Aside struct {
+	name   string
+	http   *http.Server
+	log    *slog.Logger
+	served chan error
+}
+
+// ServeAside binds addr and serves h there, and logs `NAME listening addr=…`, which tests and
+// tools read the port from. variable names the setting that chose addr (DEBUG_ADDR,
+// METRICS_ADDR), so that the error says what to change.
+func ServeAside(log *slog.Logger, name, variable, addr string, h http.Handler) (*Aside, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s %s: %w", variable, addr, err)
+	}
+	a := &Aside{
+		name: name,
+		http: &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)},
+		log:    log,
+		served: make(chan error, 1),
+	}
+	go func() { a.served <- a.http.Serve(ln) }()
+	log.Info(name+" listening", "addr", ln.Addr().String())
+	return a, nil
+}
+
+// Stop shuts the server down as Run does its servers: it stops accepting and has until timeout
+// to finish what it is serving (a profile being taken, a scrape), then what is still open is
+// closed.
+func (a *Aside) Stop(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	shutdown(ctx, a.log, a.name, timeout, a.http)
+	if err := <-a.served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", a.name, err)
+	}
+	return nil
 }

@@ -90,13 +90,12 @@ func (c *rawConn) trickle(interval time.Duration, stop <-chan struct{}) {
 
 // A request that times out (the database stalled past REQUEST_TIMEOUT) gets its 503, and the
 // next request on the same kept-alive connection is served normally: one timeout must not
-// poison the connection (as a read deadline left armed while the handler ran once did,
-// cancelling the connection's context for every later request).
+// poison the connection (a read deadline left armed while the handler ran would cancel the
+// connection's context for every later request).
 func TestTimeoutLeavesTheConnectionUsable(t *testing.T) {
 	url := testdb.PostgresURL(t)
 	// 1 s, not less: a request after the stall must have time to be served on a machine busy
-	// with the rest of the suite (at 300 ms, CI once saw the database's first answer after the
-	// stall come too late). The defect this holds fails whatever the timeout.
+	// with the rest of the suite. The defect this holds fails whatever the timeout.
 	const timeout = time.Second
 	p := start(t, map[string]string{"DATABASE_URL": url, "REQUEST_TIMEOUT": timeout.String()})
 	if resp := post(t, p.base, "before the stall"); resp.StatusCode != 201 {

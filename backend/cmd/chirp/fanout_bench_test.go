@@ -99,7 +99,7 @@ func fanout(b *testing.B, ps []*program, n int) {
 				}
 			}
 			// The server drops a client PING_TIMEOUT after its last ping, so clients that
-			// never ping were all gone after ~420 rounds; ping as socket.io-client does.
+			// never pinged would leave during a long run; ping as socket.io-client does.
 			go func() {
 				tick := time.NewTicker(interval)
 				defer tick.Stop()

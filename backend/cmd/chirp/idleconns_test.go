@@ -19,8 +19,8 @@ import (
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 )
 
-// Issue 17.1: one address opening kept-alive connections, one GET each, and idling, once held
-// 1,487 of a 1,500-descriptor process and every other client timed out while the log filled
+// One address opening kept-alive connections, one GET each, and idling could hold nearly every
+// file descriptor of the process, and every other client would time out while the log filled
 // with "too many open files". With the connection limits, a client from another address is
 // still served: /healthz, a websocket, a POST.
 func TestIdleConnectionsLeaveRoomForOthers(t *testing.T) {

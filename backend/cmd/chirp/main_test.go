@@ -21,6 +21,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 	"github.com/chirp-social/chirp/backend/internal/testlog"
 )
 
@@ -89,6 +90,18 @@ func start(t testing.TB, env map[string]string) *program {
 // stop sends what SIGTERM would and waits for run to return.
 func (p *program) stop(t testing.TB) error {
 	t.Helper()
+	err := p.halt()
+	if errors.Is(err, errStillRunning) {
+		t.Fatal(err)
+	}
+	return err
+}
+
+var errStillRunning = errors.New("run did not return 30 s after the signal")
+
+// halt is stop for a goroutine other than the test's: it returns errStillRunning where stop
+// fails the test.
+func (p *program) halt() error {
 	p.cancel()
 	select {
 	case err, ok := <-p.done:
@@ -97,8 +110,7 @@ func (p *program) stop(t testing.TB) error {
 		}
 		return err
 	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return 30 s after the signal")
-		return nil
+		return errStillRunning
 	}
 }
 
@@ -189,19 +201,13 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 		status <- resp.StatusCode
 	}()
 	// Wait until the POST is waiting for the lock, then signal.
-	for i := 0; ; i++ {
+	testkit.Eventually(t, "the POST reaches the database", func() bool {
 		var n int
 		db.QueryRow(`SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'`).Scan(&n)
-		if n > 0 {
-			break
-		}
-		if i > 500 {
-			t.Fatal("the POST never reached the database")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return n > 0
+	})
 	stopped := make(chan error, 1)
-	go func() { stopped <- p.stop(t) }()
+	go func() { stopped <- p.halt() }()
 	time.Sleep(200 * time.Millisecond)
 	select {
 	case err := <-stopped:
@@ -209,10 +215,11 @@ func TestShutdownFinishesInFlightRequests(t *testing.T) {
 	default:
 	}
 	tx.Rollback()
-	if got := <-status; got != 201 {
+	if got := testkit.Recv(t, status, "the in-flight POST was never answered"); got != 201 {
 		t.Fatalf("in-flight POST got %d", got)
 	}
-	if err := <-stopped; err != nil {
+	// halt gives up 30 s after the signal; this bound is only for halt itself.
+	if err := testkit.RecvWithin(t, stopped, 40*time.Second, "run did not return after the signal"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -257,7 +264,10 @@ func TestJSONLogs(t *testing.T) {
 	env := map[string]string{"LOG_FORMAT": "json", "HOST": "127.0.0.1", "PORT": "0", "DATABASE_URL": testdb.SQLiteURL(t)}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"chirp"}, func(k string) string { return env[k] }, io.Discard, &out) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		testkit.RecvWithin(t, done, 30*time.Second, "run did not return 30 s after the signal")
+	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, line := range strings.Split(out.String(), "\n") {
@@ -492,8 +502,9 @@ func TestWriteLimitDefaults(t *testing.T) {
 
 // TestEveryDatabaseEncodingStartsAgain runs Chirp twice on a PostgreSQL database of each
 // encoding: the second start finds the schema the first made, and the text the first stored
-// comes back as it was sent. A database created with ENCODING 'SQL_ASCII' once started once,
-// then never again ("simple protocol queries must be run with client_encoding=UTF8").
+// comes back as it was sent. On a database in another encoding than UTF-8 (SQL_ASCII) the second
+// start is the one that would fail ("simple protocol queries must be run with
+// client_encoding=UTF8").
 func TestEveryDatabaseEncodingStartsAgain(t *testing.T) {
 	for _, encoding := range []string{"UTF8", "SQL_ASCII"} {
 		t.Run(encoding, func(t *testing.T) {

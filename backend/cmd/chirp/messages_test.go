@@ -17,8 +17,7 @@ import (
 	"github.com/chirp-social/chirp/backend/internal/testlog"
 )
 
-// Issue 17.11: what the program says when it cannot start names the cause in the operator's
-// words, once.
+// What the program says when it cannot start names the cause in the operator's words, once.
 func TestStartFailuresSayWhatIsWrong(t *testing.T) {
 	free, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -121,7 +120,15 @@ func TestJSONLogsWriteDurationsAsText(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"chirp"}, func(k string) string { return env[k] }, io.Discard, &logs)
 	}()
-	stop := sync.OnceValue(func() error { cancel(); return <-done })
+	stop := sync.OnceValue(func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errStillRunning
+		}
+	})
 	t.Cleanup(func() { stop() })
 	var addr string
 	for deadline := time.Now().Add(30 * time.Second); addr == ""; {

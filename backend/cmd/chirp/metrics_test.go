@@ -9,12 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // scrape is one reading of /metrics: each sample by its name and labels as written
@@ -61,21 +61,23 @@ func (s scrape) labelValues(metric, label string) map[string]bool {
 	return out
 }
 
-// waitMetric waits (at most 5 s) until sample reaches want in the program's metrics: some
-// counters move just after the client has seen what they count.
+// waitMetric waits until sample reaches want in the program's metrics: some counters move just
+// after the client has seen what they count.
 func waitMetric(t *testing.T, addr, sample string, want float64) scrape {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s := scrapeMetrics(t, addr)
-		if s[sample] == want {
-			return s
+	var s scrape
+	reached := false
+	defer func() {
+		if !reached {
+			t.Logf("%s is %v, want %v", sample, s[sample], want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s is %v, want %v", sample, s[sample], want)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	}()
+	testkit.Eventually(t, fmt.Sprintf("%s reaches %v", sample, want), func() bool {
+		s = scrapeMetrics(t, addr)
+		return s[sample] == want
+	})
+	reached = true
+	return s
 }
 
 // A scripted session through the whole program moves each counter by exactly what happened.

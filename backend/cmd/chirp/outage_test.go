@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend/internal/pgcluster"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // Slack allowed over the documented bounds, for a loaded 2-core machine under the race detector.
@@ -348,12 +349,10 @@ func dialSocket(t *testing.T, base string) *socketClient {
 		}
 	}()
 	// The client sees "40" just before the server registers it.
-	var health struct{ Connections int }
-	for deadline := time.Now().Add(10 * time.Second); getJSON(t, base+"/healthz", &health) == 200 && health.Connections < 1; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the socket was never registered")
-		}
-	}
+	testkit.Eventually(t, "the socket is registered", func() bool {
+		var health struct{ Connections int }
+		return getJSON(t, base+"/healthz", &health) != 200 || health.Connections >= 1
+	})
 	return s
 }
 

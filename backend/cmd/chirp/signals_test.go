@@ -19,6 +19,7 @@ import (
 	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite", for PRAGMA integrity_check
 
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 	"github.com/chirp-social/chirp/backend/internal/testlog"
 )
 
@@ -86,7 +87,7 @@ func startBinary(t *testing.T, files int, env []string) *process {
 	go func() { p.err = cmd.Wait(); close(p.exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		<-p.exited
+		testkit.Closed(t, p.exited, "the process did not exit after SIGKILL")
 	})
 	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 	for deadline := time.Now().Add(30 * time.Second); p.base == ""; time.Sleep(10 * time.Millisecond) {
@@ -121,16 +122,20 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 			env := map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "SHUTDOWN_TIMEOUT": shutdownTimeout.String(), "REQUEST_TIMEOUT": "30s"}
 			var base string
 			var terminate func()
-			exited := make(chan error, 1)
+			var exited <-chan struct{} // closed once the program has stopped
+			var stopErr func() error   // how it stopped, once exited is closed
 			if mode == "Process" {
 				pr := startProcess(t, env)
 				base = pr.base
 				terminate = func() { pr.cmd.Process.Signal(syscall.SIGTERM) }
-				go func() { <-pr.exited; exited <- pr.err }()
+				exited, stopErr = pr.exited, func() error { return pr.err }
 			} else {
 				p := start(t, env)
 				base = p.base
-				terminate = func() { go func() { exited <- p.stop(t) }() }
+				done := make(chan struct{})
+				var err error
+				terminate = func() { go func() { err = p.halt(); close(done) }() }
+				exited, stopErr = done, func() error { return err }
 			}
 			sock := dialSocket(t, base)
 			sid := pollingHandshake(t, base)
@@ -176,8 +181,8 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 				t.Errorf("the request in flight at the signal: %d %s", resp.StatusCode, answer)
 			}
 			select {
-			case err := <-exited:
-				if err != nil {
+			case <-exited:
+				if err := stopErr(); err != nil {
 					t.Errorf("the stop was not clean: %v", err)
 				}
 			case <-time.After(shutdownTimeout + 5*time.Second):
@@ -223,7 +228,7 @@ func TestSIGKILLDuringPOSTLoadOnSQLite(t *testing.T) {
 	time.Sleep(time.Second)
 	l.ending.Store(true)
 	pr.cmd.Process.Kill()
-	<-pr.exited
+	testkit.Closed(t, pr.exited, "the process did not exit after SIGKILL")
 	acked := l.stop()
 	if len(acked) == 0 {
 		t.Fatal("no tweet was acknowledged before the kill")
