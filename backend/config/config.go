@@ -124,7 +124,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil || !validLevel(level) {
 		bad("LOG_LEVEL", level, "want debug, info, warn or error")
 	}
-	if _, err := dburl.Parse(c.DatabaseURL); err != nil {
+	db, dbErr := dburl.Parse(c.DatabaseURL)
+	if dbErr != nil {
 		bad("DATABASE_URL", c.DatabaseURL, "want postgres://user:password@host:5432/db, sqlite:///path/to/file.db, or nothing for ./chirp.db")
 	}
 	origins := get("CORS_ALLOWED_ORIGINS", "*")
@@ -172,7 +173,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.IdleTimeout = duration(get, "IDLE_TIMEOUT", "2m", bad)
 	c.SocketMaxMessageBytes = byteCount(get, "SOCKET_MAX_MESSAGE_BYTES", "65536", bad)
 	c.MaxHeaderBytes = byteCount(get, "MAX_HEADER_BYTES", "16384", bad)
-	postgres := strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+	postgres := dbErr == nil && db.Kind == dburl.PostgreSQL
 	c.EventBus = EventBusLocal
 	if postgres {
 		c.EventBus = EventBusPostgres

@@ -11,6 +11,7 @@ import (
 	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/config"
 	"github.com/chirp-social/chirp/backend/connlimit"
+	"github.com/chirp-social/chirp/backend/dburl"
 	"github.com/chirp-social/chirp/backend/eventbus"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/hotwindow"
@@ -160,8 +161,8 @@ func logLimits(cfg config.Config, log *slog.Logger, writes *ratelimit.Limiter, c
 }
 
 func databaseKind(url string) string {
-	if path, err := gormstore.SQLitePath(url); err == nil {
-		return "sqlite " + path
+	if where, err := dburl.Parse(url); err == nil && where.Kind == dburl.SQLite {
+		return "sqlite " + where.Path
 	}
 	return "postgres"
 }
