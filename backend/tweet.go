@@ -18,9 +18,6 @@ type Tweet struct {
 	UpdatedAt time.Time
 }
 
-// Edited reports whether the tweet changed after it was posted.
-func (t Tweet) Edited() bool { return !t.UpdatedAt.Equal(t.CreatedAt) }
-
 // DefaultPageSize and MaxPageSize bound how many tweets one list request returns.
 const (
 	DefaultPageSize = 20
@@ -101,3 +98,4 @@ type Announcer interface {
 	TweetUpdated(t Tweet)
 	TweetDeleted(id int64)
 }
+

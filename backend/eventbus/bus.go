@@ -116,7 +116,7 @@ func New(cfg Config) (*Bus, error) {
 		relayQ:    make(chan string, relayQueue),
 	}
 	// Names the listener in pg_stat_activity, so that an operator (or a test) can find it.
-	connCfg.RuntimeParams["application_name"] = b.ApplicationName()
+	connCfg.RuntimeParams["application_name"] = b.applicationName()
 	// pgx speaks UTF-8 only: a database in another encoding (SQL_ASCII) would start the
 	// session in its own (as the store's connections ask too).
 	connCfg.RuntimeParams["client_encoding"] = "UTF8"
@@ -131,11 +131,8 @@ func newOrigin() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Origin is this process's name on the bus.
-func (b *Bus) Origin() string { return b.origin }
-
-// ApplicationName is the listener connection's application_name.
-func (b *Bus) ApplicationName() string { return "chirp-bus " + b.origin }
+// applicationName is the listener connection's application_name.
+func (b *Bus) applicationName() string { return "chirp-bus " + b.origin }
 
 // Created is the notice of a committed create batch whose highest id is lastID, for the store to
 // send from inside the batch's transaction.
@@ -181,7 +178,7 @@ func (b *Bus) Start(ctx context.Context, sink Sink, pool Execer) error {
 	b.wg.Add(2)
 	go func() { defer b.wg.Done(); b.listen(runCtx, conn, sink) }()
 	go func() { defer b.wg.Done(); b.publishRelays(runCtx) }()
-	b.log.Info("event bus listening", "channel", Channel, "origin", b.origin, "application_name", b.ApplicationName(), "heartbeat", b.heartbeat)
+	b.log.Info("event bus listening", "channel", Channel, "origin", b.origin, "application_name", b.applicationName(), "heartbeat", b.heartbeat)
 	return nil
 }
 
@@ -204,26 +201,6 @@ func (b *Bus) Ready() error {
 		return fmt.Errorf("event bus down for %s", time.Since(b.downSince).Round(time.Millisecond))
 	}
 	return nil
-}
-
-// Stats are the bus's counters since start.
-type Stats struct {
-	Up bool
-	// Received counts the notices heard from other processes and delivered; Ignored this
-	// process's own; Malformed those no Chirp process sends.
-	Received, Ignored, Malformed int64
-	// Published counts the notices this process made: writes (sent if their transaction
-	// commits) and relays; RelaysDropped the relays a full queue or a failed publication lost.
-	Published, RelaysDropped int64
-}
-
-// Stats returns the bus's counters.
-func (b *Bus) Stats() Stats {
-	return Stats{
-		Up:       b.Ready() == nil,
-		Received: b.received.Load(), Ignored: b.ignored.Load(), Malformed: b.malformed.Load(),
-		Published: b.published.Load(), RelaysDropped: b.relaysDropped.Load(),
-	}
 }
 
 // Up, NotificationsIn and NotificationsOut are the bus's state and traffic, for metrics: the

@@ -105,16 +105,6 @@ func (l *Limiter) evictOne() {
 	}
 }
 
-// Clients is how many buckets the Limiter keeps.
-func (l *Limiter) Clients() int {
-	if l == nil {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
-}
-
 // PerMinute and Burst are the limit's settings, for the log (0 when off).
 func (l *Limiter) PerMinute() int {
 	if l == nil {
