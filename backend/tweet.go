@@ -99,3 +99,15 @@ type Announcer interface {
 	TweetDeleted(id int64)
 }
 
+// EventSink is where the event bus delivers what other processes announced: their committed
+// changes, as to an Announcer, and what only a bus knows of. The bus calls it; the hot window
+// wraps the socket server's to keep itself current first.
+type EventSink interface {
+	Announcer
+	// NewTweetHint tells every client to ask the API what is new: another process relayed a
+	// client's newTweet.
+	NewTweetHint()
+	// Resync is called when the bus is back after missing who knows what: whatever holds a view
+	// of the database refreshes it, and clients are told to ask the API what they missed.
+	Resync()
+}

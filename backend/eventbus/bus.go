@@ -24,17 +24,6 @@ import (
 	"github.com/chirp-social/chirp/backend"
 )
 
-// Sink receives what other processes announced.
-type Sink interface {
-	chirp.Announcer
-	// NewTweetHint tells every client to ask the API what is new: another process relayed a
-	// client's newTweet.
-	NewTweetHint()
-	// Resync is called when the bus is back after missing who knows what: whatever holds a view
-	// of the database refreshes it, and clients are told to ask the API what they missed.
-	Resync()
-}
-
 // Execer runs a statement on a pooled connection: relays are published with it, outside any
 // transaction.
 type Execer interface {
@@ -163,7 +152,7 @@ func (b *Bus) Relayed(conn string) {
 // publishing relays on pool (the store's connections to the same database). The first
 // connection is made here, so a process that cannot listen does not start; later losses heal in
 // the background.
-func (b *Bus) Start(ctx context.Context, sink Sink, pool Execer) error {
+func (b *Bus) Start(ctx context.Context, sink chirp.EventSink, pool Execer) error {
 	b.relays = pool
 	conn, err := b.connect(ctx)
 	if err != nil {
@@ -225,7 +214,7 @@ func (b *Bus) connect(ctx context.Context) (*pgx.Conn, error) {
 }
 
 // listen delivers notices until ctx ends, reconnecting whenever the connection is lost.
-func (b *Bus) listen(ctx context.Context, conn *pgx.Conn, sink Sink) {
+func (b *Bus) listen(ctx context.Context, conn *pgx.Conn, sink chirp.EventSink) {
 	for {
 		err := b.receive(ctx, conn, sink)
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -251,7 +240,7 @@ func (b *Bus) listen(ctx context.Context, conn *pgx.Conn, sink Sink) {
 // listener notifies the channel itself, on its own connection, and hears that notice come
 // back (PostgreSQL delivers a session's notices to itself too) or any other; hearing nothing
 // for SilentBeats heartbeats, it gives the connection up.
-func (b *Bus) receive(ctx context.Context, conn *pgx.Conn, sink Sink) error {
+func (b *Bus) receive(ctx context.Context, conn *pgx.Conn, sink chirp.EventSink) error {
 	beat := Notice{Kind: Heartbeat, Origin: b.origin}.encode()
 	silence := SilentBeats * b.heartbeat
 	// quiet is when the listener last heard something, or finished handing it on: the time
@@ -299,7 +288,7 @@ func (b *Bus) receive(ctx context.Context, conn *pgx.Conn, sink Sink) error {
 	}
 }
 
-func (b *Bus) deliver(payload string, sink Sink) {
+func (b *Bus) deliver(payload string, sink chirp.EventSink) {
 	n, err := decodeNotice(payload)
 	switch {
 	case err != nil:
