@@ -13,6 +13,7 @@ import (
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/hotwindow"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // open returns the database's store and the window's over it.
@@ -56,14 +57,6 @@ func same(a, b []chirp.Tweet) bool {
 	})
 }
 
-func ids(ts []chirp.Tweet) []int64 {
-	out := make([]int64, len(ts))
-	for i, t := range ts {
-		out[i] = t.ID
-	}
-	return out
-}
-
 // The differential test: random creates (alone and in concurrent bursts, which the store
 // commits as batches), edits and deletes through the window's store, and after each step
 // random page queries of every kind, answered by the window and by the database; every answer
@@ -93,7 +86,7 @@ func TestWindowAnswersAsTheDatabase(t *testing.T) {
 				want, wantErr := db.Tweets(ctx, q)
 				got, gotErr := cached.Tweets(ctx, q)
 				if (wantErr != nil) != (gotErr != nil) || !same(got, want) {
-					t.Fatalf("step %d, query %+v:\n window   %v %v\n database %v %v", step, q, ids(got), gotErr, ids(want), wantErr)
+					t.Fatalf("step %d, query %+v:\n window   %v %v\n database %v %v", step, q, testkit.IDs(got), gotErr, testkit.IDs(want), wantErr)
 				}
 			}
 		}
@@ -169,7 +162,7 @@ func TestWindowLoadsAndStandsAside(t *testing.T) {
 	page, err := cached.Tweets(ctx, newest)
 	want, _ := db.Tweets(ctx, newest)
 	if err != nil || !same(page, want) || w.Hits() != 1 {
-		t.Fatalf("first read %v %v, want %v from memory; %d hits", ids(page), err, ids(want), w.Hits())
+		t.Fatalf("first read %v %v, want %v from memory; %d hits", testkit.IDs(page), err, testkit.IDs(want), w.Hits())
 	}
 	mu.Lock()
 	current = false
@@ -186,12 +179,12 @@ func TestWindowLoadsAndStandsAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	if page, _ := cached.Tweets(ctx, newest); page[0].ID != missed.ID || w.Misses() != 1 {
-		t.Fatalf("with the bus down: %v, %d misses", ids(page), w.Misses())
+		t.Fatalf("with the bus down: %v, %d misses", testkit.IDs(page), w.Misses())
 	}
 	mu.Lock()
 	current = true
 	mu.Unlock()
 	if page, _ := cached.Tweets(ctx, newest); page[0].ID != missed.ID || w.Hits() != 2 {
-		t.Fatalf("after the bus is back: %v, %d hits", ids(page), w.Hits())
+		t.Fatalf("after the bus is back: %v, %d hits", testkit.IDs(page), w.Hits())
 	}
 }

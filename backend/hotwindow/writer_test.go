@@ -10,6 +10,7 @@ import (
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/hotwindow"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // slack is allowed over the documented bounds, for a loaded 2-core machine under the race
@@ -75,11 +76,7 @@ func TestCreateDoesNotWaitForTheWindowsReads(t *testing.T) {
 			_, err := cached.Tweets(ctx, chirp.PageQuery{Limit: 20, MaxID: chirp.NoMaxID})
 			reloaded <- err
 		}()
-		select {
-		case <-slow.entered:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the reader never began the window's reload")
-		}
+		testkit.RecvWithin(t, slow.entered, 10*time.Second, "the reader beginning the window's reload")
 		releaseAfter := time.AfterFunc(5*time.Second, func() { close(slow.release) })
 		defer releaseAfter.Stop()
 
@@ -98,13 +95,8 @@ func TestCreateDoesNotWaitForTheWindowsReads(t *testing.T) {
 			t.Errorf("create answered after %v beside a slow reload, over its deadline + 1 s (%v with slack)", took.Round(time.Millisecond), bound)
 		}
 
-		select {
-		case err := <-reloaded:
-			if err != nil {
-				t.Fatalf("the reload's reader: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatal("the reload's reader did not finish")
+		if err := testkit.RecvWithin(t, reloaded, 15*time.Second, "the reload's reader finishing"); err != nil {
+			t.Fatalf("the reload's reader: %v", err)
 		}
 		page, err := cached.Tweets(ctx, chirp.PageQuery{Limit: 20, MaxID: chirp.NoMaxID})
 		if err != nil {
@@ -115,7 +107,7 @@ func TestCreateDoesNotWaitForTheWindowsReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !same(page, want) || len(page) == 0 || page[0].ID != created.ID {
-			t.Fatalf("after the reload the window answers %v, the database %v; the create was %d", ids(page), ids(want), created.ID)
+			t.Fatalf("after the reload the window answers %v, the database %v; the create was %d", testkit.IDs(page), testkit.IDs(want), created.ID)
 		}
 	})
 }
@@ -168,7 +160,7 @@ func TestPendingCreatesAboveAGap(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !same(page, want) {
-			t.Fatalf("the window answers %v %q, the database %v %q", ids(page), page[0].Content, ids(want), want[0].Content)
+			t.Fatalf("the window answers %v %q, the database %v %q", testkit.IDs(page), page[0].Content, testkit.IDs(want), want[0].Content)
 		}
 		if w.Hits() != hits+1 || w.Reloads() != reloads {
 			t.Fatalf("hits %d → %d, reloads %d → %d: the read that filled the gap was not answered from memory, or reloaded",
