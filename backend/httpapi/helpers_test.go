@@ -44,6 +44,14 @@ type server struct {
 	events *events
 }
 
+// on is the server as a subtest uses it: its helpers fail the subtest, on the subtest's own
+// goroutine, rather than the test that made the server.
+func (s *server) on(t *testing.T) *server {
+	c := *s
+	c.t = t
+	return &c
+}
+
 func openStore(t *testing.T, databaseURL string) *gormstore.Store {
 	t.Helper()
 	s, err := gormstoreOpen(databaseURL)
