@@ -20,6 +20,13 @@ import (
 func open(t *testing.T, url string, cfg hotwindow.Config) (db *gormstore.Store, w *hotwindow.Window, cached chirp.TweetStore) {
 	t.Helper()
 	w = hotwindow.New(cfg)
+	db = openObserved(t, url, w)
+	return db, w, w.Wrap(db)
+}
+
+// openObserved opens the database's store with w as its commit observer.
+func openObserved(t *testing.T, url string, w *hotwindow.Window) *gormstore.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	db, err := gormstore.Open(ctx, url, gormstore.WithCommitObserver(w))
@@ -27,7 +34,7 @@ func open(t *testing.T, url string, cfg hotwindow.Config) (db *gormstore.Store, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, w, w.Wrap(db)
+	return db
 }
 
 // randomQuery is any valid page query over ids up to top: every parameter combination.
