@@ -17,7 +17,7 @@ import (
 
 // While the database does not answer, every request gets its 503, but the log says so once
 // (ERROR, with the cause), access records of the 503s are WARN, and the recovery is one record
-// that counts them: an outage under load once wrote an ERROR line per request, twice.
+// that counts them, rather than an ERROR line per failed request.
 func TestAnOutageIsLoggedOnce(t *testing.T) {
 	url := testdb.PostgresURL(t)
 	logs := &testlog.Buffer{}

@@ -12,8 +12,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultMaxClients is the ceiling on buckets kept at once: about 14 MB at the ~135 heap
-// bytes a bucket (key and map entry included) that TestSprayedAddressesAreForgotten measures.
+// DefaultMaxClients is the ceiling on buckets kept at once: it bounds their memory however
+// many addresses a client sprays (TestSprayedAddressesAreForgotten reports a bucket's bytes).
 const DefaultMaxClients = 100_000
 
 // Limiter is a set of token buckets, one per client key. Its methods are safe for concurrent
