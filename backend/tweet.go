@@ -18,9 +18,6 @@ type Tweet struct {
 	UpdatedAt time.Time
 }
 
-// Edited reports whether the tweet changed after it was posted.
-func (t Tweet) Edited() bool { return !t.UpdatedAt.Equal(t.CreatedAt) }
-
 // DefaultPageSize and MaxPageSize bound how many tweets one list request returns.
 const (
 	DefaultPageSize = 20
@@ -100,4 +97,17 @@ type Announcer interface {
 	TweetCreated(t Tweet)
 	TweetUpdated(t Tweet)
 	TweetDeleted(id int64)
+}
+
+// EventSink is where the event bus delivers what other processes announced: their committed
+// changes, as to an Announcer, and what only a bus knows of. The bus calls it; the hot window
+// wraps the socket server's to keep itself current first.
+type EventSink interface {
+	Announcer
+	// NewTweetHint tells every client to ask the API what is new: another process relayed a
+	// client's newTweet.
+	NewTweetHint()
+	// Resync is called when the bus is back after missing who knows what: whatever holds a view
+	// of the database refreshes it, and clients are told to ask the API what they missed.
+	Resync()
 }

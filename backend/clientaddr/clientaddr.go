@@ -60,18 +60,18 @@ func (r *Resolver) Addr(req *http.Request) netip.Addr {
 	return peer
 }
 
-// ForwardedByUntrusted reports whether the request carries X-Forwarded-For from a peer that is
+// forwardedByUntrusted reports whether the request carries X-Forwarded-For from a peer that is
 // not a trusted proxy: behind such a proxy every client shares the proxy's address (and its
 // limits), which the operator fixes with TRUSTED_PROXIES.
-func (r *Resolver) ForwardedByUntrusted(req *http.Request) bool {
+func (r *Resolver) forwardedByUntrusted(req *http.Request) bool {
 	return req.Header.Get("X-Forwarded-For") != "" && !r.isTrusted(peerAddr(req.RemoteAddr))
 }
 
 // WarnUntrusted logs a warning the first time a request carries X-Forwarded-For from a peer
-// that is not trusted (ForwardedByUntrusted), naming TRUSTED_PROXIES; once per Resolver, so
+// that is not trusted (forwardedByUntrusted), naming TRUSTED_PROXIES; once per Resolver, so
 // once for the API and the socket server together when they share it.
 func (r *Resolver) WarnUntrusted(req *http.Request, log *slog.Logger) {
-	if r.warned.Load() || !r.ForwardedByUntrusted(req) || r.warned.Swap(true) {
+	if r.warned.Load() || !r.forwardedByUntrusted(req) || r.warned.Swap(true) {
 		return
 	}
 	log.Warn("X-Forwarded-For comes from a proxy that is not trusted: every client behind it shares its address and its limits; set TRUSTED_PROXIES to the proxy's address",

@@ -99,24 +99,12 @@ func (l *Limiter) ConnState(c net.Conn, state http.ConnState) {
 	}
 }
 
-// Stats is a snapshot of the counts.
-type Stats struct {
-	Open       int // connections open, idle ones included
-	Idle       int // kept-alive connections waiting for a request
-	IdleClosed int // idle connections closed to make room, since start
-}
-
-// Stats returns the counts now.
-func (l *Limiter) Stats() Stats {
+// Counts are the connections open (idle ones included), the kept-alive ones waiting for a
+// request, and the idle ones closed to make room since start (metrics.ConnCounts).
+func (l *Limiter) Counts() (open, idle int, idleClosed uint64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return Stats{Open: l.total, Idle: l.idle.Len(), IdleClosed: l.closed}
-}
-
-// Counts is Stats for the metrics (metrics.ConnCounts).
-func (l *Limiter) Counts() (open, idle int, idleClosed uint64) {
-	st := l.Stats()
-	return st.Open, st.Idle, uint64(st.IdleClosed)
+	return l.total, l.idle.Len(), uint64(l.closed)
 }
 
 // admit counts a connection from peer, or says which cap refuses it; it also picks the idle

@@ -18,6 +18,7 @@ import (
 
 	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/connlimit"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // bites records what the limiter reports.
@@ -78,7 +79,7 @@ func serve(t *testing.T, cfg connlimit.Config) *server {
 	go func() { srv.Serve(s.limits.Listener(ln)); close(done) }()
 	t.Cleanup(func() {
 		srv.Close()
-		<-done
+		testkit.Closed(t, done, "the server's Serve returning after Close")
 		close(s.hijacked)
 		for c := range s.hijacked {
 			c.Close()
@@ -206,12 +207,8 @@ func TestIdleConnectionsMakeRoom(t *testing.T) {
 	// A 4th, hijacked: counted, never idle.
 	ws := s.dial(t, "127.0.0.9")
 	fmt.Fprint(ws.conn, "GET /hold HTTP/1.1\r\nHost: test\r\n\r\n")
-	select {
-	case h := <-s.hijacked:
-		t.Cleanup(func() { h.Close() })
-	case <-time.After(5 * time.Second):
-		t.Fatal("the connection was not hijacked within 5 s")
-	}
+	h := testkit.RecvWithin(t, s.hijacked, 5*time.Second, "the connection hijacked")
+	t.Cleanup(func() { h.Close() })
 	s.await(t, "four open, three idle", func(st connlimit.Stats) bool { return st.Open == 4 && st.Idle == 3 })
 
 	for i := range 3 {
@@ -244,13 +241,9 @@ func TestTotalCapRefusesWhenNothingIsIdle(t *testing.T) {
 	for i := range 2 {
 		c := s.dial(t, fmt.Sprintf("127.0.0.%d", 2+i))
 		fmt.Fprint(c.conn, "GET /hold HTTP/1.1\r\nHost: test\r\n\r\n")
-		select {
-		case h := <-s.hijacked:
-			held = append(held, h)
-			t.Cleanup(func() { h.Close() })
-		case <-time.After(5 * time.Second):
-			t.Fatal("not hijacked within 5 s")
-		}
+		h := testkit.RecvWithin(t, s.hijacked, 5*time.Second, fmt.Sprintf("connection %d hijacked", i+1))
+		held = append(held, h)
+		t.Cleanup(func() { h.Close() })
 	}
 	if s.dial(t, "127.0.0.4").get("/") {
 		t.Fatal("a 3rd connection was served past a total of 2")
@@ -315,6 +308,8 @@ func (l *fakeListener) Accept() (net.Conn, error) {
 		return peerConn{Conn: ours, peer: a}, nil
 	case <-l.closed:
 		return nil, net.ErrClosed
+	case <-time.After(testkit.Timeout):
+		return nil, errors.New("no more peers: the limiter accepted more connections than the test expected")
 	}
 }
 func (l *fakeListener) Close() error   { close(l.closed); return nil }

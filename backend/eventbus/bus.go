@@ -24,17 +24,6 @@ import (
 	"github.com/chirp-social/chirp/backend"
 )
 
-// Sink receives what other processes announced.
-type Sink interface {
-	chirp.Announcer
-	// NewTweetHint tells every client to ask the API what is new: another process relayed a
-	// client's newTweet.
-	NewTweetHint()
-	// Resync is called when the bus is back after missing who knows what: whatever holds a view
-	// of the database refreshes it, and clients are told to ask the API what they missed.
-	Resync()
-}
-
 // Execer runs a statement on a pooled connection: relays are published with it, outside any
 // transaction.
 type Execer interface {
@@ -116,7 +105,7 @@ func New(cfg Config) (*Bus, error) {
 		relayQ:    make(chan string, relayQueue),
 	}
 	// Names the listener in pg_stat_activity, so that an operator (or a test) can find it.
-	connCfg.RuntimeParams["application_name"] = b.ApplicationName()
+	connCfg.RuntimeParams["application_name"] = b.applicationName()
 	// pgx speaks UTF-8 only: a database in another encoding (SQL_ASCII) would start the
 	// session in its own (as the store's connections ask too).
 	connCfg.RuntimeParams["client_encoding"] = "UTF8"
@@ -131,11 +120,8 @@ func newOrigin() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// Origin is this process's name on the bus.
-func (b *Bus) Origin() string { return b.origin }
-
-// ApplicationName is the listener connection's application_name.
-func (b *Bus) ApplicationName() string { return "chirp-bus " + b.origin }
+// applicationName is the listener connection's application_name.
+func (b *Bus) applicationName() string { return "chirp-bus " + b.origin }
 
 // Created is the notice of a committed create batch whose highest id is lastID, for the store to
 // send from inside the batch's transaction.
@@ -166,7 +152,7 @@ func (b *Bus) Relayed(conn string) {
 // publishing relays on pool (the store's connections to the same database). The first
 // connection is made here, so a process that cannot listen does not start; later losses heal in
 // the background.
-func (b *Bus) Start(ctx context.Context, sink Sink, pool Execer) error {
+func (b *Bus) Start(ctx context.Context, sink chirp.EventSink, pool Execer) error {
 	b.relays = pool
 	conn, err := b.connect(ctx)
 	if err != nil {
@@ -181,7 +167,7 @@ func (b *Bus) Start(ctx context.Context, sink Sink, pool Execer) error {
 	b.wg.Add(2)
 	go func() { defer b.wg.Done(); b.listen(runCtx, conn, sink) }()
 	go func() { defer b.wg.Done(); b.publishRelays(runCtx) }()
-	b.log.Info("event bus listening", "channel", Channel, "origin", b.origin, "application_name", b.ApplicationName(), "heartbeat", b.heartbeat)
+	b.log.Info("event bus listening", "channel", Channel, "origin", b.origin, "application_name", b.applicationName(), "heartbeat", b.heartbeat)
 	return nil
 }
 
@@ -206,26 +192,6 @@ func (b *Bus) Ready() error {
 	return nil
 }
 
-// Stats are the bus's counters since start.
-type Stats struct {
-	Up bool
-	// Received counts the notices heard from other processes and delivered; Ignored this
-	// process's own; Malformed those no Chirp process sends.
-	Received, Ignored, Malformed int64
-	// Published counts the notices this process made: writes (sent if their transaction
-	// commits) and relays; RelaysDropped the relays a full queue or a failed publication lost.
-	Published, RelaysDropped int64
-}
-
-// Stats returns the bus's counters.
-func (b *Bus) Stats() Stats {
-	return Stats{
-		Up:       b.Ready() == nil,
-		Received: b.received.Load(), Ignored: b.ignored.Load(), Malformed: b.malformed.Load(),
-		Published: b.published.Load(), RelaysDropped: b.relaysDropped.Load(),
-	}
-}
-
 // Up, NotificationsIn and NotificationsOut are the bus's state and traffic, for metrics: the
 // notices heard from other processes and delivered, and the notices this process made.
 func (b *Bus) Up() bool                 { return b.Ready() == nil }
@@ -248,7 +214,7 @@ func (b *Bus) connect(ctx context.Context) (*pgx.Conn, error) {
 }
 
 // listen delivers notices until ctx ends, reconnecting whenever the connection is lost.
-func (b *Bus) listen(ctx context.Context, conn *pgx.Conn, sink Sink) {
+func (b *Bus) listen(ctx context.Context, conn *pgx.Conn, sink chirp.EventSink) {
 	for {
 		err := b.receive(ctx, conn, sink)
 		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -274,7 +240,7 @@ func (b *Bus) listen(ctx context.Context, conn *pgx.Conn, sink Sink) {
 // listener notifies the channel itself, on its own connection, and hears that notice come
 // back (PostgreSQL delivers a session's notices to itself too) or any other; hearing nothing
 // for SilentBeats heartbeats, it gives the connection up.
-func (b *Bus) receive(ctx context.Context, conn *pgx.Conn, sink Sink) error {
+func (b *Bus) receive(ctx context.Context, conn *pgx.Conn, sink chirp.EventSink) error {
 	beat := Notice{Kind: Heartbeat, Origin: b.origin}.encode()
 	silence := SilentBeats * b.heartbeat
 	// quiet is when the listener last heard something, or finished handing it on: the time
@@ -322,7 +288,7 @@ func (b *Bus) receive(ctx context.Context, conn *pgx.Conn, sink Sink) error {
 	}
 }
 
-func (b *Bus) deliver(payload string, sink Sink) {
+func (b *Bus) deliver(payload string, sink chirp.EventSink) {
 	n, err := decodeNotice(payload)
 	switch {
 	case err != nil:

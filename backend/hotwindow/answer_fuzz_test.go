@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // pageOf is the database's answer to q over every tweet (ascending ids): the reference.
@@ -70,16 +71,8 @@ func FuzzAnswer(f *testing.F) {
 		if err != nil {
 			return // to the database: always allowed
 		}
-		if want := pageOf(all, q); !slices.Equal(ids(got), ids(want)) {
-			t.Fatalf("floor %d, query %+v: window %v, database %v", floor, q, ids(got), ids(want))
+		if want := pageOf(all, q); !slices.Equal(testkit.IDs(got), testkit.IDs(want)) {
+			t.Fatalf("floor %d, query %+v: window %v, database %v", floor, q, testkit.IDs(got), testkit.IDs(want))
 		}
 	})
-}
-
-func ids(ts []chirp.Tweet) []int64 {
-	out := make([]int64, len(ts))
-	for i, t := range ts {
-		out[i] = t.ID
-	}
-	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/hotwindow"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // nobody is a socket server without clients.
@@ -98,10 +99,16 @@ func TestWindowNeverSkipsAcrossProcesses(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { writers.Wait(); close(done) }()
+	// The writers' creates take seconds under the race detector on a loaded machine: the bound
+	// is only there so that a writer that hangs fails the test rather than the suite.
+	writing := time.NewTimer(6 * testkit.Timeout)
+	defer writing.Stop()
 	for running := true; running; {
 		select {
 		case <-done:
 			running = false
+		case <-writing.C:
+			t.Fatalf("the writers did not finish within %v", 6*testkit.Timeout)
 		default:
 			walk()
 			time.Sleep(time.Millisecond)

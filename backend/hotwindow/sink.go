@@ -6,21 +6,14 @@ import (
 	"github.com/chirp-social/chirp/backend"
 )
 
-// Sink is what the event bus delivers other processes' writes to (eventbus.Sink).
-type Sink interface {
-	chirp.Announcer
-	NewTweetHint()
-	Resync()
-}
-
 // Sink returns the bus's sink for this process: each of another process's writes is applied to
 // the window first, then handed on to next (the socket server), so the reads that the
 // announcement sets off are answered from memory.
-func (w *Window) Sink(next Sink) Sink { return &sink{w: w, next: next} }
+func (w *Window) Sink(next chirp.EventSink) chirp.EventSink { return &sink{w: w, next: next} }
 
 type sink struct {
 	w    *Window
-	next Sink
+	next chirp.EventSink
 }
 
 func (s *sink) TweetCreated(t chirp.Tweet) {

@@ -13,12 +13,20 @@ import (
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/hotwindow"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // open returns the database's store and the window's over it.
 func open(t *testing.T, url string, cfg hotwindow.Config) (db *gormstore.Store, w *hotwindow.Window, cached chirp.TweetStore) {
 	t.Helper()
 	w = hotwindow.New(cfg)
+	db = openObserved(t, url, w)
+	return db, w, w.Wrap(db)
+}
+
+// openObserved opens the database's store with w as its commit observer.
+func openObserved(t *testing.T, url string, w *hotwindow.Window) *gormstore.Store {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	db, err := gormstore.Open(ctx, url, gormstore.WithCommitObserver(w))
@@ -26,7 +34,7 @@ func open(t *testing.T, url string, cfg hotwindow.Config) (db *gormstore.Store, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return db, w, w.Wrap(db)
+	return db
 }
 
 // randomQuery is any valid page query over ids up to top: every parameter combination.
@@ -54,14 +62,6 @@ func same(a, b []chirp.Tweet) bool {
 		return x.ID == y.ID && x.Author == y.Author && x.Content == y.Content &&
 			x.CreatedAt.Equal(y.CreatedAt) && x.UpdatedAt.Equal(y.UpdatedAt)
 	})
-}
-
-func ids(ts []chirp.Tweet) []int64 {
-	out := make([]int64, len(ts))
-	for i, t := range ts {
-		out[i] = t.ID
-	}
-	return out
 }
 
 // The differential test: random creates (alone and in concurrent bursts, which the store
@@ -93,7 +93,7 @@ func TestWindowAnswersAsTheDatabase(t *testing.T) {
 				want, wantErr := db.Tweets(ctx, q)
 				got, gotErr := cached.Tweets(ctx, q)
 				if (wantErr != nil) != (gotErr != nil) || !same(got, want) {
-					t.Fatalf("step %d, query %+v:\n window   %v %v\n database %v %v", step, q, ids(got), gotErr, ids(want), wantErr)
+					t.Fatalf("step %d, query %+v:\n window   %v %v\n database %v %v", step, q, testkit.IDs(got), gotErr, testkit.IDs(want), wantErr)
 				}
 			}
 		}
@@ -169,7 +169,7 @@ func TestWindowLoadsAndStandsAside(t *testing.T) {
 	page, err := cached.Tweets(ctx, newest)
 	want, _ := db.Tweets(ctx, newest)
 	if err != nil || !same(page, want) || w.Hits() != 1 {
-		t.Fatalf("first read %v %v, want %v from memory; %d hits", ids(page), err, ids(want), w.Hits())
+		t.Fatalf("first read %v %v, want %v from memory; %d hits", testkit.IDs(page), err, testkit.IDs(want), w.Hits())
 	}
 	mu.Lock()
 	current = false
@@ -186,12 +186,12 @@ func TestWindowLoadsAndStandsAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	if page, _ := cached.Tweets(ctx, newest); page[0].ID != missed.ID || w.Misses() != 1 {
-		t.Fatalf("with the bus down: %v, %d misses", ids(page), w.Misses())
+		t.Fatalf("with the bus down: %v, %d misses", testkit.IDs(page), w.Misses())
 	}
 	mu.Lock()
 	current = true
 	mu.Unlock()
 	if page, _ := cached.Tweets(ctx, newest); page[0].ID != missed.ID || w.Hits() != 2 {
-		t.Fatalf("after the bus is back: %v, %d hits", ids(page), w.Hits())
+		t.Fatalf("after the bus is back: %v, %d hits", testkit.IDs(page), w.Hits())
 	}
 }

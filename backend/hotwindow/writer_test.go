@@ -10,6 +10,7 @@ import (
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/hotwindow"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // slack is allowed over the documented bounds, for a loaded 2-core machine under the race
@@ -46,18 +47,13 @@ func (s *slowReads) Tweets(ctx context.Context, q chirp.PageQuery) ([]chirp.Twee
 // to its 5 s read timeout) while a create commits. The create is answered within its deadline
 // + 1 s, the batch rule's promise, not when the reload ends: the store's one writer tells the
 // window of the batch without waiting for a database read it does not own. Once the reload is
-// done, the window answers with the tweet. (The writer used to wait for the window's fill
-// lock, which the reload held through its read: the create was answered ~5 s late.)
+// done, the window answers with the tweet.
 func TestCreateDoesNotWaitForTheWindowsReads(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		w := hotwindow.New(hotwindow.Config{})
+		db := openObserved(t, url, w)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		db, err := gormstore.Open(ctx, url, gormstore.WithCommitObserver(w))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
 		slow := &slowReads{TweetStore: db, entered: make(chan struct{}, 1), release: make(chan struct{})}
 		cached := w.Wrap(slow)
 		d, _ := chirp.NewDraft("a", "before")
@@ -75,11 +71,7 @@ func TestCreateDoesNotWaitForTheWindowsReads(t *testing.T) {
 			_, err := cached.Tweets(ctx, chirp.PageQuery{Limit: 20, MaxID: chirp.NoMaxID})
 			reloaded <- err
 		}()
-		select {
-		case <-slow.entered:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the reader never began the window's reload")
-		}
+		testkit.RecvWithin(t, slow.entered, 10*time.Second, "the reader beginning the window's reload")
 		releaseAfter := time.AfterFunc(5*time.Second, func() { close(slow.release) })
 		defer releaseAfter.Stop()
 
@@ -98,13 +90,8 @@ func TestCreateDoesNotWaitForTheWindowsReads(t *testing.T) {
 			t.Errorf("create answered after %v beside a slow reload, over its deadline + 1 s (%v with slack)", took.Round(time.Millisecond), bound)
 		}
 
-		select {
-		case err := <-reloaded:
-			if err != nil {
-				t.Fatalf("the reload's reader: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Fatal("the reload's reader did not finish")
+		if err := testkit.RecvWithin(t, reloaded, 15*time.Second, "the reload's reader finishing"); err != nil {
+			t.Fatalf("the reload's reader: %v", err)
 		}
 		page, err := cached.Tweets(ctx, chirp.PageQuery{Limit: 20, MaxID: chirp.NoMaxID})
 		if err != nil {
@@ -115,7 +102,7 @@ func TestCreateDoesNotWaitForTheWindowsReads(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !same(page, want) || len(page) == 0 || page[0].ID != created.ID {
-			t.Fatalf("after the reload the window answers %v, the database %v; the create was %d", ids(page), ids(want), created.ID)
+			t.Fatalf("after the reload the window answers %v, the database %v; the create was %d", testkit.IDs(page), testkit.IDs(want), created.ID)
 		}
 	})
 }
@@ -168,7 +155,7 @@ func TestPendingCreatesAboveAGap(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !same(page, want) {
-			t.Fatalf("the window answers %v %q, the database %v %q", ids(page), page[0].Content, ids(want), want[0].Content)
+			t.Fatalf("the window answers %v %q, the database %v %q", testkit.IDs(page), page[0].Content, testkit.IDs(want), want[0].Content)
 		}
 		if w.Hits() != hits+1 || w.Reloads() != reloads {
 			t.Fatalf("hits %d → %d, reloads %d → %d: the read that filled the gap was not answered from memory, or reloaded",

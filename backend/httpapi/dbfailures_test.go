@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -37,35 +36,20 @@ func failures(logs *testlog.Buffer) []string {
 // try sends a request from any goroutine and reports a transport failure instead of ending
 // the test.
 func (s *server) try(method, path, body string, headers ...string) (response, error) {
-	var rd io.Reader
+	contentType := ""
 	if body != "" {
-		rd = strings.NewReader(body)
+		contentType = jsonType
 	}
-	req, err := http.NewRequest(method, s.url+path, rd)
+	req, err := newRequest(method, s.url+path, contentType, body, headers...)
 	if err != nil {
 		return response{}, err
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", jsonType)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
 	}
 	// A connection of its own: on a kept-alive connection, a request that outlives its
 	// deadline can leave the next request there with a context cancelled from the start
 	// (net/http's background read runs into apiDeadline's read deadline and cancels the
 	// connection's context), which is not what these tests are about.
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		return response{}, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return response{}, err
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
+	return roundTrip(client, req)
 }
 
 // TestTerminatedBackendsAreUnavailable terminates every PostgreSQL backend of the store's pool

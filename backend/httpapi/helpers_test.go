@@ -44,6 +44,14 @@ type server struct {
 	events *events
 }
 
+// on is the server as a subtest uses it: its helpers fail the subtest, on the subtest's own
+// goroutine, rather than the test that made the server.
+func (s *server) on(t *testing.T) *server {
+	c := *s
+	c.t = t
+	return &c
+}
+
 func openStore(t *testing.T, databaseURL string) *gormstore.Store {
 	t.Helper()
 	s, err := gormstoreOpen(databaseURL)
@@ -114,15 +122,46 @@ func (r response) fields(t *testing.T) map[string]string {
 const jsonType = "application/json"
 
 // do sends a request; headers come in name, value pairs.
+// do sends a request and reads its answer. A transport failure ends the test, so do belongs on
+// the test's goroutine; a goroutine the test starts uses request.
 func (s *server) do(method, path, contentType, body string, headers ...string) response {
 	s.t.Helper()
+	r, err := s.request(method, path, contentType, body, headers...)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return r
+}
+
+// request is do for any goroutine: it reports a transport failure instead of ending the test.
+func (s *server) request(method, path, contentType, body string, headers ...string) (response, error) {
+	req, err := newRequest(method, s.url+path, contentType, body, headers...)
+	if err != nil {
+		return response{}, err
+	}
+	return roundTrip(http.DefaultClient, req)
+}
+
+// send is do for a request the test built.
+func (s *server) send(req *http.Request) response {
+	s.t.Helper()
+	r, err := roundTrip(http.DefaultClient, req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return r
+}
+
+// newRequest builds a request with body (none when empty) and headers, given as name, value
+// pairs.
+func newRequest(method, url, contentType, body string, headers ...string) (*http.Request, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, s.url+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		s.t.Fatal(err)
+		return nil, err
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
@@ -130,21 +169,21 @@ func (s *server) do(method, path, contentType, body string, headers ...string) r
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	return s.send(req)
+	return req, nil
 }
 
-func (s *server) send(req *http.Request) response {
-	s.t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+// roundTrip sends req with client and reads the whole answer, on any goroutine.
+func roundTrip(client *http.Client, req *http.Request) (response, error) {
+	resp, err := client.Do(req)
 	if err != nil {
-		s.t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		s.t.Fatal(err)
+		return response{}, err
 	}
-	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}, nil
 }
 
 type tweetOut struct {

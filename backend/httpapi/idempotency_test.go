@@ -9,9 +9,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 const key = "9b2f4c1e-7a3d-4e8b-b5c6-0d1e2f3a4b5c"
@@ -41,6 +43,7 @@ func TestIdempotencyKeyRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			s := s.on(t)
 			req, _ := http.NewRequest("POST", s.url+"/api/tweets", strings.NewReader(body))
 			req.Header.Set("Content-Type", jsonType)
 			for _, v := range tt.values {
@@ -77,6 +80,7 @@ func TestIdempotentCreate(t *testing.T) {
 		var tw tweetOut
 		first.json(t, &tw)
 		t.Run("SameBodyReplays", func(t *testing.T) {
+			s := s.on(t)
 			// Another spelling of the same tweet: field order, spacing, unknown fields,
 			// escapes and CR LF do not make it another one.
 			again := s.do("POST", "/api/tweets", jsonType, "{ \"content\": \"hell\\u006f\\r\\n\",\n \"author\": \"alice\", \"x\": 1 }",
@@ -89,12 +93,14 @@ func TestIdempotentCreate(t *testing.T) {
 			}
 		})
 		t.Run("DifferentBodyIsInvalid", func(t *testing.T) {
+			s := s.on(t)
 			r := s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"hello again"}`, "Idempotency-Key", key)
 			if r.status != http.StatusUnprocessableEntity || r.errorCode(t) != "invalid" || r.fields(t)["Idempotency-Key"] == "" {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
 		})
 		t.Run("ReplayAfterEditIsTheOriginal", func(t *testing.T) {
+			s := s.on(t)
 			r := s.do("PATCH", fmt.Sprintf("/api/tweets/%d", tw.ID), jsonType, `{"content":"edited"}`, "Authorization", "Bearer "+*tw.EditToken)
 			if r.status != http.StatusOK {
 				t.Fatalf("edit: %d %s", r.status, r.body)
@@ -109,6 +115,7 @@ func TestIdempotentCreate(t *testing.T) {
 			t.Fatalf("announced %v", got)
 		}
 		t.Run("RefusedBodyDoesNotTakeTheKey", func(t *testing.T) {
+			s := s.on(t)
 			const other = "another-key-9b2f4c1e7a3d"
 			r := s.do("POST", "/api/tweets", jsonType, `{"author":"alice","content":"   "}`, "Idempotency-Key", other)
 			if r.status != http.StatusUnprocessableEntity || r.fields(t)["content"] == "" {
@@ -120,6 +127,7 @@ func TestIdempotentCreate(t *testing.T) {
 			}
 		})
 		t.Run("NoKeyUnchanged", func(t *testing.T) {
+			s := s.on(t)
 			a, _ := s.post("alice", "hello")
 			b, _ := s.post("alice", "hello")
 			if a.ID == b.ID || a.ID == tw.ID {
@@ -145,8 +153,18 @@ func TestIdempotentConcurrentPosts(t *testing.T) {
 				req, _ := http.NewRequest("POST", s.url+"/api/tweets", strings.NewReader(`{"author":"crowd","content":"once"}`))
 				req.Header.Set("Content-Type", jsonType)
 				req.Header.Set("Idempotency-Key", key)
-				<-start
-				answers[i] = s.send(req)
+				select {
+				case <-start:
+				case <-time.After(testkit.Timeout):
+					t.Errorf("post %d: the start never came", i)
+					return
+				}
+				r, err := roundTrip(http.DefaultClient, req)
+				if err != nil {
+					t.Errorf("post %d: %v", i, err)
+					return
+				}
+				answers[i] = r
 			})
 		}
 		close(start)

@@ -17,9 +17,6 @@ import (
 //go:embed openapi.json
 var openAPIDocument []byte
 
-// OpenAPIDocument is the API's OpenAPI document, as GET /api/openapi.json serves it.
-func OpenAPIDocument() []byte { return openAPIDocument }
-
 // specMaxAge is how long a client may keep the document without asking again: it changes only
 // with the server's version, and an ETag makes asking again cheap.
 const specMaxAge = 300

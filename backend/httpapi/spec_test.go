@@ -41,6 +41,7 @@ func TestOpenAPIDocumentIsServed(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			s := s.on(t)
 			var headers []string
 			if tt.ifNoneMatch != "" {
 				headers = []string{"If-None-Match", tt.ifNoneMatch}
@@ -90,7 +91,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 }
 
 // HEAD of every GET route answers as GET would, without the body (RFC 9110): monitors and
-// link checkers use it, and a 405 or 404 there told them the route was broken. The document
+// link checkers use it, and a 405 or 404 there tells them the route is broken. The document
 // lists each HEAD beside its GET. The polling endpoint is the exception: a HEAD there is not
 // a handshake (the library answers 400).
 func TestHeadAnswersAsGet(t *testing.T) {
@@ -108,6 +109,7 @@ func TestHeadAnswersAsGet(t *testing.T) {
 	for _, path := range []string{"/healthz", "/readyz", "/api/openapi.json", "/api/tweets", "/api/tweets?limit=0",
 		"/api/tweets/" + itoa(tw.ID), "/api/tweets/999999", "/api/tweets/x"} {
 		t.Run(path, func(t *testing.T) {
+			s := s.on(t)
 			get, head := s.do("GET", path, "", ""), s.do("HEAD", path, "", "")
 			if head.status != get.status || head.body != "" {
 				t.Fatalf("HEAD: %d, %d bytes; GET: %d", head.status, len(head.body), get.status)

@@ -46,6 +46,7 @@ func TestSurrogateEscapes(t *testing.T) {
 				{"PATCH", fmt.Sprint("/api/tweets/", tw.ID), `{"content":` + tt.content + `}`, auth, 200},
 			} {
 				t.Run(route.method+"/"+tt.name, func(t *testing.T) {
+					s := s.on(t)
 					r := s.do(route.method, route.path, jsonType, route.body, route.headers...)
 					if tt.stored != "" {
 						var got tweetOut
@@ -67,6 +68,7 @@ func TestSurrogateEscapes(t *testing.T) {
 			}
 		}
 		t.Run("PATCH/AuthorIsIgnored", func(t *testing.T) {
+			s := s.on(t)
 			r := s.do("PATCH", fmt.Sprint("/api/tweets/", tw.ID), jsonType, `{"author":"\ud800","content":"ok"}`, auth...)
 			if r.status != 200 {
 				t.Fatalf("%d %s", r.status, r.body)
@@ -100,6 +102,7 @@ func TestTextRulesVectorsOverHTTP(t *testing.T) {
 		s := newServer(t, url, httpapi.Config{})
 		for _, v := range rules.Vectors {
 			t.Run(v.Name, func(t *testing.T) {
+				s := s.on(t)
 				body := `{"author":"someone","content":` + string(v.Input) + `}`
 				if v.Field == "author" {
 					body = `{"author":` + string(v.Input) + `,"content":"content"}`

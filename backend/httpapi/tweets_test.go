@@ -145,6 +145,7 @@ func TestCreateRejects(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
+				s := s.on(t)
 				r := s.do("POST", "/api/tweets", tt.contentType, tt.body)
 				if r.status != tt.status || r.errorCode(t) != tt.code {
 					t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.code)
@@ -163,6 +164,7 @@ func TestCreateRejects(t *testing.T) {
 			})
 		}
 		t.Run("NothingStored", func(t *testing.T) {
+			s := s.on(t)
 			if tweets, _ := s.page(""); len(tweets) != 0 {
 				t.Fatalf("rejected posts left %d tweets", len(tweets))
 			}
@@ -171,6 +173,7 @@ func TestCreateRejects(t *testing.T) {
 			}
 		})
 		t.Run("TooLargeChunked", func(t *testing.T) {
+			s := s.on(t)
 			req, _ := http.NewRequest("POST", s.url+"/api/tweets", strings.NewReader(big))
 			req.ContentLength = -1 // sent chunked: the cap must trip while reading
 			req.Header.Set("Content-Type", jsonType)
@@ -203,6 +206,7 @@ func TestGetOne(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
+				s := s.on(t)
 				r := s.do("GET", "/api/tweets/"+tt.id, "", "")
 				if r.status != tt.status {
 					t.Fatalf("%d %s", r.status, r.body)
@@ -229,6 +233,7 @@ func TestPaging(t *testing.T) {
 		slices.Reverse(created) // newest first
 
 		t.Run("MaxIDUntilExhausted", func(t *testing.T) {
+			s := s.on(t)
 			var walked []int64
 			next := "?limit=10"
 			for pages := 0; next != ""; pages++ {
@@ -254,6 +259,7 @@ func TestPaging(t *testing.T) {
 			}
 		})
 		t.Run("LinkKeepsTheQuery", func(t *testing.T) {
+			s := s.on(t)
 			tweets, link := s.page(fmt.Sprintf("?limit=3&since_id=%d", created[20]))
 			want := fmt.Sprintf(`</api/tweets?limit=3&max_id=%d&since_id=%d>; rel="next"`, tweets[2].ID, created[20])
 			if link != want {
@@ -261,6 +267,7 @@ func TestPaging(t *testing.T) {
 			}
 		})
 		t.Run("SinceIDTakesTheNewest", func(t *testing.T) {
+			s := s.on(t)
 			// 15 tweets are newer than created[15]; since_id gives the newest 10 of them.
 			tweets, _ := s.page(fmt.Sprintf("?limit=10&since_id=%d", created[15]))
 			if !slices.Equal(idsOf(tweets), created[:10]) {
@@ -268,6 +275,7 @@ func TestPaging(t *testing.T) {
 			}
 		})
 		t.Run("MinIDWalksForwardWithoutGaps", func(t *testing.T) {
+			s := s.on(t)
 			// From the 20th newest, walk forward 6 at a time: each page is the oldest 6 above
 			// min_id, newest first.
 			var walked []int64
@@ -289,6 +297,7 @@ func TestPaging(t *testing.T) {
 			}
 		})
 		t.Run("MinIDZeroStartsFromTheFirst", func(t *testing.T) {
+			s := s.on(t)
 			// The parameter's presence chooses the mode: min_id=0 is the two oldest, not the
 			// two newest (which since_id=0 gives), and the Link keeps min_id.
 			tweets, link := s.page("?limit=2&min_id=0")
@@ -301,17 +310,20 @@ func TestPaging(t *testing.T) {
 			}
 		})
 		t.Run("MaxIDWithMinID", func(t *testing.T) {
+			s := s.on(t)
 			tweets, _ := s.page(fmt.Sprintf("?max_id=%d&min_id=%d&limit=2", created[3], created[10]))
 			if !slices.Equal(idsOf(tweets), created[8:10]) {
 				t.Fatalf("got %v, want %v", idsOf(tweets), created[8:10])
 			}
 		})
 		t.Run("DefaultLimit", func(t *testing.T) {
+			s := s.on(t)
 			if tweets, _ := s.page(""); len(tweets) != 20 {
 				t.Fatalf("default page has %d", len(tweets))
 			}
 		})
 		t.Run("ZeroIDs", func(t *testing.T) {
+			s := s.on(t)
 			if tweets, _ := s.page("?since_id=0&limit=100"); len(tweets) != 25 {
 				t.Fatalf("since_id=0 gave %d", len(tweets))
 			}
@@ -325,6 +337,7 @@ func TestPaging(t *testing.T) {
 			"since_id=1&min_id=1", "since_id=0&min_id=0",
 		} {
 			t.Run("Rejects "+q, func(t *testing.T) {
+				s := s.on(t)
 				r := s.do("GET", "/api/tweets?"+q, "", "")
 				if r.status != 400 || r.errorCode(t) != "bad_request" {
 					t.Fatalf("%d %s", r.status, r.body)
@@ -372,6 +385,7 @@ func TestEditAndDelete(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
+				s := s.on(t)
 				r := s.do(tt.method, tt.path, tt.contentType, tt.body, tt.headers...)
 				if r.status != tt.status || r.errorCode(t) != tt.code {
 					t.Fatalf("got %d %s, want %d %s", r.status, r.body, tt.status, tt.code)
@@ -382,6 +396,7 @@ func TestEditAndDelete(t *testing.T) {
 			})
 		}
 		t.Run("NothingChanged", func(t *testing.T) {
+			s := s.on(t)
 			var now tweetOut
 			s.do("GET", path, "", "").json(t, &now)
 			tw.EditToken = nil
@@ -393,6 +408,7 @@ func TestEditAndDelete(t *testing.T) {
 			}
 		})
 		t.Run("Edit", func(t *testing.T) {
+			s := s.on(t)
 			r := s.do("PATCH", path, jsonType, `{"content":" changed\r\n ","author":"mallory"}`, bearer(token)...)
 			if r.status != 200 {
 				t.Fatalf("%d %s", r.status, r.body)
@@ -408,6 +424,7 @@ func TestEditAndDelete(t *testing.T) {
 			}
 		})
 		t.Run("Delete", func(t *testing.T) {
+			s := s.on(t)
 			if r := s.do("DELETE", path, "", "", bearer(token)...); r.status != 204 || r.body != "" {
 				t.Fatalf("%d %q", r.status, r.body)
 			}
@@ -550,6 +567,7 @@ func TestRoutingErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			s := s.on(t)
 			r := s.do(tt.method, tt.path, jsonType, `{}`)
 			if r.status != tt.status || r.errorCode(t) != tt.code {
 				t.Fatalf("%d %s", r.status, r.body)

@@ -14,3 +14,10 @@ func NewForTest(log *slog.Logger, perClient time.Duration, perSecond int, summar
 	}
 	return l
 }
+
+// Tracked is how many (limit, client) pairs the log remembers: bounded, whatever the clients.
+func (l *Log) Tracked() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.logged)
+}

@@ -133,10 +133,3 @@ func (l *Log) sweep(now time.Time) {
 		}
 	}
 }
-
-// Tracked is how many (limit, client) pairs the log remembers: bounded, whatever the clients.
-func (l *Log) Tracked() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.logged)
-}

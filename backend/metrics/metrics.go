@@ -194,11 +194,7 @@ func (g *socketGauges) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(g.counts.Sessions()))
-	full := 0.0
-	if g.counts.Full() {
-		full = 1
-	}
-	ch <- prometheus.MustNewConstMetric(fullDesc, prometheus.GaugeValue, full)
+	ch <- prometheus.MustNewConstMetric(fullDesc, prometheus.GaugeValue, oneIf(g.counts.Full()))
 }
 
 // Limits counts the requests each limit refused; it is limitlog's Counter.
@@ -263,19 +259,14 @@ type BusStats interface {
 // RegisterBus registers the event bus's state and counts, read at each scrape.
 func RegisterBus(reg prometheus.Registerer, bus BusStats) {
 	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chirp_bus_up",
-			Help: "1 while the event bus's listening connection is up, 0 while it is down."},
-			func() float64 {
-				if bus.Up() {
-					return 1
-				}
-				return 0
-			}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_bus_notifications_received_total",
-			Help: "Notifications the event bus received from PostgreSQL."},
+		readGauge("chirp_bus_up",
+			"1 while the event bus's listening connection is up, 0 while it is down.",
+			func() float64 { return oneIf(bus.Up()) }),
+		readCounter("chirp_bus_notifications_received_total",
+			"Notifications the event bus received from PostgreSQL.",
 			func() float64 { return float64(bus.NotificationsIn()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_bus_notifications_published_total",
-			Help: "Notifications the event bus published."},
+		readCounter("chirp_bus_notifications_published_total",
+			"Notifications the event bus published.",
 			func() float64 { return float64(bus.NotificationsOut()) }),
 	)
 }
@@ -290,14 +281,14 @@ type ConnCounts interface {
 // RegisterConnections registers the connection counts, read at each scrape.
 func RegisterConnections(reg prometheus.Registerer, c ConnCounts) {
 	reg.MustRegister(
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chirp_connections_open",
-			Help: "TCP connections open on the API's (and the page's) port, websockets included: what CONN_MAX_TOTAL caps."},
+		readGauge("chirp_connections_open",
+			"TCP connections open on the API's (and the page's) port, websockets included: what CONN_MAX_TOTAL caps.",
 			func() float64 { open, _, _ := c.Counts(); return float64(open) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chirp_connections_idle",
-			Help: "Kept-alive connections waiting for their next request."},
+		readGauge("chirp_connections_idle",
+			"Kept-alive connections waiting for their next request.",
 			func() float64 { _, idle, _ := c.Counts(); return float64(idle) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_connections_idle_closed_total",
-			Help: "Idle kept-alive connections closed to make room near CONN_MAX_TOTAL."},
+		readCounter("chirp_connections_idle_closed_total",
+			"Idle kept-alive connections closed to make room near CONN_MAX_TOTAL.",
 			func() float64 { _, _, closed := c.Counts(); return float64(closed) }),
 	)
 }
@@ -314,14 +305,32 @@ type WindowStats interface {
 // RegisterWindow registers the hot window's counts, read at each scrape.
 func RegisterWindow(reg prometheus.Registerer, w WindowStats) {
 	reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_hot_window_hits_total",
-			Help: "Reads the hot window answered from memory."},
+		readCounter("chirp_hot_window_hits_total",
+			"Reads the hot window answered from memory.",
 			func() float64 { return float64(w.Hits()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_hot_window_misses_total",
-			Help: "Reads the hot window passed to the database."},
+		readCounter("chirp_hot_window_misses_total",
+			"Reads the hot window passed to the database.",
 			func() float64 { return float64(w.Misses()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chirp_hot_window_reloads_total",
-			Help: "Loads of the hot window from the database: at start, and after each time it stood aside."},
+		readCounter("chirp_hot_window_reloads_total",
+			"Loads of the hot window from the database: at start, and after each time it stood aside.",
 			func() float64 { return float64(w.Reloads()) }),
 	)
+}
+
+// readGauge and readCounter are series whose value a component keeps itself, read at each
+// scrape rather than pushed: a gauge, or a count monotonic since the process started.
+func readGauge(name, help string, read func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, read)
+}
+
+func readCounter(name, help string, read func() float64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, read)
+}
+
+// oneIf is a yes/no state as a gauge's value.
+func oneIf(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }

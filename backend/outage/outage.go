@@ -1,7 +1,6 @@
 // Package outage logs a dependency's unavailability the way an operator wants to read it: the
 // failure once when it begins, a summary of the requests it failed at most every interval while
-// it lasts, and once when it ends. A 10 s database outage under load once wrote 33,000 ERROR
-// lines, one per failed request, burying the one that said why.
+// it lasts, and once when it ends: a line per failed request would bury the one that says why.
 package outage
 
 import (

@@ -6,3 +6,13 @@ import "time"
 func NewForTest(perMinute, burst, maxClients int, now func() time.Time) *Limiter {
 	return newLimiter(perMinute, burst, maxClients, now)
 }
+
+// Clients is how many buckets the Limiter keeps.
+func (l *Limiter) Clients() int {
+	if l == nil {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.buckets)
+}

@@ -12,8 +12,8 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultMaxClients is the ceiling on buckets kept at once: about 14 MB at the ~135 heap
-// bytes a bucket (key and map entry included) that TestSprayedAddressesAreForgotten measures.
+// DefaultMaxClients is the ceiling on buckets kept at once: it bounds their memory however
+// many addresses a client sprays (TestSprayedAddressesAreForgotten reports a bucket's bytes).
 const DefaultMaxClients = 100_000
 
 // Limiter is a set of token buckets, one per client key. Its methods are safe for concurrent
@@ -103,16 +103,6 @@ func (l *Limiter) evictOne() {
 		delete(l.buckets, k)
 		return
 	}
-}
-
-// Clients is how many buckets the Limiter keeps.
-func (l *Limiter) Clients() int {
-	if l == nil {
-		return 0
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.buckets)
 }
 
 // PerMinute and Burst are the limit's settings, for the log (0 when off).

@@ -12,7 +12,7 @@ import (
 
 // FuzzRequestHost sends /config.js with any Host header: the Host goes into the page's
 // Content-Security-Policy and config.js, so whatever it holds may never add a directive (as
-// "x;script-src:1" once did) nor break out of the script's string.
+// "x;script-src:1" would) nor break out of the script's string.
 func FuzzRequestHost(f *testing.F) {
 	for _, host := range []string{
 		"localhost", "localhost:3000", "chirp.example", "127.0.0.1:3000", "[::1]:3000",

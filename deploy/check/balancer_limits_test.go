@@ -13,7 +13,7 @@ import (
 )
 
 // TestBalancerLimitsClients runs the rendered template with Debian's nginx and checks what it
-// bounds per client (issue 17): the client key is what the backends' limits count (an IPv4
+// bounds per client: the client key is what the backends' limits count (an IPv4
 // address, an IPv6 address's /64), requests in progress per client are capped, and a
 // half-sent request header is cut. nginx's realip module stands in for clients from other
 // addresses (IPv6 ones above all, which loopback cannot have): behind it, X-Test-Client sets

@@ -11,7 +11,7 @@ import (
 	"testing"
 )
 
-// TestBalancerStickyWithinOneName runs the balancer as compose does (issue 18): ONE server
+// TestBalancerStickyWithinOneName runs the balancer as compose does: ONE server
 // line whose name resolves to several backends, as Docker's DNS answers `backend` with every
 // replica's address. One client must always reach the same backend, or a polling session's
 // later requests land on a process that does not hold it. Loopback has no such name, so nginx

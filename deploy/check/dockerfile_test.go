@@ -53,7 +53,7 @@ func TestDockerfileBuildLine(t *testing.T) {
 	}
 }
 
-// TestImagesAreSettings: compose's image variables (issue 18) default to the official images,
+// TestImagesAreSettings: compose's image variables default to the official images,
 // and the backend's build arguments to exactly the Dockerfile's own defaults, so that a user with
 // Docker Hub builds what the Dockerfile alone would.
 func TestImagesAreSettings(t *testing.T) {

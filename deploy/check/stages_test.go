@@ -26,7 +26,7 @@ const (
 	composeNotRun = "not run  docker compose (real engine) (it needs the npm packages)"
 )
 
-// TestStages runs make test's stage runner (issue 9) with stand-in commands that print a line and
+// TestStages runs make test's stage runner with stand-in commands that print a line and
 // pass or fail: a failed stage must not stop the later ones, the summary must mark each stage
 // and name exactly the failed ones, the exit status must say whether any failed, and the Node
 // tests must not run without this run's build and the npm packages.

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chirp-social/chirp/backend/internal/listening"
 )
 
 // server is the chirp binary under soak, run with its default limits on a scratch SQLite file.
@@ -59,8 +61,6 @@ func startServer(ctx context.Context, bin, dir string, extraEnv []string) (*serv
 	s := &server{cmd: cmd, logs: logs, exit: make(chan error, 1), copied: make(chan struct{})}
 	found := make(chan struct{})
 	var once sync.Once
-	listening := regexp.MustCompile(`msg=listening addr=(\S+)`)
-	debug := regexp.MustCompile(`msg="debug listening" addr=(\S+)`)
 	var mu sync.Mutex
 	go func() {
 		defer close(s.copied)
@@ -71,11 +71,11 @@ func startServer(ctx context.Context, bin, dir string, extraEnv []string) (*serv
 			line := sc.Text()
 			fmt.Fprintln(logs, line)
 			mu.Lock()
-			if m := listening.FindStringSubmatch(line); m != nil && s.base == "" {
-				s.base = "http://" + m[1]
+			if addr, ok := listening.Addr(line, "listening"); ok && s.base == "" {
+				s.base = "http://" + addr
 			}
-			if m := debug.FindStringSubmatch(line); m != nil {
-				s.debug = "http://" + m[1]
+			if addr, ok := listening.Addr(line, "debug listening"); ok && s.debug == "" {
+				s.debug = "http://" + addr
 			}
 			if s.base != "" && s.debug != "" {
 				once.Do(func() { close(found) })

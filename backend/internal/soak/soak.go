@@ -261,22 +261,12 @@ func poster(ctx context.Context, base, source string, lat *latencies, errs *tall
 	defer c.CloseIdleConnections() // the server would hold their goroutines to its IdleTimeout
 	for n := 0; sleepCtx(ctx, time.Duration(3000+rand.IntN(2000))*time.Millisecond); n++ {
 		body := fmt.Sprintf(`{"author":"soak %s","content":"tweet %d from %s"}`, source, n, source)
-		start := time.Now()
-		resp, err := c.Post(base+"/api/tweets", "application/json", strings.NewReader(body))
-		if ctx.Err() != nil {
+		post := func() (*http.Response, error) {
+			return c.Post(base+"/api/tweets", "application/json", strings.NewReader(body))
+		}
+		if !timed(ctx, "post", http.StatusCreated, post, lat, errs) {
 			return
 		}
-		if err != nil {
-			errs.addErr("post", err)
-			continue
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			errs.add(fmt.Sprintf("post %d", resp.StatusCode))
-			continue
-		}
-		lat.add(time.Since(start))
 	}
 }
 
@@ -289,23 +279,33 @@ func reader(ctx context.Context, base, source string, lat *latencies, errs *tall
 		if n%2 == 1 {
 			url += "?since_id=1&limit=100"
 		}
-		start := time.Now()
-		resp, err := c.Get(url)
-		if ctx.Err() != nil {
+		if !timed(ctx, "read", http.StatusOK, func() (*http.Response, error) { return c.Get(url) }, lat, errs) {
 			return
 		}
-		if err != nil {
-			errs.addErr("read", err)
-			continue
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			errs.add(fmt.Sprintf("read %d", resp.StatusCode))
-			continue
-		}
-		lat.add(time.Since(start))
 	}
+}
+
+// timed sends one request and adds its latency to lat when it is answered want, or counts what
+// went wrong under what. It reports false once ctx has ended: the soak is over, and a request
+// cut by that is no failure of the server's.
+func timed(ctx context.Context, what string, want int, send func() (*http.Response, error), lat *latencies, errs *tally) bool {
+	start := time.Now()
+	resp, err := send()
+	if ctx.Err() != nil {
+		return false
+	}
+	if err != nil {
+		errs.addErr(what, err)
+		return true
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		errs.add(fmt.Sprintf("%s %d", what, resp.StatusCode))
+		return true
+	}
+	lat.add(time.Since(start))
+	return true
 }
 
 // sockets connects a socket, keeps it 5 to 60 s, leaves, and again, until ctx ends.
@@ -345,35 +345,34 @@ func sockets(ctx context.Context, base, source string, lat *latencies, errs *tal
 func flooder(ctx context.Context, base, source string, bad *tally) {
 	c := httpClientFrom(source)
 	defer c.CloseIdleConnections() // the server would hold their goroutines to its IdleTimeout
-	for sleepCtx(ctx, 100*time.Millisecond) {
-		resp, err := c.Post(base+"/api/tweets", "application/json", strings.NewReader(`{"author":"flood","content":"flood"}`))
-		if err != nil {
-			if ctx.Err() == nil {
-				bad.add("flooder error")
-			}
-			continue
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		bad.add(fmt.Sprintf("flooder %d", resp.StatusCode))
-	}
+	hammer(ctx, "flooder", 100*time.Millisecond, func() (*http.Response, error) {
+		return c.Post(base+"/api/tweets", "application/json", strings.NewReader(`{"author":"flood","content":"flood"}`))
+	}, bad)
 }
 
 // sprayer opens polling handshakes from one address and never polls them.
 func sprayer(ctx context.Context, base, source string, bad *tally) {
 	c := httpClientFrom(source)
 	defer c.CloseIdleConnections() // the server would hold their goroutines to its IdleTimeout
-	for sleepCtx(ctx, 50*time.Millisecond) {
-		resp, err := c.Get(base + "/socket.io/?EIO=3&transport=polling")
+	hammer(ctx, "sprayer", 50*time.Millisecond, func() (*http.Response, error) {
+		return c.Get(base + "/socket.io/?EIO=3&transport=polling")
+	}, bad)
+}
+
+// hammer sends a request every period until ctx ends, and counts each answer under what and
+// its status: the caller's test is which statuses came.
+func hammer(ctx context.Context, what string, period time.Duration, send func() (*http.Response, error), bad *tally) {
+	for sleepCtx(ctx, period) {
+		resp, err := send()
 		if err != nil {
 			if ctx.Err() == nil {
-				bad.add("sprayer error")
+				bad.add(what + " error")
 			}
 			continue
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
-		bad.add(fmt.Sprintf("sprayer %d", resp.StatusCode))
+		bad.add(fmt.Sprintf("%s %d", what, resp.StatusCode))
 	}
 }
 
