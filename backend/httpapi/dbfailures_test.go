@@ -15,7 +15,7 @@ import (
 	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite", to hold the write lock from outside
 	_ "github.com/jackc/pgx/v5/stdlib"
 
-	"github.com/chirp-social/chirp/backend/gormstore"
+	"github.com/chirp-social/chirp/backend/dburl"
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 	"github.com/chirp-social/chirp/backend/internal/testlog"
@@ -197,11 +197,11 @@ func TestLockedSQLiteAnswersByTheDeadline(t *testing.T) {
 	tw, token := s.post("alice", "before the lock")
 	bearer := []string{"Authorization", "Bearer " + token}
 
-	path, err := gormstore.SQLitePath(url)
+	where, err := dburl.Parse(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := sql.Open("sqlite", path)
+	other, err := sql.Open("sqlite", where.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
