@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
@@ -289,7 +290,7 @@ func TestPollingAnswersAreNotStored(t *testing.T) {
 		t.Fatalf("handshake: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
 	}
 	sid := pollingHandshake(t, ts)
-	if resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", payload("2")); resp.StatusCode != 200 ||
+	if resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", sockettest.Payload("2")); resp.StatusCode != 200 ||
 		resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("POST: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
 	}

@@ -18,6 +18,7 @@ import (
 
 	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite", for PRAGMA integrity_check
 
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 	"github.com/chirp-social/chirp/backend/internal/testlog"
 )
@@ -133,7 +134,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 				terminate = func() { go func() { exited <- p.stop(t) }() }
 			}
 			sock := dialSocket(t, base)
-			sid := pollingHandshake(t, base)
+			sid := sockettest.From(base, "127.0.0.1").PollingSession(t)
 			pollEnded := make(chan string, 1)
 			go func() { pollEnded <- pollUntilClosed(base, sid) }()
 
