@@ -220,7 +220,10 @@ func TestAbandonedPollingSessionsAreClosed(t *testing.T) {
 		c := clientFrom(ts, fmt.Sprintf("127.0.0.%d", 2+i))
 		wg.Go(func() {
 			for range 50 {
-				c.PollingSession(t)
+				if _, err := c.StartPolling(); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		})
 	}

@@ -46,32 +46,50 @@ func (c *Client) PollingURL(sid string) string {
 // Handshake opens a polling session: the answer's status, the sid (on 200) and the body.
 func (c *Client) Handshake(t testing.TB) (status int, sid, body string) {
 	t.Helper()
-	resp, err := c.HTTP.Get(c.PollingURL(""))
+	status, sid, body, err := c.handshake()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return status, sid, body
+}
+
+func (c *Client) handshake() (status int, sid, body string, err error) {
+	resp, err := c.HTTP.Get(c.PollingURL(""))
+	if err != nil {
+		return 0, "", "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	body = string(b)
 	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, "", body
+		return resp.StatusCode, "", body, nil
 	}
 	i := strings.Index(body, `"sid":"`)
 	if i < 0 {
-		t.Fatalf("handshake: %q", body)
+		return resp.StatusCode, "", body, fmt.Errorf("handshake: %q", body)
 	}
 	sid = body[i+7:]
-	return resp.StatusCode, sid[:strings.IndexByte(sid, '"')], body
+	return resp.StatusCode, sid[:strings.IndexByte(sid, '"')], body, nil
 }
 
 // PollingSession opens a polling session and returns its sid.
 func (c *Client) PollingSession(t testing.TB) string {
 	t.Helper()
-	status, sid, body := c.Handshake(t)
-	if status != http.StatusOK {
-		t.Fatalf("polling handshake: %d %s", status, body)
+	sid, err := c.StartPolling()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return sid
+}
+
+// StartPolling opens a polling session and returns its sid. It reports rather than fails, so
+// a goroutine of a test may call it.
+func (c *Client) StartPolling() (string, error) {
+	status, sid, body, err := c.handshake()
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("polling handshake: %d %s", status, body)
+	}
+	return sid, err
 }
 
 // ConnectedSession opens a polling session whose handshake answer carries the namespace's
