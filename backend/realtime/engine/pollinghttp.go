@@ -101,7 +101,7 @@ func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
 	}
 	defer c.posting.Store(false)
 
-	// Every refusal below closes the session (see sioframe.go), and nothing of the POST
+	// Every refusal below closes the session (see refused.go), and nothing of the POST
 	// reaches the session.
 	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == "application/octet-stream" {
 		c.refuseBadRequest(w, errBinaryFrame)
