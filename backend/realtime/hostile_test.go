@@ -40,7 +40,7 @@ func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 
 	for name, p := range hostilePackets {
 		t.Run("Polling"+name, func(t *testing.T) {
-			sid := pollingHandshake(t, ts)
+			sid := sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
 			resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", sockettest.Payload(p))
 			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "refused packet") {
 				t.Fatalf("POST: %d %q", resp.StatusCode, body)
@@ -59,7 +59,7 @@ func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 		"PollingPayloadLength": {"text/plain", "9999999999:42[]"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			sid := pollingHandshake(t, ts)
+			sid := sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
 			if resp, got := postPayload(t, ts, sid, body[0], body[1]); resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("POST: %d %q", resp.StatusCode, got)
 			}
@@ -124,12 +124,6 @@ func newLoggedServer(t *testing.T) (*httptest.Server, *realtime.Server, *testlog
 }
 
 var httpClient = &http.Client{Timeout: 5 * time.Second}
-
-// pollingHandshake opens a polling session of ts and returns its sid.
-func pollingHandshake(t *testing.T, ts *httptest.Server) string {
-	t.Helper()
-	return sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
-}
 
 func postPayload(t *testing.T, ts *httptest.Server, sid, contentType, body string) (*http.Response, string) {
 	t.Helper()

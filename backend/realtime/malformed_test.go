@@ -46,7 +46,7 @@ func TestMalformedFramesCloseOnlyTheirSession(t *testing.T) {
 		"TruncatedEvent": {sockettest.Payload(`42["newTweet"`), http.StatusOK},
 	} {
 		t.Run("Polling"+name, func(t *testing.T) {
-			sid := pollingHandshake(t, ts)
+			sid := sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
 			if resp, got := postPayload(t, ts, sid, "text/plain;charset=UTF-8", tt.body); resp.StatusCode != tt.status {
 				t.Fatalf("POST: %d %q, want %d", resp.StatusCode, got, tt.status)
 			}

@@ -289,7 +289,7 @@ func TestPollingAnswersAreNotStored(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("handshake: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
 	}
-	sid := pollingHandshake(t, ts)
+	sid := sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
 	if resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", sockettest.Payload("2")); resp.StatusCode != 200 ||
 		resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("POST: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
