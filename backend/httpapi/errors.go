@@ -9,39 +9,13 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/httperror"
 	"github.com/chirp-social/chirp/backend/outage"
 )
 
-// statusOf is the one place where the product's error codes become HTTP statuses.
-var statusOf = map[chirp.Code]int{
-	chirp.CodeBadRequest:           http.StatusBadRequest,
-	chirp.CodeUnauthorized:         http.StatusUnauthorized,
-	chirp.CodeForbidden:            http.StatusForbidden,
-	chirp.CodeNotFound:             http.StatusNotFound,
-	chirp.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
-	chirp.CodeTooLarge:             http.StatusRequestEntityTooLarge,
-	chirp.CodeRequestTimeout:       http.StatusRequestTimeout,
-	chirp.CodeUnsupportedMediaType: http.StatusUnsupportedMediaType,
-	chirp.CodeInvalid:              http.StatusUnprocessableEntity,
-	chirp.CodeRateLimited:          http.StatusTooManyRequests,
-	chirp.CodeInternal:             http.StatusInternalServerError,
-	chirp.CodeUnavailable:          http.StatusServiceUnavailable,
-	chirp.CodeClientClosed:         StatusClientClosed,
-}
-
 // StatusClientClosed is the status the access log and the metrics give a request whose client
 // went away before its answer was ready (nginx's 499): nothing is answered to it.
-const StatusClientClosed = 499
-
-type errorBody struct {
-	Error errorJSON `json:"error"`
-}
-
-type errorJSON struct {
-	Code    chirp.Code        `json:"code"`
-	Message string            `json:"message"`
-	Fields  map[string]string `json:"fields,omitempty"`
-}
+const StatusClientClosed = httperror.StatusClientClosed
 
 // errorWriter is the one place that answers errors: it turns a code into a status and a JSON
 // body, and logs what an operator needs to see.
@@ -71,10 +45,7 @@ func (w errorWriter) write(c *gin.Context, err error) {
 			e = &chirp.Error{Code: chirp.CodeInternal, Message: "something went wrong on our side", Cause: err}
 		}
 	}
-	status, ok := statusOf[e.Code]
-	if !ok {
-		status = http.StatusInternalServerError
-	}
+	status := httperror.Status(e.Code)
 	switch status {
 	case http.StatusInternalServerError:
 		w.log.LogAttrs(c.Request.Context(), slog.LevelError, "request failed",
@@ -90,10 +61,7 @@ func (w errorWriter) write(c *gin.Context, err error) {
 		// request.
 		c.Header("Connection", "close")
 	}
-	body := errorBody{Error: errorJSON{Code: e.Code, Message: e.Message}}
-	if e.Code == chirp.CodeInvalid {
-		body.Error.Fields = e.Fields
-	}
+	body := httperror.BodyOf(e)
 	if c.Writer.Written() {
 		// The status line is gone already (a panic after the answer began); all that can be
 		// done is to stop.
@@ -119,5 +87,5 @@ func clientClosed(c *gin.Context, err error) bool {
 // part logs its own outage, so this one does not go to the database's outage log.
 func (w errorWriter) notReady(c *gin.Context, cause error) {
 	c.Abort()
-	c.PureJSON(http.StatusServiceUnavailable, errorBody{Error: errorJSON{Code: chirp.CodeUnavailable, Message: "not ready: " + cause.Error()}})
+	c.PureJSON(http.StatusServiceUnavailable, httperror.BodyOf(&chirp.Error{Code: chirp.CodeUnavailable, Message: "not ready: " + cause.Error()}))
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/origins"
 )
 
 const requestIDKey = "request_id"
@@ -153,18 +153,18 @@ func isAPI(path string) bool { return path == "/api" || strings.HasPrefix(path, 
 // credentials: it authenticates by header, not cookie). With a list, a foreign origin's
 // preflight is refused with 403 and its other requests get no CORS headers, so the browser
 // keeps the answer from the page while clients without a browser are unaffected.
-func apiCORS(origins []string, errs errorWriter) gin.HandlerFunc {
-	all := len(origins) == 0 || slices.Contains(origins, "*")
+func apiCORS(allowed []string, errs errorWriter) gin.HandlerFunc {
+	policy := origins.New(allowed)
 	cfg := cors.Config{
 		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
 		AllowHeaders:  []string{"Content-Type", "Authorization", "Idempotency-Key", "X-Request-ID"},
 		ExposeHeaders: []string{"Location", "Link", "X-Request-ID", "Retry-After"},
 		MaxAge:        10 * time.Minute,
 	}
-	if all {
+	if policy.Any() {
 		cfg.AllowAllOrigins = true
 	} else {
-		cfg.AllowOrigins = origins
+		cfg.AllowOrigins = policy.List()
 	}
 	handle := cors.New(cfg)
 	return func(c *gin.Context) {
@@ -172,14 +172,14 @@ func apiCORS(origins []string, errs errorWriter) gin.HandlerFunc {
 			c.Next()
 			return
 		}
-		if !all {
+		if !policy.Any() {
 			// With a list, every answer depends on the Origin (refused ones included, and
 			// those without one), so a shared cache must key on it. gin-contrib/cors replaces
 			// this with its own Vary, which names Origin too, where it answers.
 			c.Header("Vary", "Origin")
 		}
 		origin := c.GetHeader("Origin")
-		if origin != "" && !all && !slices.Contains(origins, origin) {
+		if !policy.Allows(origin) {
 			if c.Request.Method == http.MethodOptions && c.GetHeader("Access-Control-Request-Method") != "" {
 				errs.write(c, chirp.Errorf(chirp.CodeForbidden, "origin %s may not call this API", origin))
 				return

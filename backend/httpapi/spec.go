@@ -6,9 +6,10 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/chirp-social/chirp/backend/etag"
 )
 
 // openAPIDocument describes the whole HTTP API (OpenAPI 3.1). The package's tests hold every
@@ -25,13 +26,13 @@ const specMaxAge = 300
 // no-store on every other), with an ETag so that a cache revalidates cheaply.
 func specHandler() gin.HandlerFunc {
 	sum := sha256.Sum256(openAPIDocument)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	tag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	size := strconv.Itoa(len(openAPIDocument))
 	return func(c *gin.Context) {
 		h := c.Writer.Header()
 		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(specMaxAge))
-		h.Set("ETag", etag)
-		if etagListed(c.GetHeader("If-None-Match"), etag) {
+		h.Set("ETag", tag)
+		if etag.Matches(c.GetHeader("If-None-Match"), tag) {
 			c.Status(http.StatusNotModified)
 			return
 		}
@@ -43,16 +44,4 @@ func specHandler() gin.HandlerFunc {
 		}
 		c.Writer.Write(openAPIDocument)
 	}
-}
-
-// etagListed reports whether an If-None-Match header names etag (weakly, as RFC 9110 has GET
-// compare) or is "*".
-func etagListed(header, etag string) bool {
-	for t := range strings.SplitSeq(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
-			return true
-		}
-	}
-	return false
 }

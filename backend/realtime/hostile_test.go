@@ -5,16 +5,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf16"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 	"github.com/chirp-social/chirp/backend/internal/testlog"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
@@ -37,16 +36,16 @@ var hostilePackets = map[string]string{
 func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 	ts, s, logs := newLoggedServer(t)
 	bystander := dialWebsocket(t, ts)
-	waitFor(t, func() bool { return s.Connections() == 1 }, "the bystander is registered")
+	testkit.Eventually(t, "the bystander is registered", func() bool { return s.Connections() == 1 })
 
 	for name, p := range hostilePackets {
 		t.Run("Polling"+name, func(t *testing.T) {
-			sid := pollingHandshake(t, ts)
-			resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", payload(p))
+			sid := sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
+			resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", sockettest.Payload(p))
 			if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "refused packet") {
 				t.Fatalf("POST: %d %q", resp.StatusCode, body)
 			}
-			waitFor(t, func() bool { return pollingSessionEnded(t, ts, sid) }, "the session ends")
+			testkit.Eventually(t, "the session ends", func() bool { return pollingSessionEnded(t, ts, sid) })
 		})
 		t.Run("Websocket"+name, func(t *testing.T) {
 			ws := dialWebsocket(t, ts)
@@ -60,11 +59,11 @@ func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 		"PollingPayloadLength": {"text/plain", "9999999999:42[]"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			sid := pollingHandshake(t, ts)
+			sid := sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
 			if resp, got := postPayload(t, ts, sid, body[0], body[1]); resp.StatusCode != http.StatusBadRequest {
 				t.Fatalf("POST: %d %q", resp.StatusCode, got)
 			}
-			waitFor(t, func() bool { return pollingSessionEnded(t, ts, sid) }, "the session ends")
+			testkit.Eventually(t, "the session ends", func() bool { return pollingSessionEnded(t, ts, sid) })
 		})
 	}
 	t.Run("WebsocketBinaryFrame", func(t *testing.T) {
@@ -97,10 +96,10 @@ func TestHostilePacketsCloseOnlyTheirSession(t *testing.T) {
 	// The bystander still gets what is announced, and it was the only connection left.
 	s.TweetCreated(chirp.Tweet{ID: 1})
 	sockettest.AwaitNewTweet(t, bystander)
-	waitFor(t, func() bool { return s.Connections() == 1 && s.Sessions() == 1 }, "only the bystander is left")
+	testkit.Eventually(t, "only the bystander is left", func() bool { return s.Connections() == 1 && s.Sessions() == 1 })
 	// One Info record per refused connection, no more.
 	want := 2*len(hostilePackets) + 5
-	waitFor(t, func() bool { return strings.Count(logs.String(), `msg="socket closed: refused packet"`) >= want }, "each refusal is logged")
+	testkit.Eventually(t, "each refusal is logged", func() bool { return strings.Count(logs.String(), `msg="socket closed: refused packet"`) >= want })
 	time.Sleep(50 * time.Millisecond)
 	if got := strings.Count(logs.String(), `msg="socket closed: refused packet"`); got != want {
 		t.Fatalf("%d refusal records for %d refused connections:\n%s", got, want, logs.String())
@@ -124,28 +123,11 @@ func newLoggedServer(t *testing.T) (*httptest.Server, *realtime.Server, *testlog
 	return ts, s, logs
 }
 
-// payload frames one packet as a polling body ("<UTF-16 length>:<packet>").
-func payload(p string) string {
-	return strconv.Itoa(len(utf16.Encode([]rune(p)))) + ":" + p
-}
-
-var client = &http.Client{Timeout: 5 * time.Second}
-
-func pollingHandshake(t *testing.T, ts *httptest.Server) string {
-	t.Helper()
-	resp, body := do(t, "GET", ts.URL+handshake)
-	s := string(body)
-	i := strings.Index(s, `"sid":"`)
-	if resp.StatusCode != 200 || i < 0 || !strings.HasSuffix(s, "2:40") {
-		t.Fatalf("handshake: %d %q", resp.StatusCode, s)
-	}
-	s = s[i+7:]
-	return s[:strings.IndexByte(s, '"')]
-}
+var httpClient = &http.Client{Timeout: 5 * time.Second}
 
 func postPayload(t *testing.T, ts *httptest.Server, sid, contentType, body string) (*http.Response, string) {
 	t.Helper()
-	resp, err := client.Post(ts.URL+"/socket.io/?EIO=3&transport=polling&sid="+sid, contentType, strings.NewReader(body))
+	resp, err := httpClient.Post(ts.URL+"/socket.io/?EIO=3&transport=polling&sid="+sid, contentType, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,16 +171,5 @@ func expectClosed(t *testing.T, ws *websocket.Conn) {
 			t.Fatalf("the socket stayed open: %v", err)
 		}
 		return
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool, what string) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 5 s: %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

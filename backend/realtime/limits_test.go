@@ -15,6 +15,7 @@ import (
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
@@ -46,11 +47,11 @@ func TestUpgradeAtTheLimitIsTheSameSession(t *testing.T) {
 	a.Upgrade(t, first)
 	upgraded := a.Upgrade(t, second)
 	b.WebsocketSession(t) // another address has its own budget
-	waitFor(t, func() bool { return s.Sessions() == 3 && s.Connections() == 3 }, "3 sessions")
+	testkit.Eventually(t, "3 sessions", func() bool { return s.Sessions() == 3 && s.Connections() == 3 })
 	status, _, body = a.Handshake(t)
 	sockettest.Refused(t, "3rd handshake after the upgrades", status, body, http.StatusTooManyRequests, "rate_limited")
 	upgraded.Close()
-	waitFor(t, func() bool { return s.Sessions() == 2 }, "the upgraded session, closed, is released")
+	testkit.Eventually(t, "the upgraded session, closed, is released", func() bool { return s.Sessions() == 2 })
 	a.PollingSession(t)
 }
 
@@ -75,13 +76,13 @@ func TestSessionsInAllAreLimited(t *testing.T) {
 	}
 
 	// Those connected go on receiving.
-	waitFor(t, func() bool { return s.Connections() == 5 }, "5 connections registered")
+	testkit.Eventually(t, "5 connections registered", func() bool { return s.Connections() == 5 })
 	s.TweetCreated(chirp.Tweet{ID: 1})
 	for _, ws := range open {
 		sockettest.AwaitNewTweet(t, ws)
 	}
 	open[0].Close()
-	waitFor(t, func() bool { return s.Sessions() == 4 }, "the closed socket's session is released")
+	testkit.Eventually(t, "the closed socket's session is released", func() bool { return s.Sessions() == 4 })
 	if s.Full() {
 		t.Fatal("the server reports itself full below its limit")
 	}
@@ -164,14 +165,14 @@ func TestSessionCountsReturnToZero(t *testing.T) {
 	for round := range 3 { // each round needs the places the one before gave back
 		// Closed by the client over polling (a close packet).
 		sid := a.PollingSession(t)
-		resp, err := a.HTTP.Post(a.PollingURL(sid), "text/plain", strings.NewReader(payload("1")))
+		resp, err := a.HTTP.Post(a.PollingURL(sid), "text/plain", strings.NewReader(sockettest.Payload("1")))
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		// Upgraded, then closed over websocket.
 		a.Upgrade(t, a.PollingSession(t)).Close()
-		waitFor(t, func() bool { return s.Sessions() == 0 }, fmt.Sprintf("round %d: both sessions released", round))
+		testkit.Eventually(t, fmt.Sprintf("round %d: both sessions released", round), func() bool { return s.Sessions() == 0 })
 
 		// Closed for a refused packet.
 		ws := a.WebsocketSession(t)
@@ -190,7 +191,7 @@ func TestSessionCountsReturnToZero(t *testing.T) {
 		} else {
 			resp.Body.Close()
 		}
-		waitFor(t, func() bool { return s.Sessions() == 0 && s.Connections() == 0 }, fmt.Sprintf("round %d: all released", round))
+		testkit.Eventually(t, fmt.Sprintf("round %d: all released", round), func() bool { return s.Sessions() == 0 && s.Connections() == 0 })
 	}
 }
 
@@ -219,7 +220,10 @@ func TestAbandonedPollingSessionsAreClosed(t *testing.T) {
 		c := clientFrom(ts, fmt.Sprintf("127.0.0.%d", 2+i))
 		wg.Go(func() {
 			for range 50 {
-				c.PollingSession(t)
+				if _, err := c.StartPolling(); err != nil {
+					t.Error(err)
+					return
+				}
 			}
 		})
 	}
@@ -257,24 +261,24 @@ func TestASessionTakesOneUpgradeAndNoDowngrade(t *testing.T) {
 	}
 	pending.Close()
 	var upgraded *websocket.Conn
-	waitFor(t, func() bool {
+	testkit.Eventually(t, "the failed upgrade gives way to the next", func() bool {
 		upgraded, _, _ = a.Dial(t, "&sid="+sid)
 		return upgraded != nil
-	}, "the failed upgrade gives way to the next")
+	})
 	sockettest.FinishUpgrade(t, upgraded)
-	waitFor(t, func() bool {
+	testkit.Eventually(t, "polling is refused once the session is on websocket", func() bool {
 		resp, err := a.HTTP.Get(a.PollingURL(sid))
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusBadRequest
-	}, "polling is refused once the session is on websocket")
+	})
 	_, status, body = a.Dial(t, "&sid="+sid)
 	sockettest.Refused(t, "an upgrade of a session on websocket", status, body, http.StatusBadRequest, "bad_request")
 	if s.Sessions() != 1 {
 		t.Fatalf("%d sessions, want 1", s.Sessions())
 	}
 	upgraded.Close()
-	waitFor(t, func() bool { return s.Sessions() == 0 }, "released")
+	testkit.Eventually(t, "released", func() bool { return s.Sessions() == 0 })
 }

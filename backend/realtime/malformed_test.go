@@ -9,6 +9,7 @@ import (
 
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // Issue 10: the malformed frames hostile_test.go does not send, over both transports:
@@ -17,7 +18,7 @@ import (
 func TestMalformedFramesCloseOnlyTheirSession(t *testing.T) {
 	ts, s, _ := newLoggedServer(t)
 	bystander := dialWebsocket(t, ts)
-	waitFor(t, func() bool { return s.Connections() == 1 }, "the bystander is registered")
+	testkit.Eventually(t, "the bystander is registered", func() bool { return s.Connections() == 1 })
 
 	for name, frame := range map[string]string{
 		"Garbage":        "\xff\xfe\x00garbage",
@@ -39,21 +40,21 @@ func TestMalformedFramesCloseOnlyTheirSession(t *testing.T) {
 		"Garbage":          {"\xff\xfe\x00garbage", http.StatusBadRequest},
 		"NoLength":         {`42["newTweet"]`, http.StatusBadRequest},
 		"TruncatedPayload": {`25:42["newT`, http.StatusBadRequest},
-		"Oversized":        {payload(`42["newTweet","` + strings.Repeat("x", 70<<10) + `"]`), http.StatusRequestEntityTooLarge},
+		"Oversized":        {sockettest.Payload(`42["newTweet","` + strings.Repeat("x", 70<<10) + `"]`), http.StatusRequestEntityTooLarge},
 		// The frame's header is sound, so the transport passes it on and the POST is
 		// answered; go-socket.io's parser then fails on its arguments and ends the session.
-		"TruncatedEvent": {payload(`42["newTweet"`), http.StatusOK},
+		"TruncatedEvent": {sockettest.Payload(`42["newTweet"`), http.StatusOK},
 	} {
 		t.Run("Polling"+name, func(t *testing.T) {
-			sid := pollingHandshake(t, ts)
+			sid := sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
 			if resp, got := postPayload(t, ts, sid, "text/plain;charset=UTF-8", tt.body); resp.StatusCode != tt.status {
 				t.Fatalf("POST: %d %q, want %d", resp.StatusCode, got, tt.status)
 			}
-			waitFor(t, func() bool { return pollingSessionEnded(t, ts, sid) }, "the session ends")
+			testkit.Eventually(t, "the session ends", func() bool { return pollingSessionEnded(t, ts, sid) })
 		})
 	}
 
 	s.TweetCreated(chirp.Tweet{ID: 1})
 	sockettest.AwaitNewTweet(t, bystander)
-	waitFor(t, func() bool { return s.Connections() == 1 }, "only the bystander is left")
+	testkit.Eventually(t, "only the bystander is left", func() bool { return s.Connections() == 1 })
 }

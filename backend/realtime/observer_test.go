@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
@@ -73,13 +74,13 @@ func TestRefusalsAreObserved(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, func() bool { return s.Connections() == 1 }, "the polling session connected")
+	testkit.Eventually(t, "the polling session connected", func() bool { return s.Connections() == 1 })
 	s.Close()
-	waitFor(t, func() bool {
+	testkit.Eventually(t, "the shutdown's disconnect", func() bool {
 		obs.mu.Lock()
 		defer obs.mu.Unlock()
 		return obs.disconnected[realtime.DisconnectShutdown] == 1
-	}, "the shutdown's disconnect")
+	})
 	status, _, body := client.Handshake(t)
 	sockettest.Refused(t, "a handshake after the shutdown", status, body, http.StatusServiceUnavailable, "unavailable")
 	obs.mu.Lock()
@@ -104,9 +105,9 @@ func TestConnectionsByTransport(t *testing.T) {
 	ts, s := newLimitedServer(t, realtime.Config{})
 	client := clientFrom(ts, "127.0.0.2")
 	sid := client.PollingSession(t)
-	waitFor(t, func() bool { by := s.ConnectionsByTransport(); return by["polling"] == 1 && by["websocket"] == 0 }, "one polling connection")
+	testkit.Eventually(t, "one polling connection", func() bool { by := s.ConnectionsByTransport(); return by["polling"] == 1 && by["websocket"] == 0 })
 	client.Upgrade(t, sid)
-	waitFor(t, func() bool { by := s.ConnectionsByTransport(); return by["polling"] == 0 && by["websocket"] == 1 }, "the connection on websocket")
+	testkit.Eventually(t, "the connection on websocket", func() bool { by := s.ConnectionsByTransport(); return by["polling"] == 0 && by["websocket"] == 1 })
 	client.WebsocketSession(t)
-	waitFor(t, func() bool { by := s.ConnectionsByTransport(); return by["websocket"] == 2 && len(by) == 1 }, "two websocket connections")
+	testkit.Eventually(t, "two websocket connections", func() bool { by := s.ConnectionsByTransport(); return by["websocket"] == 2 && len(by) == 1 })
 }

@@ -1,9 +1,6 @@
 package realtime
 
 import (
-	"fmt"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // startServer is a real server with its HTTP endpoint.
@@ -32,36 +30,13 @@ func startServer(t *testing.T) (*Server, *sockettest.Client) {
 // onlyConn waits until one connection is registered and returns it.
 func onlyConn(t *testing.T, s *Server) *socketConn {
 	t.Helper()
-	eventually(t, "one connection registered", func() bool { return s.Connections() == 1 })
+	testkit.Eventually(t, "one connection registered", func() bool { return s.Connections() == 1 })
 	s.registry.mu.RLock()
 	defer s.registry.mu.RUnlock()
-	for _, c := range s.registry.clients {
+	for _, c := range s.registry.members {
 		return c.conn.(*socketConn)
 	}
 	panic("unreachable")
-}
-
-// pollPackets GETs a polling session's next payload and returns its packets, encoded as
-// queued. It may run in a goroutine of its own.
-func pollPackets(c *sockettest.Client, sid string) ([]string, error) {
-	resp, err := c.HTTP.Get(c.PollingURL(sid))
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET: %d %s", resp.StatusCode, body)
-	}
-	packets, err := decodeTextPayload(string(body))
-	if err != nil {
-		return nil, fmt.Errorf("GET: %q: %w", body, err)
-	}
-	var out []string
-	for _, p := range packets {
-		out = append(out, p.encodeText())
-	}
-	return out, nil
 }
 
 // A broadcast's packet, encoded once, is byte for byte what the library's own Emit sends the
@@ -93,7 +68,7 @@ func TestEncodedEventsAreTheLibrarysBytes(t *testing.T) {
 		"Polling": func(t *testing.T, s *Server, c *sockettest.Client) func() string {
 			sid := c.PollingSession(t)
 			return func() string {
-				packets, err := pollPackets(c, sid)
+				packets, err := c.Poll(sid)
 				if err != nil || len(packets) != 1 {
 					t.Fatalf("want one packet, got %q (%v)", packets, err)
 				}
@@ -155,7 +130,7 @@ func TestEventsSurviveAnUpgrade(t *testing.T) {
 	go func() {
 		defer close(stopped)
 		for {
-			packets, _ := pollPackets(c, sid) // a failure shows as missing events
+			packets, _ := c.Poll(sid) // a failure shows as missing events
 			mu.Lock()
 			got = append(got, packets...)
 			mu.Unlock()
@@ -166,7 +141,7 @@ func TestEventsSurviveAnUpgrade(t *testing.T) {
 			}
 		}
 	}()
-	eventually(t, "events arrive over polling", func() bool {
+	testkit.Eventually(t, "events arrive over polling", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) >= 10
@@ -181,7 +156,7 @@ func TestEventsSurviveAnUpgrade(t *testing.T) {
 		t.Fatalf("probe: %q %v", msg, err)
 	}
 	close(stop)
-	<-stopped
+	testkit.Closed(t, stopped, "the poller stops")
 	ws.WriteMessage(websocket.TextMessage, []byte("5"))
 	wg.Wait()
 

@@ -4,6 +4,8 @@ import (
 	"net/url"
 	"runtime"
 	"sync"
+
+	"github.com/chirp-social/chirp/backend/realtime/engine"
 )
 
 // emitter is what the registry needs of a socket connection (socketConn).
@@ -20,7 +22,7 @@ type emitter interface {
 type event struct {
 	name    string
 	tweetID int64
-	packet  *outPacket
+	packet  *engine.OutPacket
 }
 
 // newEvent encodes an event about tweetID (0: none) with its payload.
@@ -39,7 +41,7 @@ func newEvent(name string, payload any, tweetID int64) (event, error) {
 // when it reconnects the page asks the API what it missed.
 //
 // Events are hints (the page asks the API what changed), so a queue keeps no more of them than
-// the client needs; see client.enqueue for the rule. A burst of posts therefore costs a queue
+// the client needs; see member.enqueue for the rule. A burst of posts therefore costs a queue
 // one slot, and only distinct tweets edited or deleted faster than the client reads fill it.
 //
 // A client's queue is drained by a goroutine that exists only while there is something to
@@ -57,11 +59,12 @@ type registry struct {
 	onSendError func(id string, err error)
 
 	mu      sync.RWMutex
-	clients map[string]*client
+	members map[string]*member
 	closed  bool // closeAll has run: no connection may join any more
 }
 
-type client struct {
+// member is one live connection in the registry, with its queue of waiting events.
+type member struct {
 	conn        emitter
 	sent        func(event string)         // the registry's; nil: not told
 	onSendError func(id string, err error) // the registry's
@@ -83,24 +86,23 @@ type client struct {
 }
 
 func newRegistry(queueSize int, onDrop func(id string)) *registry {
-	return &registry{queueSize: queueSize, onDrop: onDrop, clients: map[string]*client{}}
+	return &registry{queueSize: queueSize, onDrop: onDrop, members: map[string]*member{}}
 }
 
-// add registers a connection.
 // add registers a connection; it reports false, registering nothing, once closeAll has run (a
 // handshake that raced the shutdown must be refused, or it would outlive closeAll's list and
 // hold the HTTP server's shutdown until its timeout).
 func (r *registry) add(conn emitter) bool {
-	c := &client{conn: conn, sent: r.sent, onSendError: r.onSendError}
+	c := &member{conn: conn, sent: r.sent, onSendError: r.onSendError}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return false
 	}
-	if old, ok := r.clients[conn.ID()]; ok {
+	if old, ok := r.members[conn.ID()]; ok {
 		old.remove()
 	}
-	r.clients[conn.ID()] = c
+	r.members[conn.ID()] = c
 	return true
 }
 
@@ -122,7 +124,7 @@ func (r *registry) add(conn emitter) bool {
 //
 // start reports that no drain runs and the caller must start one (go c.drain()); enqueue
 // marks the client draining, so exactly one caller is told.
-func (c *client) enqueue(e event, limit int) (ok, start bool) {
+func (c *member) enqueue(e event, limit int) (ok, start bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.removed {
@@ -168,7 +170,7 @@ func (c *client) enqueue(e event, limit int) (ok, start bool) {
 }
 
 // drain sends the queued events in order, then ends.
-func (c *client) drain() {
+func (c *member) drain() {
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 || c.removed {
@@ -202,7 +204,7 @@ func (c *client) drain() {
 	}
 }
 
-func (c *client) clearLocked() {
+func (c *member) clearLocked() {
 	c.queue = nil
 	c.taken = 0
 	c.newTweet = false
@@ -210,7 +212,7 @@ func (c *client) clearLocked() {
 	c.waiting = nil
 }
 
-func (c *client) remove() {
+func (c *member) remove() {
 	c.mu.Lock()
 	c.removed = true
 	c.clearLocked()
@@ -222,8 +224,8 @@ func (c *client) remove() {
 // false.
 func (r *registry) remove(id string) (reason string, ok bool) {
 	r.mu.Lock()
-	c, ok := r.clients[id]
-	delete(r.clients, id)
+	c, ok := r.members[id]
+	delete(r.members, id)
 	r.mu.Unlock()
 	if !ok {
 		return "", false
@@ -240,13 +242,13 @@ func (r *registry) remove(id string) (reason string, ok bool) {
 // broadcast queues e for every connection but the one with id except ("" for none), and says
 // how many that is. It never blocks.
 func (r *registry) broadcast(e event, except string) (reached int) {
-	var idle []*client // clients whose drain this broadcast starts
+	var idle []*member // members whose drain this broadcast starts
 	r.mu.RLock()
 	defer func() {
 		r.mu.RUnlock()
 		startDrains(idle)
 	}()
-	for id, c := range r.clients {
+	for id, c := range r.members {
 		if id == except {
 			continue
 		}
@@ -290,15 +292,15 @@ const drainBatch = 32
 // yields, going to the back of the scheduler's queue, behind whatever became runnable while
 // the batch was queued. Drains that wait on their transport are parked, not queued, so a stalled
 // client never holds up the others' start. A small broadcast starts its drains at once.
-func startDrains(clients []*client) {
-	if len(clients) <= drainBatch {
-		for _, c := range clients {
+func startDrains(members []*member) {
+	if len(members) <= drainBatch {
+		for _, c := range members {
 			go c.drain()
 		}
 		return
 	}
 	go func() {
-		for i, c := range clients {
+		for i, c := range members {
 			go c.drain()
 			if (i+1)%drainBatch == 0 {
 				runtime.Gosched()
@@ -312,13 +314,13 @@ func startDrains(clients []*client) {
 // (its session's upgrade lock), and broadcasts must never wait behind a scrape.
 func (r *registry) byTransport() map[string]int {
 	r.mu.RLock()
-	clients := make([]*client, 0, len(r.clients))
-	for _, c := range r.clients {
-		clients = append(clients, c)
+	members := make([]*member, 0, len(r.members))
+	for _, c := range r.members {
+		members = append(members, c)
 	}
 	r.mu.RUnlock()
 	n := map[string]int{}
-	for _, c := range clients {
+	for _, c := range members {
 		n[c.transport()]++
 	}
 	return n
@@ -326,7 +328,7 @@ func (r *registry) byTransport() map[string]int {
 
 // transport is the one the connection is on now: the library's connection reports the URL of
 // its current transport's request, which names it (an upgrade's names websocket).
-func (c *client) transport() string {
+func (c *member) transport() string {
 	u, ok := c.conn.(interface{ URL() url.URL })
 	if !ok {
 		return "unknown"
@@ -342,15 +344,15 @@ func (c *client) transport() string {
 func (r *registry) count() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return len(r.clients)
+	return len(r.members)
 }
 
 // closeAll disconnects every connection (at shutdown: clients reconnect to the next process).
 func (r *registry) closeAll() {
 	r.mu.Lock()
 	r.closed = true
-	conns := make([]emitter, 0, len(r.clients))
-	for _, c := range r.clients {
+	conns := make([]emitter, 0, len(r.members))
+	for _, c := range r.members {
 		c.mu.Lock()
 		if c.closedBy == "" {
 			c.closedBy = DisconnectShutdown

@@ -1,12 +1,15 @@
 package realtime
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // fakeConn is a connection that records what it is sent. A stalled one never takes anything
@@ -77,17 +80,6 @@ func (c *fakeConn) isClosed() bool {
 	}
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 5 s: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 func TestBroadcastSkipsTheSender(t *testing.T) {
 	r := newRegistry(8, nil)
 	a, b, c := newFakeConn("a", false), newFakeConn("b", false), newFakeConn("c", false)
@@ -96,13 +88,13 @@ func TestBroadcastSkipsTheSender(t *testing.T) {
 		t.Cleanup(func() { r.remove(conn.id) })
 	}
 	r.broadcast(newTweet, "a")
-	eventually(t, "b and c get the relay", func() bool { return b.received() == 1 && c.received() == 1 })
+	testkit.Eventually(t, "b and c get the relay", func() bool { return b.received() == 1 && c.received() == 1 })
 	time.Sleep(20 * time.Millisecond)
 	if a.received() != 0 {
 		t.Fatal("the sender got its own relay")
 	}
 	r.broadcast(newTweet, "")
-	eventually(t, "everyone gets an announcement", func() bool { return a.received() == 1 && b.received() == 2 })
+	testkit.Eventually(t, "everyone gets an announcement", func() bool { return a.received() == 1 && b.received() == 2 })
 }
 
 func TestStalledClientDelaysNobody(t *testing.T) {
@@ -120,12 +112,12 @@ func TestStalledClientDelaysNobody(t *testing.T) {
 		if d := time.Since(start); d > time.Second {
 			t.Fatalf("broadcast %d took %v", i, d)
 		}
-		eventually(t, fmt.Sprint("the healthy client gets event ", i), func() bool { return healthy.received() == i+1 })
+		testkit.Eventually(t, fmt.Sprint("the healthy client gets event ", i), func() bool { return healthy.received() == i+1 })
 	}
 	if healthy.isClosed() {
 		t.Fatal("the healthy client was dropped")
 	}
-	eventually(t, "the stalled client is dropped", stalled.isClosed)
+	testkit.Eventually(t, "the stalled client is dropped", stalled.isClosed)
 }
 
 var newTweet = mustEvent(EventNewTweet, true, 0)
@@ -152,29 +144,19 @@ func repeat(n int, events ...event) []event {
 	return out
 }
 
-// shown is what a client sees of events: their packets, one a line.
+// shown is what a client sees of events, one a line: each event's name and tweet.
 func shown(events []event) string {
 	var b strings.Builder
 	for _, e := range events {
-		b.WriteString(e.packet.text) // ends in a newline
+		fmt.Fprintf(&b, "%s %d\n", e.name, e.tweetID)
 	}
 	return b.String()
-}
-
-// waitClosed fails the test if ch is not closed within 5 s.
-func waitClosed(t *testing.T, what string, ch <-chan struct{}) {
-	t.Helper()
-	select {
-	case <-ch:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("not within 5 s: %s", what)
-	}
 }
 
 // idle reports whether the registry's client id has nothing queued and no drain running.
 func (r *registry) idle(id string) bool {
 	r.mu.RLock()
-	c := r.clients[id]
+	c := r.members[id]
 	r.mu.RUnlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -203,7 +185,7 @@ func TestLargeBroadcastStartsEveryDrain(t *testing.T) {
 	}
 	for round := 1; round <= 3; round++ {
 		r.broadcast(deleted(int64(round)), "")
-		eventually(t, fmt.Sprintf("every healthy client gets event %d", round), func() bool {
+		testkit.Eventually(t, fmt.Sprintf("every healthy client gets event %d", round), func() bool {
 			for _, conn := range healthy {
 				if conn.received() != round {
 					return false
@@ -213,7 +195,7 @@ func TestLargeBroadcastStartsEveryDrain(t *testing.T) {
 		})
 	}
 	for _, conn := range stalled {
-		<-conn.emitting // each stalled drain started and waits in its transport
+		testkit.Closed(t, conn.emitting, "each stalled drain started and waits in its transport")
 	}
 }
 
@@ -250,12 +232,12 @@ func TestQueueCoalesces(t *testing.T) {
 			t.Cleanup(func() { r.remove(conn.id); conn.Close() })
 
 			r.broadcast(tt.inFlight, "")
-			waitClosed(t, "the first event is being emitted", conn.emitting)
+			testkit.Closed(t, conn.emitting, "the first event is being emitted")
 			for _, e := range tt.then {
 				r.broadcast(e, "")
 			}
 			close(conn.release)
-			eventually(t, "the queue drains", func() bool { return r.idle(conn.id) })
+			testkit.Eventually(t, "the queue drains", func() bool { return r.idle(conn.id) })
 			conn.mu.Lock()
 			got := shown(conn.got)
 			conn.mu.Unlock()
@@ -294,14 +276,14 @@ func TestOnlyAClientThatDoesNotReadIsDropped(t *testing.T) {
 			t.Cleanup(func() { r.remove(stalled.id); stalled.Close() })
 
 			r.broadcast(updated(100), "")
-			waitClosed(t, "the first event is being emitted", stalled.emitting)
+			testkit.Closed(t, stalled.emitting, "the first event is being emitted")
 			for _, e := range tt.then {
 				r.broadcast(e, "")
 			}
 			if !tt.dropped {
 				// The decision is taken inside broadcast; nothing later can change it.
 				r.mu.RLock()
-				c := r.clients[stalled.id]
+				c := r.members[stalled.id]
 				r.mu.RUnlock()
 				c.mu.Lock()
 				defer c.mu.Unlock()
@@ -310,7 +292,7 @@ func TestOnlyAClientThatDoesNotReadIsDropped(t *testing.T) {
 				}
 				return
 			}
-			eventually(t, "the stalled client is closed", stalled.isClosed)
+			testkit.Eventually(t, "the stalled client is closed", stalled.isClosed)
 			mu.Lock()
 			defer mu.Unlock()
 			if len(drops) != 1 || drops[0] != "stalled" {
@@ -319,6 +301,9 @@ func TestOnlyAClientThatDoesNotReadIsDropped(t *testing.T) {
 		})
 	}
 }
+
+// errTransportClosed is what a connection's transport answers once closed.
+var errTransportClosed = errors.New("the transport is closed")
 
 // A connection whose transport fails to take an event has missed it: it is closed (it
 // reconnects and asks the API), and the failure is reported; the others are not disturbed.
@@ -332,17 +317,17 @@ func TestFailedSendClosesTheConnection(t *testing.T) {
 		mu.Unlock()
 	}
 	broken, healthy := newFakeConn("broken", false), newFakeConn("healthy", false)
-	broken.fail = errClosed
+	broken.fail = errTransportClosed
 	for _, c := range []*fakeConn{broken, healthy} {
 		r.add(c)
 		t.Cleanup(func() { r.remove(c.id) })
 	}
 	r.broadcast(newTweet, "")
-	eventually(t, "the broken connection is closed", broken.isClosed)
-	eventually(t, "the healthy one has the event", func() bool { return healthy.received() == 1 })
+	testkit.Eventually(t, "the broken connection is closed", broken.isClosed)
+	testkit.Eventually(t, "the healthy one has the event", func() bool { return healthy.received() == 1 })
 	mu.Lock()
 	defer mu.Unlock()
-	if len(failed) != 1 || failed[0] != "broken: "+errClosed.Error() {
+	if len(failed) != 1 || failed[0] != "broken: "+errTransportClosed.Error() {
 		t.Fatalf("reported %q", failed)
 	}
 	if healthy.isClosed() {
@@ -363,7 +348,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	if n := r.count(); n != 0 {
 		t.Fatalf("%d connections left", n)
 	}
-	eventually(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
+	testkit.Eventually(t, fmt.Sprintf("goroutines back to %d", before), func() bool { return runtime.NumGoroutine() <= before })
 }
 
 func TestCloseAll(t *testing.T) {
@@ -402,16 +387,16 @@ func TestDisconnectReasonsAndSentEvents(t *testing.T) {
 		return func() bool { reader.mu.Lock(); defer reader.mu.Unlock(); return len(reader.got) == n }
 	}
 	r.broadcast(newTweet, "")
-	waitClosed(t, "the stalled client takes its first event", stalled.emitting)
+	testkit.Closed(t, stalled.emitting, "the stalled client takes its first event")
 	// The stalled client's queue (two slots) fills, and the next distinct event drops it; the
 	// reader takes each event before the next is sent.
 	for i := range int64(3) {
-		eventually(t, "the reader has the events so far", got(int(i)+1))
+		testkit.Eventually(t, "the reader has the events so far", got(int(i)+1))
 		r.broadcast(updated(i), "")
 	}
-	eventually(t, "the stalled client is closed", stalled.isClosed)
-	eventually(t, "the reader got four events", got(4))
-	eventually(t, "the reader's events counted", func() bool {
+	testkit.Eventually(t, "the stalled client is closed", stalled.isClosed)
+	testkit.Eventually(t, "the reader got four events", got(4))
+	testkit.Eventually(t, "the reader's events counted", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return sent[EventNewTweet] >= 1 && sent[EventTweetUpdated] >= 3

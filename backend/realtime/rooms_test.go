@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // The library puts every connection in a room named by its id, which Chirp never uses: a map
@@ -32,7 +34,7 @@ func TestConnectionsHoldNoRoom(t *testing.T) {
 			}
 		}
 	}
-	eventually(t, "three connections registered", func() bool { return s.registry.count() == 3 })
+	testkit.Eventually(t, "three connections registered", func() bool { return s.registry.count() == 3 })
 	if rooms := s.sio.Rooms("/"); len(rooms) != 0 {
 		t.Fatalf("the library holds rooms %q", rooms)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
@@ -288,8 +289,8 @@ func TestPollingAnswersAreNotStored(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("handshake: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
 	}
-	sid := pollingHandshake(t, ts)
-	if resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", payload("2")); resp.StatusCode != 200 ||
+	sid := sockettest.From(ts.URL, "127.0.0.1").ConnectedSession(t)
+	if resp, body := postPayload(t, ts, sid, "text/plain;charset=UTF-8", sockettest.Payload("2")); resp.StatusCode != 200 ||
 		resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("POST: %d %q %s", resp.StatusCode, resp.Header.Get("Cache-Control"), body)
 	}

@@ -1,34 +1,17 @@
 package realtime
 
-import (
-	"log/slog"
-	"net"
-	"net/url"
+import "github.com/chirp-social/chirp/backend/realtime/engine"
 
-	"github.com/googollee/go-socket.io/engineio/frame"
-	"github.com/googollee/go-socket.io/engineio/packet"
-)
-
-// What a client may send, checked by both of our transports before go-socket.io's parser
-// sees it. The parser (v1.7.0) trusts the numbers in a packet's header, and one of them kills
-// the process: it reads "<digits>-" after the type as an attachment count, for any type, and
-// DecodeArgs makes a slice of that many buffers. `459999999999-["newTweet"]` asks for 400 GB
-// and ends in "fatal error: out of memory", which no recover catches; a count of 2^64-1 is a
-// makeslice panic in a goroutine of the library's. So the transports let through only what
-// socket.io-client 2.x sends to Chirp (socket.io-parser 3.x's encodeAsString), and a refused
-// packet closes the session: the client is hostile or broken, and a 2.x client reconnects.
-//
-// Engine.IO packets (the transport's frame):
-//
-//   - Binary frames are refused: a websocket binary message, or a polling packet "b<type>…"
-//     or application/octet-stream body. Chirp's events carry no binary data, and binary frames
-//     exist only to carry attachments.
-//   - A message is at most Config.MaxMessageBytes (SOCKET_MAX_MESSAGE_BYTES): a polling POST's
-//     body, a websocket message.
-//     gorilla reads a websocket message whole with no limit of its own, and the library echoes
-//     a ping's data, so one 64 MiB ping cost 250 MB at its peak.
-//   - A polling payload's lengths are checked by decodeTextPayload (at most 10 digits, and
-//     exactly as many UTF-16 units as follow); a malformed payload is refused like a packet.
+// What a client may send in a socket.io packet, checked by both transports (as their
+// CheckMessage) before go-socket.io's parser sees it; the Engine.IO frame around it is checked
+// by the transports themselves (engine/refused.go). The parser (v1.7.0) trusts the numbers in a
+// packet's header, and one of them kills the process: it reads "<digits>-" after the type as an
+// attachment count, for any type, and DecodeArgs makes a slice of that many buffers.
+// `459999999999-["newTweet"]` asks for 400 GB and ends in "fatal error: out of memory", which
+// no recover catches; a count of 2^64-1 is a makeslice panic in a goroutine of the library's.
+// So the transports let through only what socket.io-client 2.x sends to Chirp (socket.io-parser
+// 3.x's encodeAsString), and a refused packet closes the session: the client is hostile or
+// broken, and a 2.x client reconnects.
 //
 // Socket.io packets (the data of an Engine.IO message, "4…"), whose grammar is
 //
@@ -50,47 +33,24 @@ const (
 	maxAckIDDigits = 10
 )
 
-// refusedPacket is why a client's frame was refused. It is not temporary (the library's
-// session retries temporary errors), so returning it from a transport's reader ends the
-// session.
-type refusedPacket string
-
-func (r refusedPacket) Error() string { return "refused packet: " + string(r) }
-
 const (
-	errBinaryFrame      = refusedPacket("binary frame (Chirp's events carry no binary data)")
-	errTooLarge         = refusedPacket("message too large")
-	errMalformedPayload = refusedPacket("malformed polling payload")
-	errEngineType       = refusedPacket("unknown Engine.IO packet type")
-	errEmptyPacket      = refusedPacket("empty socket.io packet")
+	errEmptyPacket = engine.Refused("empty socket.io packet")
 	// The count the library sizes a slice by, without a bound. Refused whatever the type and
 	// the count (even "2-" or "20-"): Chirp's client never sends attachments.
-	errAttachments = refusedPacket("socket.io attachment count")
+	errAttachments = engine.Refused("socket.io attachment count")
 	// ACK answers an event the server sent with an ack, and Chirp's server asks for none;
 	// ERROR is the server's; BINARY_EVENT and BINARY_ACK always carry attachments.
-	errSocketType = refusedPacket("socket.io packet type a client of Chirp never sends")
+	errSocketType = engine.Refused("socket.io packet type a client of Chirp never sends")
 	// The library reads a namespace up to the next ',' however long, and Chirp serves only
 	// "/" (a CONNECT to another one ends the connection in the library anyway; an EVENT to
 	// one is read and dropped).
-	errNamespace = refusedPacket("namespace other than /")
-	errAckID     = refusedPacket("ack id over 10 digits")
+	errNamespace = engine.Refused("namespace other than /")
+	errAckID     = engine.Refused("ack id over 10 digits")
 	// CONNECT and DISCONNECT carry nothing after their namespace; an id belongs to an EVENT,
 	// and an EVENT's data is a JSON array (without one the library decodes it under the
 	// previous packet's event name).
-	errSocketData = refusedPacket("socket.io packet in a form Chirp's client never sends")
+	errSocketData = engine.Refused("socket.io packet in a form Chirp's client never sends")
 )
-
-// checkClientFrame checks one Engine.IO packet from a client; a socket.io packet inside a
-// message is checked by checkSocketPacket.
-func checkClientFrame(ft frame.Type, pt packet.Type, data []byte) error {
-	if ft == frame.Binary {
-		return errBinaryFrame
-	}
-	if pt == packet.MESSAGE {
-		return checkSocketPacket(data)
-	}
-	return nil
-}
 
 // checkSocketPacket checks one socket.io packet (an Engine.IO message's data) from a client.
 func checkSocketPacket(p []byte) error {
@@ -142,14 +102,4 @@ func digits(b []byte) int {
 		n++
 	}
 	return n
-}
-
-// logRefused records a session closed for a refused frame. It is called once per connection
-// (the connection closes with it), at Info, so a hostile client cannot flood the log.
-func logRefused(log *slog.Logger, transport string, u url.URL, remote net.Addr, err error) {
-	if log == nil {
-		return
-	}
-	log.Info("socket closed: refused packet", "transport", transport, "sid", u.Query().Get("sid"),
-		"remote", remote.String(), "reason", err.Error())
 }

@@ -4,15 +4,22 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
-	"github.com/googollee/go-socket.io/engineio/frame"
 	"github.com/googollee/go-socket.io/engineio/packet"
 	"github.com/googollee/go-socket.io/engineio/session"
+	"github.com/googollee/go-socket.io/engineio/transport"
 	"github.com/googollee/go-socket.io/parser"
+
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
+	"github.com/chirp-social/chirp/backend/realtime/engine"
 )
 
 func TestCheckSocketPacket(t *testing.T) {
@@ -79,36 +86,8 @@ func TestCheckSocketPacket(t *testing.T) {
 	}
 }
 
-func TestCheckClientFrame(t *testing.T) {
-	tests := []struct {
-		name string
-		ft   frame.Type
-		pt   packet.Type
-		data string
-		want error
-	}{
-		{"OKPing", frame.String, packet.PING, "", nil},
-		{"OKPingProbe", frame.String, packet.PING, "probe", nil},
-		{"OKPongProbe", frame.String, packet.PONG, "probe", nil},
-		{"OKUpgrade", frame.String, packet.UPGRADE, "", nil},
-		{"OKNoop", frame.String, packet.NOOP, "", nil},
-		{"OKClose", frame.String, packet.CLOSE, "", nil},
-		{"OKMessage", frame.String, packet.MESSAGE, `2["newTweet",true]`, nil},
-		{"BinaryMessage", frame.Binary, packet.MESSAGE, `2["newTweet"]`, errBinaryFrame},
-		{"BinaryPing", frame.Binary, packet.PING, "probe", errBinaryFrame},
-		{"MessageChecked", frame.String, packet.MESSAGE, `2/x,["newTweet"]`, errNamespace},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := checkClientFrame(tt.ft, tt.pt, []byte(tt.data)); !errors.Is(err, tt.want) {
-				t.Fatalf("got %v, want %v", err, tt.want)
-			}
-		})
-	}
-}
-
-// FuzzClientPayload feeds polling bodies through the transport's decoder and checks, and every
-// packet they accept through go-socket.io's own parser, as the library reads it for Chirp's
+// FuzzClientPayload POSTs polling bodies to the polling transport, with its decoder and checks,
+// and runs every packet they accept through go-socket.io's own parser, as the library reads it for Chirp's
 // handlers: nothing may panic, allocate much more than the packet's size, or read as something
 // the checks meant to refuse. `go test` runs the seeds; `go test -fuzz FuzzClientPayload` looks
 // further.
@@ -131,33 +110,77 @@ func FuzzClientPayload(f *testing.F) {
 		{`42["newTweet\u0022,",1]`},
 	}
 	for _, packets := range seeds {
-		var b []byte
-		for _, p := range packets {
-			b = appendPayload(b, p)
-		}
-		f.Add(string(b))
+		f.Add(sockettest.Payload(packets...))
 	}
 	f.Add("6:b4AAH/")
 	f.Add("9999999999:4")
 	f.Add("1:")
 	f.Add("2:4\xff")
 
+	tr := engine.NewPolling(engine.PollingConfig{MaxQueued: 1, MaxPostBytes: 1 << 30, CheckMessage: checkSocketPacket})
 	f.Fuzz(func(t *testing.T, body string) {
-		packets, err := decodeTextPayload(body)
-		if err != nil {
-			return
-		}
-		for _, p := range packets {
-			if checkClientFrame(p.frame, p.typ, p.data) != nil {
-				return // the whole POST is refused
-			}
-		}
-		for _, p := range packets {
-			if p.typ == packet.MESSAGE {
-				checkLibraryReads(t, p.data)
-			}
+		for _, data := range postedMessages(t, tr, body) {
+			checkLibraryReads(t, data)
 		}
 	})
+}
+
+// postedMessages POSTs body to a new session of the polling transport tr, as a client does,
+// and returns the data of the messages the session's reader gets: none when the transport
+// refuses the POST (the whole POST is refused when one packet is).
+func postedMessages(t *testing.T, tr transport.Transport, body string) [][]byte {
+	t.Helper()
+	conn, err := tr.Accept(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/socket.io/?EIO=3&transport=polling", nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type read struct {
+		pt   packet.Type
+		data []byte
+	}
+	reads := make(chan read)
+	go func() { // the session's reader
+		defer close(reads)
+		for {
+			_, pt, rd, err := conn.NextReader()
+			if err != nil {
+				return
+			}
+			data, _ := io.ReadAll(rd)
+			reads <- read{pt, data}
+		}
+	}()
+	answered := make(chan int, 1)
+	go func() {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodPost, "/socket.io/?EIO=3&transport=polling&sid=x", strings.NewReader(body))
+		conn.(http.Handler).ServeHTTP(w, r)
+		answered <- w.Code
+	}()
+	var messages [][]byte
+	status := 0 // the POST's, once answered
+	timer := time.NewTimer(testkit.Timeout)
+	defer timer.Stop()
+	for {
+		select {
+		case status = <-answered:
+			// The reader has taken every packet the POST carried: closing the transport ends
+			// it after the last.
+			conn.Close()
+		case r, ok := <-reads:
+			if !ok {
+				if status != http.StatusOK {
+					return nil
+				}
+				return messages
+			}
+			if r.pt == packet.MESSAGE {
+				messages = append(messages, r.data)
+			}
+		case <-timer.C:
+			t.Fatalf("the POST %.60q: neither answered nor read to the end", body)
+		}
+	}
 }
 
 var (

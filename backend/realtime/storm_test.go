@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/chirp-social/chirp/backend/internal/sockettest"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
@@ -177,14 +178,14 @@ func TestRelaysArePublishedAtMostOncePerWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, func() bool {
+	testkit.Eventually(t, "every client's newTweet relayed here", func() bool {
 		obs.mu.Lock()
 		defer obs.mu.Unlock()
 		return obs.relayed["passed"] == clients
-	}, "every client's newTweet relayed here")
+	})
 	took := time.Since(start)
 	// The trailing publication leaves a window after the leading one.
-	waitFor(t, func() bool { return len(relays.published()) >= 2 }, "the merged relays published at the window's end")
+	testkit.Eventually(t, "the merged relays published at the window's end", func() bool { return len(relays.published()) >= 2 })
 	time.Sleep(window + 200*time.Millisecond) // nothing more is owed: anything later is a fault
 	got := relays.published()
 	// One at once, then at most one per window while the relays came, and the trailing one.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/googollee/go-socket.io/engineio/packet"
 	"github.com/gorilla/websocket"
+
+	"github.com/chirp-social/chirp/backend/realtime/engine"
 )
 
 // FuzzWebsocketFrame sends one client message over a real websocket to the websocket
@@ -47,7 +49,9 @@ func FuzzWebsocketFrame(f *testing.F) {
 		err  error
 	}
 	reads := make(chan read, 1)
-	tr := newWebsocketTransport(func(*http.Request) bool { return true }, nil, DefaultMaxMessageBytes, func(*http.Request) {})
+	tr := engine.NewWebsocket(engine.WebsocketConfig{
+		CheckOrigin: func(*http.Request) bool { return true }, MaxMessage: DefaultMaxMessageBytes, CheckMessage: checkSocketPacket,
+	})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := tr.Accept(w, r)
 		if err != nil {

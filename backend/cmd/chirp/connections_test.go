@@ -7,11 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 )
 
@@ -138,7 +138,7 @@ func TestTimeoutLeavesTheConnectionUsable(t *testing.T) {
 // connection where the answer came first (the body was never wanted).
 func TestTricklingBodiesAreCut(t *testing.T) {
 	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "REQUEST_TIMEOUT": "300ms"})
-	sid := pollingHandshake(t, p.base)
+	sid := sockettest.From(p.base, "127.0.0.1").PollingSession(t)
 	tests := []struct {
 		name, target, contentType string
 		length                    int // the Content-Length declared
@@ -184,22 +184,6 @@ func TestTricklingBodiesAreCut(t *testing.T) {
 			t.Fatalf("create: %d", resp.StatusCode)
 		}
 	})
-}
-
-// pollingHandshake opens a socket.io polling session and returns its sid.
-func pollingHandshake(t *testing.T, base string) string {
-	t.Helper()
-	resp, err := http.Get(base + "/socket.io/?EIO=3&transport=polling")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	m := regexp.MustCompile(`"sid":"([^"]+)"`).FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("handshake: %d %s", resp.StatusCode, body)
-	}
-	return string(m[1])
 }
 
 // A client trickling a body when SIGTERM comes never holds the stop past SHUTDOWN_TIMEOUT, and

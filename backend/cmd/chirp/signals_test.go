@@ -18,6 +18,7 @@ import (
 
 	_ "github.com/glebarez/go-sqlite" // database/sql driver "sqlite", for PRAGMA integrity_check
 
+	"github.com/chirp-social/chirp/backend/internal/sockettest"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 	"github.com/chirp-social/chirp/backend/internal/testkit"
 	"github.com/chirp-social/chirp/backend/internal/testlog"
@@ -138,7 +139,7 @@ func TestSIGTERMDuringLoad(t *testing.T) {
 				exited, stopErr = done, func() error { return err }
 			}
 			sock := dialSocket(t, base)
-			sid := pollingHandshake(t, base)
+			sid := sockettest.From(base, "127.0.0.1").PollingSession(t)
 			pollEnded := make(chan string, 1)
 			go func() { pollEnded <- pollUntilClosed(base, sid) }()
 

@@ -4,12 +4,15 @@
 package sockettest
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/gorilla/websocket"
 )
@@ -43,32 +46,106 @@ func (c *Client) PollingURL(sid string) string {
 // Handshake opens a polling session: the answer's status, the sid (on 200) and the body.
 func (c *Client) Handshake(t testing.TB) (status int, sid, body string) {
 	t.Helper()
-	resp, err := c.HTTP.Get(c.PollingURL(""))
+	status, sid, body, err := c.handshake()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return status, sid, body
+}
+
+func (c *Client) handshake() (status int, sid, body string, err error) {
+	resp, err := c.HTTP.Get(c.PollingURL(""))
+	if err != nil {
+		return 0, "", "", err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	body = string(b)
 	if resp.StatusCode != http.StatusOK {
-		return resp.StatusCode, "", body
+		return resp.StatusCode, "", body, nil
 	}
 	i := strings.Index(body, `"sid":"`)
 	if i < 0 {
-		t.Fatalf("handshake: %q", body)
+		return resp.StatusCode, "", body, fmt.Errorf("handshake: %q", body)
 	}
 	sid = body[i+7:]
-	return resp.StatusCode, sid[:strings.IndexByte(sid, '"')], body
+	return resp.StatusCode, sid[:strings.IndexByte(sid, '"')], body, nil
 }
 
 // PollingSession opens a polling session and returns its sid.
 func (c *Client) PollingSession(t testing.TB) string {
 	t.Helper()
-	status, sid, body := c.Handshake(t)
-	if status != http.StatusOK {
-		t.Fatalf("polling handshake: %d %s", status, body)
+	sid, err := c.StartPolling()
+	if err != nil {
+		t.Fatal(err)
 	}
 	return sid
+}
+
+// StartPolling opens a polling session and returns its sid. It reports rather than fails, so
+// a goroutine of a test may call it.
+func (c *Client) StartPolling() (string, error) {
+	status, sid, body, err := c.handshake()
+	if err == nil && status != http.StatusOK {
+		err = fmt.Errorf("polling handshake: %d %s", status, body)
+	}
+	return sid, err
+}
+
+// ConnectedSession opens a polling session whose handshake answer carries the namespace's
+// connect packet behind the open packet, as the server's answer to a socket.io client does,
+// and returns its sid.
+func (c *Client) ConnectedSession(t testing.TB) string {
+	t.Helper()
+	status, sid, body := c.Handshake(t)
+	if status != http.StatusOK || !strings.HasSuffix(body, "2:40") {
+		t.Fatalf("handshake: %d %q, want the open and the connect packet", status, body)
+	}
+	return sid
+}
+
+// Poll GETs a polling session's next payload and returns its packets. It reports rather than
+// fails, so a goroutine of a test may call it.
+func (c *Client) Poll(sid string) ([]string, error) {
+	resp, err := c.HTTP.Get(c.PollingURL(sid))
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET: %d %s", resp.StatusCode, body)
+	}
+	return Packets(string(body))
+}
+
+// Payload frames packets as one polling body, each as "<length>:<packet>", the length in
+// UTF-16 units as a JavaScript client counts it.
+func Payload(packets ...string) string {
+	var b strings.Builder
+	for _, p := range packets {
+		b.WriteString(strconv.Itoa(len(utf16.Encode([]rune(p)))))
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Packets splits a polling body into its packets, as a client reads it.
+func Packets(body string) ([]string, error) {
+	var out []string
+	for rest := body; rest != ""; {
+		length, after, ok := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(length)
+		units := utf16.Encode([]rune(after))
+		if !ok || err != nil || n < 1 || n > len(units) {
+			return nil, fmt.Errorf("malformed payload %q", body)
+		}
+		p := string(utf16.Decode(units[:n]))
+		out = append(out, p)
+		rest = after[len(p):]
+	}
+	return out, nil
 }
 
 // Dial opens a websocket (query: "" for a new session, "&sid=…" to upgrade one); on a refused

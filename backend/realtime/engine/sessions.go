@@ -1,4 +1,4 @@
-package realtime
+package engine
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 // errSessionEnded refuses a transport for a session that ended while its request was on the way.
 var errSessionEnded = errors.New("the session has ended")
 
-// sessions counts the open Engine.IO sessions, in all, per client address and per network (a
+// Sessions counts the open Engine.IO sessions, in all, per client address and per network (a
 // prefix of addresses: one holder of a /24 or a /48 has hundreds of addresses, and each would
 // have its own per-address budget), so that a handshake over a limit is refused before it
 // reaches the library (which would build a session, three goroutines and a socket.io
@@ -24,20 +24,20 @@ var errSessionEnded = errors.New("the session has ended")
 // closed), so counting the transports that hold a slot, and freeing it when none is left, can
 // neither leak nor free a live session. Transports accepted for an upgrade that fails are closed
 // by the library too, and hold the slot only meanwhile.
-type sessions struct {
-	perClient, perNet, total int // 0: no limit
+type Sessions struct {
+	perAddr, perNet, total int // 0: no limit
 
-	mu       sync.Mutex
-	open     int
-	byClient map[string]int
-	byNet    map[string]int
-	bySID    map[string]*slot
+	mu     sync.Mutex
+	open   int
+	byAddr map[string]int
+	byNet  map[string]int
+	bySID  map[string]*Slot
 }
 
-// slot is one session's place in the counts.
-type slot struct {
-	sessions    *sessions
-	client, net string
+// Slot is one session's place in the counts.
+type Slot struct {
+	sessions  *Sessions
+	addr, net string
 	// The fields below are guarded by sessions.mu.
 	sid                string
 	polling, websocket int  // open transports carrying the session, by kind
@@ -45,45 +45,68 @@ type slot struct {
 	freed              bool
 }
 
-// refusal says which limit a handshake is over.
-type refusal int
+// Refusal says which limit a handshake is over.
+type Refusal int
 
+// Take's answers.
 const (
-	admitted refusal = iota
-	overPerClient
-	overPerNet
-	overTotal
+	Admitted Refusal = iota
+	OverPerAddr
+	OverPerNet
+	OverTotal
 )
 
-func newSessions(perClient, perNet, total int) *sessions {
-	return &sessions{perClient: perClient, perNet: perNet, total: total,
-		byClient: map[string]int{}, byNet: map[string]int{}, bySID: map[string]*slot{}}
+// NewSessions counts sessions with at most perAddr of one client address, perNet of one
+// network and total in all (0: no limit). Negative limits count as 0.
+func NewSessions(perAddr, perNet, total int) *Sessions {
+	return &Sessions{perAddr: max(perAddr, 0), perNet: max(perNet, 0), total: max(total, 0),
+		byAddr: map[string]int{}, byNet: map[string]int{}, bySID: map[string]*Slot{}}
 }
 
-// take counts a new session for client, of the network net, unless a limit refuses it. The
-// ceiling on all sessions is checked first: when the process is full, every client is told so,
-// whoever it is.
-func (s *sessions) take(client, net string) (*slot, refusal) {
+// Limit is the limit a Refusal names (0 for Admitted).
+func (s *Sessions) Limit(r Refusal) int {
+	switch r {
+	case OverPerAddr:
+		return s.perAddr
+	case OverPerNet:
+		return s.perNet
+	case OverTotal:
+		return s.total
+	}
+	return 0
+}
+
+// Take counts a new session for the client address addr, of the network net, unless a limit
+// refuses it. The ceiling on all sessions is checked first: when the process is full, every
+// client is told so, whoever it is. The request that carries the handshake holds the slot
+// (WithSlot), and frees it once served if no transport took it (FreeIfUnused).
+func (s *Sessions) Take(addr, net string) (*Slot, Refusal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.total > 0 && s.open >= s.total {
-		return nil, overTotal
+		return nil, OverTotal
 	}
-	if s.perClient > 0 && s.byClient[client] >= s.perClient {
-		return nil, overPerClient
+	if s.perAddr > 0 && s.byAddr[addr] >= s.perAddr {
+		return nil, OverPerAddr
 	}
 	if s.perNet > 0 && s.byNet[net] >= s.perNet {
-		return nil, overPerNet
+		return nil, OverPerNet
 	}
 	s.open++
-	s.byClient[client]++
+	s.byAddr[addr]++
 	s.byNet[net]++
-	return &slot{sessions: s, client: client, net: net}, admitted
+	return &Slot{sessions: s, addr: addr, net: net}, Admitted
 }
 
-// named records the session id the library gave the slot's session, so that the session's
-// later requests (an upgrade) find it.
-func (s *sessions) named(sl *slot, sid string) {
+// Named records the session id the library gave the session of r's slot (if r has one), so
+// that the session's later requests (an upgrade) find it. It is for the library's
+// engineio.Options.ConnInitor, called in the handshake request once the session has its id
+// and before the client can know it.
+func (s *Sessions) Named(r *http.Request, sid string) {
+	sl := slotFrom(r.Context())
+	if sl == nil {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sl.sid = sid
@@ -92,34 +115,34 @@ func (s *sessions) named(sl *slot, sid string) {
 	}
 }
 
-// find returns the slot of an open session, or nil.
-func (s *sessions) find(sid string) *slot {
+// Find returns the slot of an open session, or nil.
+func (s *Sessions) Find(sid string) *Slot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.bySID[sid]
 }
 
-// count is the number of open sessions.
-func (s *sessions) count() int {
+// Count is the number of open sessions.
+func (s *Sessions) Count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.open
 }
 
-// full reports whether the sessions in all are at their ceiling.
-func (s *sessions) full() bool {
+// Full reports whether the sessions in all are at their ceiling.
+func (s *Sessions) Full() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.total > 0 && s.open >= s.total
 }
 
-// serves reports whether a request of the given transport, naming the slot's session, is one
+// Serves reports whether a request of the given transport, naming the slot's session, is one
 // its client may make: polling while the session has a polling transport (it is on polling, or
 // upgrading), websocket while it has none (the one upgrade). The library would otherwise
 // accept a new transport for each such request and hold it until a ping deadline: a polling
 // request for a session on websocket, or a second concurrent upgrade, is a file descriptor
 // (or a goroutine) that no limit counts.
-func (sl *slot) serves(transport string) bool {
+func (sl *Slot) Serves(transport string) bool {
 	s := sl.sessions
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -132,7 +155,7 @@ func (sl *slot) serves(transport string) bool {
 // hold tells the slot a transport of the given kind now carries its session. It reports
 // false, holding nothing, when the session has ended meanwhile (an upgrade request racing the
 // session's end), or when a websocket holds it already (two upgrade requests racing serves).
-func (sl *slot) hold(transport string) bool {
+func (sl *Slot) hold(transport string) bool {
 	if sl == nil {
 		return false
 	}
@@ -152,7 +175,7 @@ func (sl *slot) hold(transport string) bool {
 }
 
 // release tells the slot a transport that held it has closed; the last one frees it.
-func (sl *slot) release(transport string) {
+func (sl *Slot) release(transport string) {
 	s := sl.sessions
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,9 +189,9 @@ func (sl *slot) release(transport string) {
 	}
 }
 
-// freeIfUnused frees the slot of a handshake that no transport took (the library or gorilla
+// FreeIfUnused frees the slot of a handshake that no transport took (the library or gorilla
 // refused it); it is called once the handshake request has been served.
-func (sl *slot) freeIfUnused() {
+func (sl *Slot) FreeIfUnused() {
 	s := sl.sessions
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -177,15 +200,15 @@ func (sl *slot) freeIfUnused() {
 	}
 }
 
-func (sl *slot) freeLocked() {
+func (sl *Slot) freeLocked() {
 	if sl.freed {
 		return
 	}
 	sl.freed = true
 	s := sl.sessions
 	s.open--
-	if s.byClient[sl.client]--; s.byClient[sl.client] <= 0 {
-		delete(s.byClient, sl.client)
+	if s.byAddr[sl.addr]--; s.byAddr[sl.addr] <= 0 {
+		delete(s.byAddr, sl.addr)
 	}
 	if s.byNet[sl.net]--; s.byNet[sl.net] <= 0 {
 		delete(s.byNet, sl.net)
@@ -199,18 +222,20 @@ func (sl *slot) freeLocked() {
 // request through untouched.
 type slotKey struct{}
 
-func withSlot(ctx context.Context, sl *slot) context.Context {
+// WithSlot is ctx carrying sl, for the request the library serves: a handshake's new slot, or
+// the slot of the session a request names.
+func WithSlot(ctx context.Context, sl *Slot) context.Context {
 	return context.WithValue(ctx, slotKey{}, sl)
 }
 
-func slotFrom(ctx context.Context) *slot {
-	sl, _ := ctx.Value(slotKey{}).(*slot)
+func slotFrom(ctx context.Context) *Slot {
+	sl, _ := ctx.Value(slotKey{}).(*Slot)
 	return sl
 }
 
 // heldSlot is what a transport keeps: the slot it holds, released exactly once at its close.
 type heldSlot struct {
-	sl        *slot
+	sl        *Slot
 	transport string
 	once      sync.Once
 }

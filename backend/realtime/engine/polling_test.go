@@ -1,6 +1,7 @@
-package realtime
+package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -13,12 +14,26 @@ import (
 	"github.com/googollee/go-socket.io/engineio/frame"
 	"github.com/googollee/go-socket.io/engineio/packet"
 	"github.com/googollee/go-socket.io/engineio/payload"
+
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
+
+// errAttachments stands for the socket.io side's refusal of a message (CheckMessage).
+const errAttachments = Refused("socket.io attachment count")
+
+// refuseAttachments is the CheckMessage of the tests' transports: it refuses a socket.io
+// packet with an attachment count ("<type><digits>-"), as the socket.io side does.
+func refuseAttachments(data []byte) error {
+	if i := bytes.IndexByte(data, '-'); i > 0 && i < len(data) && strings.Trim(string(data[1:i]), "0123456789") == "" {
+		return errAttachments
+	}
+	return nil
+}
 
 // newTestConn is a polling transport past its handshake.
 func newTestConn(maxQueued int) *pollingConn {
 	r := httptest.NewRequest("GET", "/socket.io/?EIO=3&transport=polling", nil)
-	c := newPollingConn(&pollingTransport{maxQueued: maxQueued, maxPostBytes: 1 << 10}, r)
+	c := newPollingConn(&pollingTransport{maxQueued: maxQueued, maxPostBytes: 1 << 10, checkMessage: refuseAttachments}, r)
 	c.answered = true
 	return c
 }
@@ -53,17 +68,6 @@ func write(t *testing.T, c *pollingConn, pt packet.Type, data string) error {
 	return w.Close()
 }
 
-func within[T any](t *testing.T, ch chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(3 * time.Second):
-		t.Fatalf("not within 3 s: %s", what)
-		panic("unreachable")
-	}
-}
-
 func TestPollingDeliversQueuedPacketsInOrder(t *testing.T) {
 	c := newTestConn(8)
 	c.answered = false
@@ -81,7 +85,7 @@ func TestPollingDeliversQueuedPacketsInOrder(t *testing.T) {
 	if err := write(t, c, packet.MESSAGE, "0"); err != nil {
 		t.Fatal(err)
 	}
-	w := within(t, handshake, "GET answered")
+	w := testkit.Recv(t, handshake, "GET answered")
 	if w.Body.String() != `12:0{"sid":"x"}2:40` || !strings.HasPrefix(w.Header().Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET gave %q (%s)", w.Body.String(), w.Header().Get("Content-Type"))
 	}
@@ -93,7 +97,7 @@ func TestPollingDeliversQueuedPacketsInOrder(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	write(t, c, packet.PONG, "")
-	if w := within(t, next, "GET wakes for a packet"); w.Body.String() != "1:3" {
+	if w := testkit.Recv(t, next, "GET wakes for a packet"); w.Body.String() != "1:3" {
 		t.Fatalf("got %q", w.Body.String())
 	}
 }
@@ -105,7 +109,7 @@ func TestPostsAreReadDuringUpgrade(t *testing.T) {
 	waiting := get(c, context.Background())
 	time.Sleep(20 * time.Millisecond)
 	c.Pause()
-	if w := within(t, waiting, "the waiting GET is released by the pause"); w.Body.String() != "1:6" {
+	if w := testkit.Recv(t, waiting, "the waiting GET is released by the pause"); w.Body.String() != "1:6" {
 		t.Fatalf("paused GET gave %q, want a noop", w.Body.String())
 	}
 	read := make(chan string, 1)
@@ -122,7 +126,7 @@ func TestPostsAreReadDuringUpgrade(t *testing.T) {
 	if w := post(c, `19:42["newTweet",true]`); w.Code != 200 || w.Body.String() != "ok" {
 		t.Fatalf("POST during the upgrade: %d %q", w.Code, w.Body.String())
 	}
-	if got := within(t, read, "the reader gets the POSTed packet"); got != `message 2["newTweet",true]` {
+	if got := testkit.Recv(t, read, "the reader gets the POSTed packet"); got != `message 2["newTweet",true]` {
 		t.Fatalf("read %q", got)
 	}
 }
@@ -140,7 +144,7 @@ func TestWritersWaitForTheNewTransport(t *testing.T) {
 	// The upgrade succeeds: the session closes the old transport; the writer must be told to
 	// retry (on the new one), not that the connection failed.
 	c.Close()
-	err := within(t, result, "the blocked writer is released")
+	err := testkit.Recv(t, result, "the blocked writer is released")
 	var retry payload.Error
 	if !errors.As(err, &retry) || !retry.Temporary() {
 		t.Fatalf("blocked writer got %v, want a temporary error", err)
@@ -165,11 +169,11 @@ func TestPongDuringUpgradeDoesNotWait(t *testing.T) {
 	c.Pause()
 	result := make(chan error, 1)
 	go func() { result <- write(t, c, packet.PONG, "") }()
-	if err := within(t, result, "the pong is written"); err != nil {
+	if err := testkit.Recv(t, result, "the pong is written"); err != nil {
 		t.Fatal(err)
 	}
 	c.Resume()
-	if w := within(t, get(c, context.Background()), "GET after a failed upgrade"); w.Body.String() != "1:3" {
+	if w := testkit.Recv(t, get(c, context.Background()), "GET after a failed upgrade"); w.Body.String() != "1:3" {
 		t.Fatalf("got %q", w.Body.String())
 	}
 }
@@ -181,10 +185,10 @@ func TestResumeAfterFailedUpgrade(t *testing.T) {
 	go func() { result <- write(t, c, packet.MESSAGE, "x") }()
 	time.Sleep(20 * time.Millisecond)
 	c.Resume()
-	if err := within(t, result, "the writer goes on"); err != nil {
+	if err := testkit.Recv(t, result, "the writer goes on"); err != nil {
 		t.Fatal(err)
 	}
-	if w := within(t, get(c, context.Background()), "GET"); w.Body.String() != "2:4x" {
+	if w := testkit.Recv(t, get(c, context.Background()), "GET"); w.Body.String() != "2:4x" {
 		t.Fatalf("got %q", w.Body.String())
 	}
 }
@@ -200,7 +204,7 @@ func TestFullQueueWaitsUntilTheWriteDeadline(t *testing.T) {
 		t.Fatalf("full queue: %v after %v", err, time.Since(start))
 	}
 	// A GET drains the queue and makes room.
-	within(t, get(c, context.Background()), "GET")
+	testkit.Recv(t, get(c, context.Background()), "GET")
 	c.SetWriteDeadline(time.Time{})
 	if err := write(t, c, packet.MESSAGE, "c"); err != nil {
 		t.Fatal(err)
@@ -222,7 +226,7 @@ func TestClosedSessionAnswersGETWithClose(t *testing.T) {
 	waiting := get(c, context.Background())
 	time.Sleep(20 * time.Millisecond)
 	c.Close()
-	if w := within(t, waiting, "GET released"); w.Body.String() != "1:1" {
+	if w := testkit.Recv(t, waiting, "GET released"); w.Body.String() != "1:1" {
 		t.Fatalf("got %q, want a close packet", w.Body.String())
 	}
 }
@@ -258,7 +262,7 @@ func TestPollingRefusesAndCloses(t *testing.T) {
 			if _, _, _, err := c.NextReader(); !errors.Is(err, tt.want) {
 				t.Fatalf("reader got %v, want %v", err, tt.want)
 			}
-			if w := within(t, get(c, context.Background()), "GET after the refusal"); w.Body.String() != "1:1" {
+			if w := testkit.Recv(t, get(c, context.Background()), "GET after the refusal"); w.Body.String() != "1:1" {
 				t.Fatalf("GET gave %q, want a close packet", w.Body.String())
 			}
 		})
@@ -281,11 +285,11 @@ func TestPollingRejectsOverlappingGET(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	first := get(c, ctx)
 	time.Sleep(20 * time.Millisecond)
-	if w := within(t, get(c, context.Background()), "second GET"); w.Code != http.StatusBadRequest {
+	if w := testkit.Recv(t, get(c, context.Background()), "second GET"); w.Code != http.StatusBadRequest {
 		t.Fatalf("second GET: %d", w.Code)
 	}
 	cancel()
-	within(t, first, "first GET ends with its client")
+	testkit.Recv(t, first, "first GET ends with its client")
 }
 
 // A session whose client stops polling is closed a gap after its last GET; a GET waiting is
@@ -297,17 +301,12 @@ func TestAClientThatStopsPollingIsClosed(t *testing.T) {
 		c.t.handshakeGrace, c.t.pollGap = gap, gap
 		return c
 	}
-	closed := func(c *pollingConn) chan struct{} {
-		out := make(chan struct{}, 1)
-		go func() { <-c.closedCh; out <- struct{}{} }()
-		return out
-	}
 
 	t.Run("StopsAfterAGET", func(t *testing.T) {
 		c := newConn()
 		write(t, c, packet.MESSAGE, "x")
-		within(t, get(c, context.Background()), "GET")
-		within(t, closed(c), "the close")
+		testkit.Recv(t, get(c, context.Background()), "GET")
+		testkit.Closed(t, c.closedCh, "the close")
 		if _, _, _, err := c.NextReader(); !errors.Is(err, errStoppedPolling) {
 			t.Fatalf("the session's reader got %v", err)
 		}
@@ -315,7 +314,7 @@ func TestAClientThatStopsPollingIsClosed(t *testing.T) {
 	t.Run("AWaitingGETIsPolling", func(t *testing.T) {
 		c := newConn()
 		write(t, c, packet.MESSAGE, "x")
-		within(t, get(c, context.Background()), "GET")
+		testkit.Recv(t, get(c, context.Background()), "GET")
 		ctx, cancel := context.WithCancel(context.Background())
 		held := get(c, ctx)
 		time.Sleep(4 * gap)
@@ -323,20 +322,20 @@ func TestAClientThatStopsPollingIsClosed(t *testing.T) {
 			t.Fatal("closed while a GET waited")
 		}
 		cancel()
-		within(t, held, "the GET's end")
-		within(t, closed(c), "the close after the GET left")
+		testkit.Recv(t, held, "the GET's end")
+		testkit.Closed(t, c.closedCh, "the close after the GET left")
 	})
 	t.Run("AnUpgradeDefersIt", func(t *testing.T) {
 		c := newConn()
 		write(t, c, packet.MESSAGE, "x")
-		within(t, get(c, context.Background()), "GET")
+		testkit.Recv(t, get(c, context.Background()), "GET")
 		c.Pause()
 		time.Sleep(4 * gap)
 		if c.isClosed() {
 			t.Fatal("closed during an upgrade")
 		}
 		c.Resume() // the upgrade failed, and the client does not poll again
-		within(t, closed(c), "the close after the failed upgrade")
+		testkit.Closed(t, c.closedCh, "the close after the failed upgrade")
 	})
 }
 

@@ -9,42 +9,46 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/etag"
+	"github.com/chirp-social/chirp/backend/httperror"
 )
 
-// clientScript is socket.io-client 2.4.0's browser build (dist/socket.io.js, MIT, licence in
+// socketIOScript is socket.io-client 2.4.0's browser build (dist/socket.io.js, MIT, licence in
 // client/LICENSE), byte for byte as npm ships it: the 2.x client speaks Engine.IO 3 like
 // go-socket.io v1 (3.x and 4.x clients cannot connect), and 2.4.0 passed the default transport
 // mode where 2.5.0 sometimes did not.
 //
 //go:embed client/socket.io.js
-var clientScript []byte
+var socketIOScript []byte
 
 // ClientScriptPath is where pages load the client from, as with Node's socket.io.
 const ClientScriptPath = "/socket.io/socket.io.js"
 
-// clientFile serves the client script with an ETag (so browsers revalidate cheaply), no-cache
+// scriptFile serves the client script with an ETag (so browsers revalidate cheaply), no-cache
 // (so a new server's client is picked up at once) and gzip when asked. The plain and the
 // gzipped file are two representations, each with its own strong ETag: one tag for both would
 // let a cache answer "not modified" with the bytes of the other.
-type clientFile struct {
+type scriptFile struct {
 	plain, gzipped         []byte
 	plainETag, gzippedETag string
 }
 
-func newClientFile(script []byte) *clientFile {
+func newScriptFile(script []byte) *scriptFile {
 	sum := sha256.Sum256(script)
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // only fails for a bad level
 	zw.Write(script)
 	zw.Close()
 	tag := hex.EncodeToString(sum[:16])
-	return &clientFile{plain: script, gzipped: gz.Bytes(), plainETag: `"` + tag + `"`, gzippedETag: `"` + tag + `-gzip"`}
+	return &scriptFile{plain: script, gzipped: gz.Bytes(), plainETag: `"` + tag + `"`, gzippedETag: `"` + tag + `-gzip"`}
 }
 
-func (f *clientFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (f *scriptFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on "+ClientScriptPath)
+		httperror.Write(w, chirp.Errorf(chirp.CodeMethodNotAllowed, "%s is not allowed on %s", r.Method, ClientScriptPath))
 		return
 	}
 	h := w.Header()
@@ -52,13 +56,13 @@ func (f *clientFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Cache-Control", "no-cache")
 	h.Set("Vary", "Accept-Encoding")
 	h.Set("X-Content-Type-Options", "nosniff")
-	body, etag := f.plain, f.plainETag
+	body, tag := f.plain, f.plainETag
 	gzipped := acceptsGzip(r.Header.Get("Accept-Encoding"))
 	if gzipped {
-		body, etag = f.gzipped, f.gzippedETag
+		body, tag = f.gzipped, f.gzippedETag
 	}
-	h.Set("ETag", etag)
-	if etagMatches(r.Header.Get("If-None-Match"), etag) {
+	h.Set("ETag", tag)
+	if etag.Matches(r.Header.Get("If-None-Match"), tag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -70,16 +74,6 @@ func (f *clientFile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write(body)
-}
-
-func etagMatches(header, etag string) bool {
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
-			return true
-		}
-	}
-	return false
 }
 
 func acceptsGzip(header string) bool {

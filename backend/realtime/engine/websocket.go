@@ -1,4 +1,4 @@
-package realtime
+package engine
 
 import (
 	"bytes"
@@ -16,6 +16,9 @@ import (
 	"github.com/googollee/go-socket.io/engineio/packet"
 	"github.com/googollee/go-socket.io/engineio/transport"
 	"github.com/gorilla/websocket"
+
+	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/httperror"
 )
 
 // websocketTransport is Chirp's Engine.IO 3 websocket transport, in place of the library's, for
@@ -32,17 +35,41 @@ type websocketTransport struct {
 	maxMessage int64
 	// earlyData is told of an upgrade refused because its client sent data before the answer.
 	earlyData func(*http.Request)
+	// checkMessage checks a message's data (nil: none).
+	checkMessage func([]byte) error
 }
 
-func newWebsocketTransport(checkOrigin func(*http.Request) bool, log *slog.Logger, maxMessage int64, earlyData func(*http.Request)) *websocketTransport {
-	return &websocketTransport{log: log, maxMessage: maxMessage, earlyData: earlyData, upgrader: websocket.Upgrader{
+// WebsocketConfig is what the websocket transport needs.
+type WebsocketConfig struct {
+	// CheckOrigin decides which pages' upgrades are accepted (gorilla's default refuses every
+	// cross-origin one with 403).
+	CheckOrigin func(*http.Request) bool
+	// Log is told when a socket is closed for a refused packet (nil: not logged).
+	Log *slog.Logger
+	// MaxMessage caps one message from the client; a larger one closes the socket (1009).
+	MaxMessage int64
+	// EarlyData is told of an upgrade refused because its client sent data before the answer
+	// (nil: nobody).
+	EarlyData func(*http.Request)
+	// CheckMessage checks the data of each message a client sends (a socket.io packet); an
+	// error closes the socket. Nil: every message passes.
+	CheckMessage func(data []byte) error
+}
+
+// NewWebsocket is Chirp's own Engine.IO 3 websocket transport, for the library's
+// engineio.Options.Transports.
+func NewWebsocket(cfg WebsocketConfig) transport.Transport {
+	if cfg.EarlyData == nil {
+		cfg.EarlyData = func(*http.Request) {}
+	}
+	return &websocketTransport{log: cfg.Log, maxMessage: cfg.MaxMessage, earlyData: cfg.EarlyData, checkMessage: cfg.CheckMessage, upgrader: websocket.Upgrader{
 		// Chirp's frames are a few bytes (pings, events); a larger message is read in parts.
 		ReadBufferSize:  512,
 		WriteBufferSize: 1024,
 		WriteBufferPool: &sync.Pool{},
 		// ServeHTTP has applied the origin policy already; gorilla's default would refuse
 		// every cross-origin upgrade with 403.
-		CheckOrigin:      checkOrigin,
+		CheckOrigin:      cfg.CheckOrigin,
 		HandshakeTimeout: 10 * time.Second,
 	}}
 }
@@ -52,7 +79,7 @@ func (t *websocketTransport) Name() string { return "websocket" }
 func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (transport.Conn, error) {
 	slot, ok := holdSlotOf(r, "websocket")
 	if !ok {
-		writeError(w, http.StatusBadRequest, "bad_request", "this session has ended, or is on websocket already; connect again")
+		httperror.Write(w, chirp.Errorf(chirp.CodeBadRequest, "this session has ended, or is on websocket already; connect again"))
 		return nil, websocket.HandshakeError{} // answered: the library must not write again
 	}
 	ws, err := t.upgrader.Upgrade(w, r, nil)
@@ -66,7 +93,7 @@ func (t *websocketTransport) Accept(w http.ResponseWriter, r *http.Request) (tra
 	}
 	// gorilla reads a message whole, with no limit unless told one.
 	ws.SetReadLimit(t.maxMessage)
-	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r), log: t.log, slot: slot}, nil
+	return &websocketConn{ws: ws, url: *r.URL, header: remoteHeader(r), log: t.log, slot: slot, checkMessage: t.checkMessage}, nil
 }
 
 func (t *websocketTransport) Dial(*url.URL, http.Header) (transport.Conn, error) {
@@ -81,6 +108,8 @@ type websocketConn struct {
 	header http.Header
 	log    *slog.Logger
 	slot   *heldSlot // the session's place in the counts, released at close
+	// checkMessage checks a message's data (nil: none).
+	checkMessage func([]byte) error
 
 	writeMu       sync.Mutex // gorilla allows one writer at a time: the session's and its pongs
 	writeDeadline time.Time  // guarded by writeMu
@@ -114,7 +143,7 @@ func (c *websocketConn) Close() error {
 }
 
 // NextReader reads the next message: a text frame starts with the packet type's digit. A
-// binary frame, an oversized message or a packet sioframe.go refuses ends the socket.
+// binary frame, an oversized message or a packet the checks refuse (refused.go, CheckMessage) ends the socket.
 func (c *websocketConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, error) {
 	for {
 		mt, data, err := c.ws.ReadMessage()
@@ -134,7 +163,7 @@ func (c *websocketConn) NextReader() (frame.Type, packet.Type, io.ReadCloser, er
 			return 0, 0, nil, c.refuse(errEngineType)
 		}
 		pt := packet.Type(data[0] - '0')
-		if err := checkClientFrame(frame.String, pt, data[1:]); err != nil {
+		if err := checkClientFrame(frame.String, pt, data[1:], c.checkMessage); err != nil {
 			return 0, 0, nil, c.refuse(err)
 		}
 		return frame.String, pt, io.NopCloser(bytes.NewReader(data[1:])), nil
@@ -156,7 +185,7 @@ func (c *websocketConn) refuse(err error) error {
 }
 
 // NextWriter returns a writer whose Close sends one message, or whose closeWith sends an
-// outPacket's prepared message instead.
+// OutPacket's prepared message instead.
 func (c *websocketConn) NextWriter(ft frame.Type, pt packet.Type) (io.WriteCloser, error) {
 	w := &websocketWriter{c: c, messageType: websocket.TextMessage, prefix: '0' + byte(pt)}
 	if ft == frame.Binary {
@@ -206,7 +235,7 @@ func (w *websocketWriter) Close() error {
 }
 
 // closeWith sends p, framed once for every socket, in place of what was written (nothing).
-func (w *websocketWriter) closeWith(p *outPacket) error {
+func (w *websocketWriter) closeWith(p *OutPacket) error {
 	pm, err := p.websocket()
 	if err != nil {
 		return err

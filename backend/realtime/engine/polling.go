@@ -1,15 +1,13 @@
-package realtime
+package engine
 
 import (
 	"bytes"
 	"errors"
 	"io"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,10 +17,34 @@ import (
 	"github.com/googollee/go-socket.io/engineio/transport"
 )
 
+// PollingConfig is what the polling transport needs.
+type PollingConfig struct {
+	// MaxQueued bounds the packets waiting for a client's next GET; past it, writers wait (and
+	// the session's write deadline ends a client that stops polling).
+	MaxQueued int
+	// MaxPostBytes caps one POST body; a larger one closes the session.
+	MaxPostBytes int64
+	// Log is told when a session is closed for a refused packet (nil: not logged).
+	Log *slog.Logger
+	// HandshakeGrace and PollGap bound how long a session may go without a GET: after the
+	// handshake's answer, and after any later one. Zero: no bound.
+	HandshakeGrace, PollGap time.Duration
+	// CheckMessage checks the data of each message a client sends (a socket.io packet); an
+	// error closes the session. Nil: every message passes.
+	CheckMessage func(data []byte) error
+}
+
+// NewPolling is Chirp's own Engine.IO 3 long-polling transport, for the library's
+// engineio.Options.Transports.
+func NewPolling(cfg PollingConfig) transport.Transport {
+	return &pollingTransport{maxQueued: cfg.MaxQueued, maxPostBytes: cfg.MaxPostBytes, log: cfg.Log,
+		handshakeGrace: cfg.HandshakeGrace, pollGap: cfg.PollGap, checkMessage: cfg.CheckMessage}
+}
+
 // pollingTransport is Chirp's own Engine.IO 3 long-polling transport, in place of the
 // library's. The library's refuses every POST while an upgrade to websocket is in progress
 // ("400 payload: paused", go-socket.io#547), and a default browser client loses what it sent
-// then (its first emit, in 7 of 20 page loads measured). Here an upgrade only pauses the
+// then (often its first emit). Here an upgrade only pauses the
 // server's side of the exchange, as the protocol intends: the waiting GET is answered at once
 // (with what is queued, or a noop) so the client can finish its switch, and writes wait for the
 // new transport; the client's POSTs go on being read until the switch is done.
@@ -39,6 +61,8 @@ type pollingTransport struct {
 	// answered only when there is something to send), so a session past either is abandoned:
 	// it is closed rather than left to its ping deadline. Zero: no bound.
 	handshakeGrace, pollGap time.Duration
+	// checkMessage checks a message's data (nil: none).
+	checkMessage func([]byte) error
 }
 
 func (t *pollingTransport) Name() string { return "polling" }
@@ -377,7 +401,7 @@ func (w *packetWriter) Close() error {
 // closeWith queues p's text, shared with every other polling client it goes to, in place of
 // what was written (nothing). If an upgrade closed the transport since NextWriter, the error
 // is temporary, and the caller offers the packet again: to the websocket.
-func (w *packetWriter) closeWith(p *outPacket) error {
+func (w *packetWriter) closeWith(p *OutPacket) error {
 	return w.c.enqueue(p.text, true)
 }
 
@@ -397,142 +421,4 @@ func (c *pollingConn) enqueue(encoded string, retry bool) error {
 	c.queue = append(c.queue, encoded)
 	c.signalLocked()
 	return nil
-}
-
-// ServeHTTP answers the client's long-poll GETs and its POSTs.
-func (c *pollingConn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet:
-		c.serveGet(w, r)
-	case http.MethodPost:
-		c.servePost(w, r)
-	default:
-		w.Header().Set("Allow", "GET, POST, OPTIONS")
-		writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed on a polling session")
-	}
-}
-
-var (
-	noopPayload  = string(appendPayload(nil, enginePacket{typ: packet.NOOP}.encodeText()))
-	closePayload = string(appendPayload(nil, enginePacket{typ: packet.CLOSE}.encodeText()))
-)
-
-// gapLocked is how long the next GET may take to come. c.mu must be held.
-func (c *pollingConn) gapLocked() time.Duration {
-	if !c.answered {
-		return c.t.handshakeGrace
-	}
-	return c.t.pollGap
-}
-
-func (c *pollingConn) serveGet(w http.ResponseWriter, r *http.Request) {
-	c.mu.Lock()
-	if c.getting {
-		c.mu.Unlock()
-		// One long-poll at a time, as Engine.IO clients do; a second is a confused client.
-		writeError(w, http.StatusBadRequest, "bad_request", "overlapping GET requests: poll one at a time")
-		return
-	}
-	c.getting = true
-	var body []byte
-	handshake := !c.answered
-	handshakeDeadline := time.Now().Add(2 * time.Second)
-	for body == nil {
-		switch {
-		case handshake && len(c.queue) == 1 && !c.closed && time.Now().Before(handshakeDeadline):
-			// The handshake's answer waits for the namespace's connect packet behind the open
-			// packet. The library registers the session between the two, and a client that got
-			// its sid earlier could poll (or upgrade) with it first and be told "invalid sid".
-			c.waitLocked(handshakeDeadline, r.Context().Done())
-			if r.Context().Err() != nil {
-				c.getting = false
-				c.expectGetLocked(c.gapLocked())
-				c.mu.Unlock()
-				return
-			}
-		case len(c.queue) > 0:
-			for _, p := range c.queue {
-				body = appendPayload(body, p)
-			}
-			c.queue = c.queue[:0]
-		case c.closed && c.retries > 0:
-			body = []byte(noopPayload) // upgraded: the client has moved on
-		case c.closed:
-			body = []byte(closePayload)
-		case c.paused:
-			body = []byte(noopPayload)
-		default:
-			if !c.waitLocked(time.Time{}, r.Context().Done()) && r.Context().Err() != nil {
-				c.getting = false
-				c.expectGetLocked(c.gapLocked())
-				c.mu.Unlock()
-				return // the client went away; what is queued waits for its next GET
-			}
-		}
-	}
-	c.getting = false
-	c.expectGetLocked(c.gapLocked())
-	c.answered = true
-	c.signalLocked() // room in the queue for waiting writers
-	c.mu.Unlock()
-	w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-	w.Write(body)
-}
-
-func (c *pollingConn) servePost(w http.ResponseWriter, r *http.Request) {
-	if !c.posting.CompareAndSwap(false, true) {
-		writeError(w, http.StatusBadRequest, "bad_request", "overlapping POST requests: send one at a time")
-		return
-	}
-	defer c.posting.Store(false)
-
-	// Every refusal below closes the session (see sioframe.go), and nothing of the POST
-	// reaches the session.
-	if media, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); media == "application/octet-stream" {
-		c.refuseBadRequest(w, errBinaryFrame)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, c.t.maxPostBytes))
-	if err != nil {
-		switch _, tooLarge := errors.AsType[*http.MaxBytesError](err); {
-		case errors.Is(err, os.ErrDeadlineExceeded): // the HTTP server's body deadline
-			w.Header().Set("Connection", "close")
-			writeError(w, http.StatusRequestTimeout, "request_timeout", "the body did not arrive in time; send it whole, promptly")
-		case tooLarge:
-			c.refuse(errTooLarge)
-			writeError(w, http.StatusRequestEntityTooLarge, "too_large", errTooLarge.Error()+"; the session is closed")
-		default:
-			writeError(w, http.StatusBadRequest, "bad_request", "the body could not be read")
-		}
-		return
-	}
-	packets, err := decodeTextPayload(string(body))
-	if err != nil {
-		c.refuseBadRequest(w, errMalformedPayload)
-		return
-	}
-	for _, p := range packets {
-		if err := checkClientFrame(p.frame, p.typ, p.data); err != nil {
-			c.refuseBadRequest(w, err)
-			return
-		}
-	}
-	for _, p := range packets {
-		select {
-		case c.incoming <- p:
-		case <-c.closedCh:
-			writeError(w, http.StatusBadRequest, "bad_request", "the session has closed; connect again")
-			return
-		case <-r.Context().Done():
-			return
-		}
-	}
-	w.Header().Set("Content-Type", "text/html")
-	w.Write([]byte("ok"))
-}
-
-// refuseBadRequest closes the session for a refused POST and answers it with 400.
-func (c *pollingConn) refuseBadRequest(w http.ResponseWriter, err error) {
-	c.refuse(err)
-	writeError(w, http.StatusBadRequest, "bad_request", err.Error()+"; the session is closed")
 }

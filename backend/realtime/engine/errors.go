@@ -1,11 +1,20 @@
-package realtime
+package engine
 
 import (
 	"bufio"
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/httperror"
 )
+
+// JSONErrors wraps w for the library's Engine.IO server (socketio.Server.ServeHTTP) serving
+// r, so that its error answers take the API's JSON error shape.
+func JSONErrors(w http.ResponseWriter, r *http.Request) http.ResponseWriter {
+	return &engineErrors{ResponseWriter: w, r: r}
+}
 
 // engineErrors stands between go-socket.io's engine and the client. The engine answers its
 // errors with http.Error, as plain text that carries Go formatting artefacts ("invalid
@@ -42,14 +51,15 @@ func (w *engineErrors) WriteHeader(status int) {
 		return
 	}
 	w.replaced = true
-	code, message := "bad_request", "this socket.io request cannot be served; connect again"
+	// The library answers its errors 400 or 5xx.
+	e := chirp.Errorf(chirp.CodeBadRequest, "this socket.io request cannot be served; connect again")
 	switch {
 	case status >= 500:
-		status, code, message = http.StatusInternalServerError, "internal", "something went wrong on our side; connect again"
+		e = chirp.Errorf(chirp.CodeInternal, "something went wrong on our side; connect again")
 	case w.r.URL.Query().Get("sid") != "":
-		message = "no such socket.io session (it has ended or never existed); connect again"
+		e.Message = "no such socket.io session (it has ended or never existed); connect again"
 	}
-	writeError(w.ResponseWriter, status, code, message)
+	httperror.Write(w.ResponseWriter, e)
 }
 
 func (w *engineErrors) Write(b []byte) (int, error) {
