@@ -2,8 +2,10 @@ package gormstore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"gorm.io/gorm"
 
 	"github.com/chirp-social/chirp/backend"
@@ -75,4 +77,31 @@ func CommitBatch(s *Store, creates []BatchCreate) ([]chirp.Created, []error) {
 		created[i], errs[i] = r.wait()
 	}
 	return created, errs
+}
+
+// MarkInterrupted takes n connections of s's PostgreSQL pool at once, marks each as a cancelled
+// context marks one whose statement was done but whose background read it ended (the stale
+// i/o timeout that is left in it), and gives them back.
+func MarkInterrupted(ctx context.Context, s *Store, n int) error {
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range n {
+		c, err := s.Pool().Conn(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+		err = c.Raw(func(driverConn any) error {
+			interruptedFlag(driverConn.(interface{ Conn() *pgx.Conn }).Conn()).Store(true)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -44,30 +44,24 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 		return nil, err
 	}
 	var dialector gorm.Dialector
-	var sqlitePool *sql.DB
+	var pool *sql.DB
 	switch where.Kind {
 	case dburl.PostgreSQL:
 		s.postgres = true
-		dialector = postgres.New(postgres.Config{DSN: databaseURL, OptionOpenDB: []stdlib.OptionOpenDB{
-			stdlib.OptionBeforeConnect(func(_ context.Context, cfg *pgx.ConnConfig) error {
-				// cfg is a shallow copy for this connection: its map is every connection's.
-				cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
-				cfg.RuntimeParams["client_encoding"] = clientEncoding
-				cfg.BuildContextWatcherHandler = watchCancels
-				return nil
-			}),
-			stdlib.OptionAfterConnect(markInterruptedConnect),
-			stdlib.OptionResetSession(discardInterrupted),
-		}})
+		pool, err = openPostgres(databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open database: %w", startError(err, ""))
+		}
+		dialector = postgres.New(postgres.Config{Conn: pool})
 	default: // dburl.SQLite
 		s.writeSlot = make(chan struct{}, 1)
-		sqlitePool, err = openSQLite(ctx, where.Path)
+		pool, err = openSQLite(ctx, where.Path)
 		if err != nil {
 			return nil, fmt.Errorf("open database: %w", startError(classify(err), where.Path))
 		}
-		dialector = sqlite.Dialector{Conn: sqlitePool}
+		dialector = sqlite.Dialector{Conn: pool}
 		if s.notifier != nil {
-			sqlitePool.Close()
+			pool.Close()
 			return nil, errors.New("the event bus needs PostgreSQL: SQLite serves one process")
 		}
 	}
@@ -78,9 +72,7 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 		NowFunc:                func() time.Time { return time.Now().UTC() },
 	})
 	if err != nil {
-		if sqlitePool != nil {
-			sqlitePool.Close()
-		}
+		pool.Close()
 		return nil, fmt.Errorf("open database: %w", startError(err, ""))
 	}
 	s.db = db
@@ -119,6 +111,27 @@ func SQLitePath(databaseURL string) (string, error) {
 		return "", errors.New("database URL: names a PostgreSQL database, not an SQLite file")
 	}
 	return where.Path, nil
+}
+
+// openPostgres makes the pool of PostgreSQL connections. It builds the pool itself, rather
+// than leave that to gorm's dialector, for the connections to be validatingConns.
+func openPostgres(databaseURL string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(databaseURL)
+	if err != nil {
+		return nil, err
+	}
+	connector := stdlib.GetConnector(*cfg,
+		stdlib.OptionBeforeConnect(func(_ context.Context, cfg *pgx.ConnConfig) error {
+			// cfg is a shallow copy for this connection: its map is every connection's.
+			cfg.RuntimeParams = maps.Clone(cfg.RuntimeParams)
+			cfg.RuntimeParams["client_encoding"] = clientEncoding
+			cfg.BuildContextWatcherHandler = watchCancels
+			return nil
+		}),
+		stdlib.OptionAfterConnect(markInterruptedConnect),
+		stdlib.OptionResetSession(discardInterrupted),
+	)
+	return sql.OpenDB(validatingConnector{connector}), nil
 }
 
 // sqliteDSN turns on what a server needs from SQLite: WAL so readers never wait for the
