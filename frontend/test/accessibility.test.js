@@ -16,7 +16,8 @@
 // its tabs in frontend/test-output/.
 import assert from 'node:assert/strict';
 import { postTweet } from './support/server.js';
-import { apiRequest, until, sleep } from './support/page.js';
+import { apiRequest } from './support/page.js';
+import { until, sleep } from './support/wait.js';
 import { browserTests } from './support/e2e.js';
 import {
   a11yContext, axeScan, axeVersion, isWcag, describeResults, settle, textContrasts, focusIndicator, inPage,

@@ -18,10 +18,10 @@ import { existsSync } from 'node:fs';
 import { startServer, postTweet } from './support/server.js';
 import { createPostgresDatabase, postgresSkip } from './support/postgres.js';
 import { startBalancer, nginxSkip, request } from './support/balancer.js';
-import { connect, recorder, until, sleep } from './support/sockets.js';
+import { connect, recorder } from './support/sockets.js';
+import { until, sleep } from './support/wait.js';
 import { launchBrowser, chromiumPath } from './support/browser.js';
-// page.js's until awaits its condition; sockets.js's is for plain ones.
-import { startWeb, openChirp, apiRequest, until as untilAsync } from './support/page.js';
+import { startWeb, openChirp, apiRequest } from './support/page.js';
 
 const skip = postgresSkip || nginxSkip;
 const noBrowser = skip || (!existsSync(chromiumPath) && !process.env.CHIRP_REQUIRE_BROWSER &&
@@ -115,7 +115,7 @@ async function connections(c) {
 async function stuck(c, want) {
   const { server } = await servedBy(c);
   const other = c.backends.find((s) => s !== server);
-  await untilAsync(async () => {
+  await until(async () => {
     const n = await connections(c);
     return n[c.backends.indexOf(server)] === want && n[c.backends.indexOf(other)] === 0;
   }, `${want} sockets on backend ${server.name} (plain requests and sockets from one address land on one backend)`, 5_000)
@@ -373,14 +373,14 @@ describe('several backends behind nginx', { concurrency: true }, () => {
       const fromA = await a.post('hello through the balancer');
       await b.waitForButton('Show 1 new tweet', 5_000);
       await b.button().click();
-      await untilAsync(async () => (await b.ids())[0] === fromA, 'B shows A\'s tweet at the top');
+      await until(async () => (await b.ids())[0] === fromA, 'B shows A\'s tweet at the top');
       assert.deepEqual((await b.tweets()).map((tw) => [tw.id, tw.author, tw.content]), [[fromA, 'Alice', 'hello through the balancer']]);
 
       await b.page.fill('#name', 'Bob');
       const fromB = await b.post('hello straight from the other process');
       await a.waitForButton('Show 1 new tweet', 5_000);
       await a.button().click();
-      await untilAsync(async () => (await a.ids())[0] === fromB, 'A shows B\'s tweet at the top');
+      await until(async () => (await a.ids())[0] === fromB, 'A shows B\'s tweet at the top');
       assert.deepEqual(await a.ids(), [fromB, fromA]);
       for (const h of tabs) {
         assert.deepEqual(h.problems(), [], `${h.name}: console errors, page errors or dialogs`);

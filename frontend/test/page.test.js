@@ -12,7 +12,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer, postTweet } from './support/server.js';
-import { listAll, apiRequest, until, sleep } from './support/page.js';
+import { listAll, apiRequest } from './support/page.js';
+import { until, sleep } from './support/wait.js';
 import { browserTests, assertClean } from './support/e2e.js';
 import { createPostgresDatabase, deafen, postgresSkip } from './support/postgres.js';
 

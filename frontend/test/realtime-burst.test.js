@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, postTweet } from './support/server.js';
 import { createPostgresDatabase, postgresSkip } from './support/postgres.js';
-import { connect, until, sleep } from './support/sockets.js';
+import { connect } from './support/sockets.js';
+import { until, sleep } from './support/wait.js';
 
 const PAGE = 100; // the API's largest page, as the page's "Show new" walks
 
@@ -51,7 +52,7 @@ async function setup(t, database) {
       }
       // The library says "connected" just before the server registers the socket: wait until
       // the server counts every one, so no event falls into that window.
-      await untilAsync(async () => (await health(server.url)).connections === n, `the server counts ${n} sockets`, 10_000);
+      await until(async () => (await health(server.url)).connections === n, `the server counts ${n} sockets`, 10_000);
       return out;
     },
   };
@@ -59,15 +60,6 @@ async function setup(t, database) {
 
 async function health(url) {
   return (await fetch(`${url}/healthz`)).json();
-}
-
-/** untilAsync is until for an async condition (polled every 50 ms). */
-async function untilAsync(cond, what, ms) {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(50);
-  }
 }
 
 /**

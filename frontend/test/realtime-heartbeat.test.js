@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { startServer, postTweet } from './support/server.js';
-import { connect, recorder, until, sleep } from './support/sockets.js';
+import { connect, recorder } from './support/sockets.js';
+import { until, sleep } from './support/wait.js';
 
 async function connections(url) {
   return (await (await fetch(`${url}/healthz`)).json()).connections;

@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { startServer, postTweet } from './support/server.js';
-import { connect, recorder, until } from './support/sockets.js';
+import { connect, recorder } from './support/sockets.js';
+import { until, sleep } from './support/wait.js';
 
 // Engine.IO message "4" carrying the socket.io packet.
 const crashers = {
@@ -35,7 +36,7 @@ async function connectionsReach(url, n, what) {
   for (let i = 0; i < 250; i++) {
     count = (await (await fetch(`${url}/healthz`)).json()).connections;
     if (count === n) return;
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
   }
   assert.equal(count, n, what);
 }

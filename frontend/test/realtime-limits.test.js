@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startServer } from './support/server.js';
 import { modes, connect } from './support/sockets.js';
+import { sleep } from './support/wait.js';
 
 const open = [];
 after(() => { for (const s of open) s.close(); });
@@ -32,7 +33,7 @@ for (const [limit, status] of [['SOCKET_MAX_PER_IP', 429], ['SOCKET_MAX_TOTAL', 
     for (let i = 0; i < 200; i++) {
       health = await (await fetch(`${server.url}/healthz`)).json();
       if (health.sessions === 1) break;
-      await new Promise((r) => setTimeout(r, 25));
+      await sleep(25);
     }
     assert.equal(health.sessions, 1, 'the closed socket gave its place back');
     track(await connect(server.url, { mode: 'default' }));

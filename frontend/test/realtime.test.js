@@ -3,7 +3,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, postTweet } from './support/server.js';
-import { clients, modes, connect, recorder, until, sleep, within } from './support/sockets.js';
+import { clients, modes, connect, recorder } from './support/sockets.js';
+import { until, sleep, within } from './support/wait.js';
 
 const open = [];
 after(() => { for (const s of open) s.close(); });

@@ -49,6 +49,10 @@ export class Api {
     return this.request('GET', `/api/tweets?${q}`);
   }
 
+  tweet(id) {
+    return this.request('GET', `/api/tweets/${id}`);
+  }
+
   create(author, content, idempotencyKey) {
     return this.request('POST', '/api/tweets', {
       body: { author, content },

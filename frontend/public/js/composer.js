@@ -1,6 +1,6 @@
-// The composer: name and text, the live count, what is wrong with each field, and posting (with
-// an idempotency key kept across retries of the same post). The name and an unsent draft
-// survive reloads.
+// The composer: name and text, the live count, what is wrong with each field, and asking to post
+// (with an idempotency key kept across retries of the same post), then how that went. The name
+// and an unsent draft survive reloads.
 import { cleanText, textProblem, fieldMessage, charactersLeft, MAX_CONTENT, MAX_AUTHOR } from './format.js';
 
 const NAME = 'chirp.name';
@@ -8,13 +8,14 @@ const DRAFT = 'chirp.draft';
 const DRAFT_KEY = 'chirp.draftKey';
 
 export class Composer {
-  constructor({ form, api, storage = globalThis.localStorage, onPosted }) {
+  /**
+   * @param {object} deps {form, storage, onPost(author, content, idempotencyKey) (posts and
+   *   shows the tweet; resolves to it, or rejects with an ApiError)}
+   */
+  constructor({ form, storage = globalThis.localStorage, onPost }) {
     this.form = form;
-    this.api = api;
     this.storage = storage;
-    this.onPosted = onPosted;
-    /** posting settles when the POST in flight, if any, has been answered and handled. */
-    this.posting = Promise.resolve();
+    this.onPost = onPost;
     this.name = form.querySelector('#name');
     this.text = form.querySelector('#content');
     this.counter = form.querySelector('#counter');
@@ -102,20 +103,17 @@ export class Composer {
     // to the document; it is put back where the person acts next (below).
     const focusWas = document.activeElement;
     let posted = false;
-    let settle;
-    this.posting = new Promise((resolve) => { settle = resolve; });
     this.sending = true;
     this.update();
     this.button.textContent = 'Posting…';
     this.error.textContent = '';
     try {
-      const tweet = await this.api.create(this.name.value, this.text.value, this.#key());
+      await this.onPost(this.name.value, this.text.value, this.#key());
       this.text.value = '';
       this.storage.removeItem(DRAFT);
       this.storage.removeItem(DRAFT_KEY);
       this.tried = false;
       posted = true;
-      this.onPosted(tweet);
     } catch (err) {
       // The key was used for another text: an earlier try of this draft was stored but its
       // answer never came, and the text changed since. That tweet stays (it shows with the
@@ -129,7 +127,6 @@ export class Composer {
       this.button.textContent = 'Post';
       this.update();
       this.#refocus(posted, focusWas);
-      settle();
     }
   }
 

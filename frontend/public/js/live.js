@@ -1,6 +1,32 @@
-// The live connection: socket.io 2.x from the API (window.io), websocket first, polling when
-// websocket cannot get through (a proxy that refuses upgrades, say); the 2.x client does not
-// fall back on its own.
+// The live connection: socket.io 2.x, its client script loaded from the API (the server's own
+// version), websocket first, polling when websocket cannot get through (a proxy that refuses
+// upgrades, say); the 2.x client does not fall back on its own.
+
+/**
+ * loadLive loads the client script from the API, retried while the API is away (reported as
+ * onStatus('reconnecting')), then connects (connectLive, with the same handlers). Returns
+ * {announce()}, which does nothing until the connection is there.
+ */
+export function loadLive(apiUrl, handlers) {
+  let live = null;
+  const load = (delay = 0) => {
+    setTimeout(() => {
+      const script = document.createElement('script');
+      script.src = `${apiUrl}/socket.io/socket.io.js`;
+      script.onload = () => {
+        live = connectLive(window.io, apiUrl, handlers);
+      };
+      script.onerror = () => {
+        script.remove();
+        handlers.onStatus?.('reconnecting');
+        load(Math.min(delay * 2 || 1000, 10_000));
+      };
+      document.head.append(script);
+    }, delay);
+  };
+  load();
+  return { announce() { live?.announce(); } };
+}
 
 /**
  * connectLive opens the socket and reports through handlers:

@@ -1,5 +1,6 @@
-// The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), editing
-// and deleting one's own tweets. It keeps the DOM in the store's order; paging.js loads pages.
+// The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), newest
+// first, and the editing and deleting of one's own tweets. It changes no tweet itself: it
+// reports the reader's edits and deletes (onEdit, onDelete) and shows what the controller says.
 import { linkParts, relativeTime, cleanText, textProblem, MAX_CONTENT, charactersLeft, avatarLetter } from './format.js';
 
 const el = (tag, props = {}, ...children) => {
@@ -16,11 +17,12 @@ const el = (tag, props = {}, ...children) => {
 
 export class TimelineView {
   /**
-   * @param {object} deps {list, store, api, tokens, confirmDelete, onChange (called when tweets
-   *   were added or removed)}
+   * @param {object} deps {list, dialog (the delete dialog), tweet(id) (the tweet as shown),
+   *   mine(id) (whether this browser may edit and delete it), onEdit(id, content) and
+   *   onDelete(id) (resolve once done; reject with an ApiError)}
    */
-  constructor({ list, store, api, tokens, confirmDelete, onChange = () => {} }) {
-    Object.assign(this, { list, store, api, tokens, confirmDelete, onChange });
+  constructor({ list, dialog, tweet, mine, onEdit, onDelete }) {
+    Object.assign(this, { list, dialog, tweet, mine, onEdit, onDelete });
     this.list.addEventListener('click', (e) => this.#onClick(e));
     // Relative times age while the page stays open.
     setInterval(() => this.refreshTimes(), 60_000);
@@ -38,7 +40,6 @@ export class TimelineView {
       this.list.insertBefore(node, before);
       nodes.push(node);
     }
-    this.onChange();
     return nodes;
   }
 
@@ -48,7 +49,7 @@ export class TimelineView {
    */
   replace(id, force = false) {
     const old = this.#node(id);
-    const t = this.store.get(id);
+    const t = this.tweet(id);
     if (!old || !t || (old.classList.contains('editing') && !force)) return;
     const active = document.activeElement;
     const node = this.#render(t);
@@ -64,8 +65,21 @@ export class TimelineView {
 
   remove(id) {
     this.#node(id)?.remove();
-    this.store.remove(id);
-    this.onChange();
+  }
+
+  /** busy marks the list as loading (aria-busy) or not. */
+  busy(on) {
+    if (on) this.list.setAttribute('aria-busy', 'true');
+    else this.list.removeAttribute('aria-busy');
+  }
+
+  /** focusNewest puts the focus on the newest tweet: where "Show new" was, for keyboard and screen-reader users. */
+  focusNewest() {
+    const first = this.list.querySelector('li.tweet');
+    if (first) {
+      first.tabIndex = -1;
+      first.focus({ preventScroll: true });
+    }
   }
 
   /** connectionBack takes away the tweets' failures to reach Chirp, now stale. */
@@ -104,7 +118,7 @@ export class TimelineView {
         : document.createTextNode(part.text));
     }
     li.append(head, body);
-    if (this.tokens.get(t.id)) {
+    if (this.mine(t.id)) {
       li.append(el('div', { class: 'actions' },
         el('button', { type: 'button', class: 'link', 'data-action': 'edit', text: 'Edit' }),
         el('button', { type: 'button', class: 'link danger', 'data-action': 'delete', text: 'Delete' })));
@@ -126,7 +140,7 @@ export class TimelineView {
   }
 
   #startEdit(li, id) {
-    const t = this.store.get(id);
+    const t = this.tweet(id);
     li.classList.add('editing');
     const area = el('textarea', { class: 'edit-box', rows: 3, value: t.content, 'aria-label': 'Edit tweet' });
     const left = el('span', { class: 'counter' });
@@ -168,8 +182,7 @@ export class TimelineView {
     save.disabled = true;
     error.textContent = '';
     try {
-      const t = await this.api.update(id, area.value, this.tokens.get(id));
-      this.store.update(t);
+      await this.onEdit(id, area.value);
       this.#endEdit(id);
     } catch (err) {
       showError(error, err, err.fields?.content ? `Content ${err.fields.content}.` : err.message);
@@ -180,16 +193,23 @@ export class TimelineView {
   }
 
   async #delete(li, id) {
-    if (!(await this.confirmDelete())) return;
+    if (!(await this.#confirmDelete())) return;
     const error = li.querySelector('.error');
     error.textContent = '';
     try {
-      await this.api.remove(id, this.tokens.get(id));
+      await this.onDelete(id);
     } catch (err) {
-      if (err.status !== 404) { showError(error, err, err.message); return; }
+      showError(error, err, err.message);
     }
-    this.tokens.delete(id);
-    this.remove(id);
+  }
+
+  /** #confirmDelete asks with the dialog; resolves to whether the person chose Delete. */
+  #confirmDelete() {
+    return new Promise((resolve) => {
+      this.dialog.returnValue = '';
+      this.dialog.showModal();
+      this.dialog.addEventListener('close', () => resolve(this.dialog.returnValue === 'delete'), { once: true });
+    });
   }
 }
 

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { sleep } from './wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const deploy = path.resolve(here, '../../../deploy/balancer');
@@ -146,7 +147,7 @@ async function waitListening(port, exited) {
       c.on('error', () => resolve(false));
     });
     if (ok) return true;
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
   return 'timeout';
 }

@@ -233,6 +233,3 @@ async function waitForState(h, predicate, what, timeout) {
     throw e;
   }
 }
-
-/** sleep resolves after ms. */
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

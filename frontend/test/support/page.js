@@ -1,11 +1,12 @@
 // Helpers for the end-to-end tests of Chirp's real page (frontend/public): `chirp web` serving
 // the page folder from its own origin (with its CSP and /config.js pointing at the API), a
-// handle on one browser tab of the page, and the small waits and reads the tests share.
+// handle on one browser tab of the page, and the reads the tests share.
 // Importing this module starts nothing.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runChirp } from './server.js';
+import { until } from './wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The page folder `chirp web` serves (CHIRP_WEB_ROOT overrides it, to try a modified copy). */
@@ -21,27 +22,6 @@ export const outputDir = path.resolve(here, '../../test-output');
  */
 export function startWeb({ apiUrl, env = {} }) {
   return runChirp({ args: ['web'], env: { WEB_PORT: '0', WEB_ROOT: webRoot, API_URL: apiUrl, ...env }, readyPath: '/config.js' });
-}
-
-/** sleep resolves after ms. */
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** until polls fn (async) every `every` ms until it returns a truthy value, at most timeout ms. */
-export async function until(fn, what, timeout = 5_000, every = 50) {
-  const end = Date.now() + timeout;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) {
-      throw new Error(`${what} did not happen within ${timeout} ms (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    }
-    await sleep(every);
-  }
 }
 
 /** listAll reads every tweet from the API, newest first, paging with max_id. */

@@ -4,6 +4,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { sleep } from './wait.js';
 
 const run = promisify(execFile);
 
@@ -68,7 +69,7 @@ export async function deafen(db, server) {
     if (ended !== '1') throw new Error(`${ended} listeners named ${listener} ended, want 1`);
     for (const deadline = Date.now() + 5000; (await fetch(`${server.url}/readyz`)).status !== 503;) {
       if (Date.now() > deadline) throw new Error('the process is still ready 5 s after its listener was ended');
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   } catch (err) {
     await allow();

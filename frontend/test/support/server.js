@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from './wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const chirpBin = process.env.CHIRP_BIN
@@ -70,7 +71,7 @@ export async function runChirp({ args = [], env = {}, readyPath }) {
       if ((await fetch(url + readyPath)).ok) break;
     } catch { /* not yet */ }
     if (i > 200) throw new Error(`${name}: ${readyPath} never answered:\n${logs}`);
-    await new Promise((r) => setTimeout(r, 25));
+    await sleep(25);
   }
   return {
     url,

@@ -53,34 +53,3 @@ export function recorder(socket, names = ['newTweet', 'tweetUpdated', 'tweetDele
   return got;
 }
 
-/** until polls cond every 10 ms and fails after ms (generous: CI shares two cores with Chromium). */
-export async function until(cond, what, ms = 5000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const ok = cond();
-    // A promise is truthy: an async condition would pass at once, unchecked.
-    if (ok instanceof Promise) throw new Error(`until(${what}): the condition is async; use page.js's until`);
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * within waits for promise and fails after ms with what() (called then, so it can describe
- * the state at that moment). Unlike a race with sleep, it leaves no timer keeping the test
- * file alive.
- */
-export async function within(promise, ms, what) {
-  let timer;
-  const late = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`not within ${ms} ms: ${what()}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
