@@ -99,20 +99,6 @@ func open(ctx context.Context, databaseURL string, purgeEvery time.Duration, opt
 	return s, nil
 }
 
-// SQLitePath is the file an SQLite DATABASE_URL names, or an error for any other URL.
-//
-// Deprecated: use dburl.Parse, the one reading of a DATABASE_URL.
-func SQLitePath(databaseURL string) (string, error) {
-	where, err := dburl.Parse(databaseURL)
-	if err != nil {
-		return "", err
-	}
-	if where.Kind != dburl.SQLite {
-		return "", errors.New("database URL: names a PostgreSQL database, not an SQLite file")
-	}
-	return where.Path, nil
-}
-
 // openPostgres makes the pool of PostgreSQL connections. It builds the pool itself, rather
 // than leave that to gorm's dialector, for the connections to be validatingConns.
 func openPostgres(databaseURL string) (*sql.DB, error) {
