@@ -18,9 +18,9 @@ import (
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
-// Issue 8: one unauthenticated packet whose header carries a huge attachment count made
-// go-socket.io allocate for that many buffers, and the process died ("fatal error: out of
-// memory", or a makeslice panic). Before the fix this test ends the test binary itself.
+// A packet whose header carries a huge attachment count makes go-socket.io allocate for that
+// many buffers: unchecked, one unauthenticated client ends the process (out of memory, or a
+// makeslice panic that takes this test binary with it).
 // Each hostile packet must close only its own session, once logged, and a client connected
 // beside it must go on receiving.
 var hostilePackets = map[string]string{

@@ -19,7 +19,7 @@ import (
 	"github.com/chirp-social/chirp/backend/realtime"
 )
 
-// Issue 10: the socket server counts its sessions per client address and in all, from the
+// The socket server counts its sessions per client address and in all, from the
 // handshake, and refuses handshakes over either limit before they reach the library.
 
 func newLimitedServer(t *testing.T, cfg realtime.Config) (*httptest.Server, *realtime.Server) {
@@ -64,7 +64,7 @@ func TestSessionsInAllAreLimited(t *testing.T) {
 	late := clientFrom(ts, "127.0.0.9")
 	status, _, body := late.Handshake(t)
 	// 429, not 503: a balancer counts a 503 as the backend failing and takes it out for every
-	// client, its connected ones included (issue 17.5).
+	// client, its connected ones included.
 	sockettest.Refused(t, "6th polling handshake", status, body, http.StatusTooManyRequests, "rate_limited")
 	_, status, body = late.Dial(t, "")
 	sockettest.Refused(t, "6th websocket handshake", status, body, http.StatusTooManyRequests, "rate_limited")
@@ -89,8 +89,8 @@ func TestSessionsInAllAreLimited(t *testing.T) {
 	late.WebsocketSession(t)
 }
 
-// Issue 17.5: 20 addresses of 50 sockets filled 1,000 places, and the derived default of
-// 16,000 takes 320 addresses. Sessions are also counted per network (an IPv4 /24, an IPv6
+// A per-address cap alone lets a few hundred addresses fill the total. Sessions are also
+// counted per network (an IPv4 /24, an IPv6
 // /48 by default): 40 addresses of one /24 stop at its cap, and another /24 is still served.
 func TestSessionsPerNetworkAreLimited(t *testing.T) {
 	obs := newObserved()

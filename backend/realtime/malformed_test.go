@@ -12,7 +12,7 @@ import (
 	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
-// Issue 10: the malformed frames hostile_test.go does not send, over both transports:
+// The malformed frames hostile_test.go does not send, over both transports:
 // garbage, a truncated packet, a truncated payload, an oversized polling body. The offending
 // session is closed; a client beside it goes on receiving events.
 func TestMalformedFramesCloseOnlyTheirSession(t *testing.T) {

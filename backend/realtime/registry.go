@@ -280,12 +280,11 @@ func (r *registry) broadcast(e event, except string) (reached int) {
 	return reached
 }
 
-// drainBatch is how many drains startDrains makes runnable at a time. A 5,000-client broadcast
-// started all its drains at once: they filled the scheduler's run queues, and every other
-// goroutine made runnable meanwhile (a request's handler, the database driver's reads, the
-// store's writer) queued behind them for the whole broadcast, tens of milliseconds on two
-// cores, several times per request: POSTs' p99 went from 12 to 294 ms while 5,000 sockets
-// listened. A batch of drains takes about half a millisecond.
+// drainBatch is how many drains startDrains makes runnable at a time. Drains started all at
+// once fill the scheduler's run queues, and every goroutine made runnable meanwhile (a request's
+// handler, the database driver's reads, the store's writer) queues behind the whole broadcast:
+// POSTs wait while thousands of sockets listen (docs/PERFORMANCE.md has the figures). A batch is
+// small enough to be done before the next request notices it.
 const drainBatch = 32
 
 // startDrains starts the drains of clients, a batch at a time: between batches the starter

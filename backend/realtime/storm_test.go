@@ -164,8 +164,7 @@ func (p *publishedRelays) published() []string {
 	return append([]string(nil), p.conns...)
 }
 
-// Issue 17.7: every relayed client newTweet was one NOTIFY on the shared database (2,000
-// sockets made 1,454 a second). Relays from many clients are published as the process's
+// A relayed client newTweet is a NOTIFY on the shared database, so relays from many clients are published as the process's
 // broadcasts are paced: at most one per window, the first at once and the rest merged into one
 // at the window's end.
 func TestRelaysArePublishedAtMostOncePerWindow(t *testing.T) {

@@ -1,6 +1,6 @@
-// Hostile Engine.IO and socket.io framing against the real backend binary (issue 8). One
-// unauthenticated packet whose header carries a huge attachment count made go-socket.io size a
-// slice by it, and the process died ("fatal error: out of memory", or a makeslice panic). Each
+// Hostile Engine.IO and socket.io framing against the real backend binary. One
+// unauthenticated packet whose header carries a huge attachment count makes an unchecked
+// go-socket.io size a slice by it, and the process dies (out of memory, or a makeslice panic). Each
 // packet here must close only the attacker's connection: the process stays up, and a real
 // socket.io client connected before the attack goes on receiving. The legitimate forms of every
 // packet a 2.x client sends must still pass.

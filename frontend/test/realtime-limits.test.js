@@ -1,6 +1,6 @@
-// Issue 10: socket limits as the real socket.io 2.x client meets them. A handshake over
+// Socket limits as the real socket.io 2.x client meets them. A handshake over
 // SOCKET_MAX_PER_IP, SOCKET_MAX_TOTAL or SOCKET_MAX_PER_NET (429 each: never 503, which a
-// balancer counts as the backend failing, issue 17.5) is a connect_error in every transport
+// balancer counts as the backend failing) is a connect_error in every transport
 // mode, and a place given back is taken again.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,7 +55,7 @@ function handshakeFrom(url, localAddress) {
   });
 }
 
-// Issue 17.5: a few hundred addresses filled SOCKET_MAX_TOTAL. Sessions are also counted per
+// A per-address cap alone lets a few hundred addresses fill SOCKET_MAX_TOTAL. Sessions are also counted per
 // network (an IPv4 /24 by default): sockets from 40 addresses of one /24 stop at its cap,
 // while another /24 still connects.
 test('SOCKET_MAX_PER_NET=30: websockets from 40 addresses of 127.0.0.0/24 stop at 30; 127.0.1.0/24 connects', async (t) => {

@@ -1,4 +1,4 @@
-// `docker compose up`, run for real (issue 18): the repository's compose files, Dockerfile and
+// `docker compose up`, run for real: the repository's compose files, Dockerfile and
 // nginx templates through the real `docker compose` CLI and a Docker engine, and the real page
 // in two Chromium tabs through the containers. Run by `make test-compose`
 // (deploy/engine/test-compose.sh), which finds the engine, builds the stand-in images where
@@ -314,9 +314,9 @@ test('docker compose up, for real: the page, the API and the database in contain
     for (const r of replicas) {
       assert.deepEqual((r.Publishers ?? []).filter((p) => p.PublishedPort), [], `replica ${r.Name} publishes a port`);
     }
-    // One client's polling sessions each stay on the replica holding them (issue 18: with
-    // `hash … consistent` nginx took turns among the replicas of `backend:8000`, and the request
-    // after a handshake reached one that answers 400). A ping ("1:2") answers 200 only where the
+    // One client's polling sessions each stay on the replica holding them (with `hash …
+    // consistent` nginx takes turns among the replicas of `backend:8000`, and the request after
+    // a handshake reaches one that answers 400). A ping ("1:2") answers 200 only where the
     // session lives; a close ("1:1") then ends it, so it counts in no replica's sessions below.
     const polling = `${api}/socket.io/?EIO=3&transport=polling`;
     const send = (sid, packet) => fetch(`${polling}&sid=${encodeURIComponent(sid)}`, {
