@@ -29,9 +29,10 @@ FRONTEND := frontend
 # The stages, their order and the summary are in .ci/stages.sh (TestStages in deploy/check holds
 # them); the commands are here.
 .PHONY: test
-test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), each fuzz target 10 s, deploy/check, Node and browser tests, then docker compose on a real engine (skipped without one); a summary names what failed
+test: ## the whole suite: gofmt and vet, the OpenAPI lint, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), each fuzz target 10 s, deploy/check, Node and browser tests, then docker compose on a real engine (skipped without one); a summary names what failed
 	@STAGE_CHECK='$(MAKE) -s check' \
 	STAGE_NPM_PACKAGES='$(MAKE) -s $(FRONTEND)/node_modules' \
+	STAGE_OPENAPI_LINT='$(MAKE) -s lint-openapi' \
 	STAGE_GO_TESTS='cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...' \
 	STAGE_FUZZ='$(MAKE) -s fuzz FUZZTIME=10s' \
 	STAGE_CHECK_TESTS='cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...' \
@@ -51,6 +52,13 @@ test-compose: $(FRONTEND)/node_modules ## docker compose up for real on this mac
 $(FRONTEND)/node_modules: $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
+
+# openapi.json under Redocly's recommended rules (backend/httpapi/redocly.yaml; the
+# .redocly.lint-ignore.yaml beside it names each place a rule is waived, and why), by the linter
+# package-lock.json pins. Its telemetry and update check are off: a lint has no business calling out.
+.PHONY: lint-openapi
+lint-openapi: $(FRONTEND)/node_modules ## lint backend/httpapi/openapi.json (Redocly CLI, recommended rules)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(FRONTEND)/node_modules/.bin/redocly lint --config $(BACKEND)/httpapi/redocly.yaml
 
 # The README's screenshots, of the real page (the API and `chirp web` on a fresh SQLite file) in
 # headless Chromium: desktop in the light scheme, a phone in the dark one.
