@@ -14,11 +14,38 @@ help: ## list the targets
 # One process serves the API and the page (chirp dev): the page knows the API's real port, a
 # busy port stops both, and Ctrl+C is handled in one place. exec leaves no shell in between, so
 # make sees chirp's own status: 0 after a clean stop, and no "*** Error" line.
+#
+# .env at the root (or the file ENV_FILE names), when there is one, is read as docker compose
+# reads it, and by compose's rule: a variable already in the environment (or given as `make run
+# NAME=value`) wins over its line. Lines are NAME=value, an `export ` before allowed; blank
+# lines and # comments are skipped; one pair of quotes around a value is taken off, and an
+# unquoted value ends at " #". Nothing in the file is run by the shell. WEB_ROOT is make run's
+# own: the bundle as seen from backend/, where chirp runs.
+ENV_FILE ?= .env
 .PHONY: run
-run: ## the API on :8000 (embedded SQLite: backend/chirp.db) and the page on :3000; Ctrl+C stops both
-	@echo "building chirp: the first build downloads Go modules and takes a minute or two"
-	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
-	cd $(BACKEND) && WEB_ROOT=../frontend/public exec ./bin/chirp dev
+run: ## the API on :8000 (embedded SQLite: backend/chirp.db) and the page on :3000, with .env's settings; Ctrl+C stops both
+	@if [[ -f "$(ENV_FILE)" ]]; then \
+	  echo "make run: read settings from $(ENV_FILE)"; \
+	  declare -A preset=(); for name in $$(compgen -e); do preset[$$name]=1; done; \
+	  n=0; while IFS= read -r line || [[ -n $$line ]]; do \
+	    n=$$((n + 1)); line=$${line%$$'\r'}; \
+	    [[ $$line =~ ^[[:space:]]*(\#|$$) ]] && continue; \
+	    if [[ ! $$line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$$ ]]; then \
+	      echo "make run: $(ENV_FILE) line $$n is not NAME=value: $$line" >&2; exit 2; \
+	    fi; \
+	    name=$${BASH_REMATCH[2]} value=$${BASH_REMATCH[3]}; \
+	    if [[ $$value =~ ^\"(.*)\"[[:space:]]*$$ || $$value =~ ^\'(.*)\'[[:space:]]*$$ ]]; then \
+	      value=$${BASH_REMATCH[1]}; \
+	    else \
+	      value=$${value%%[[:space:]]\#*}; value=$${value%"$${value##*[![:space:]]}"}; \
+	    fi; \
+	    [[ -n $${preset[$$name]:-} ]] || export "$$name=$$value"; \
+	  done < "$(ENV_FILE)"; \
+	fi; \
+	if [[ ! -x $(BIN) ]]; then \
+	  echo "building chirp: the first build takes a few minutes (Go lists the modules it downloads, then compiles without a word)"; \
+	fi; \
+	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp && WEB_ROOT=../frontend/public exec ./bin/chirp dev
 
 .PHONY: build
 build: ## build the backend binary into backend/bin/chirp (static, no cgo)
