@@ -14,11 +14,38 @@ help: ## list the targets
 # One process serves the API and the page (chirp dev): the page knows the API's real port, a
 # busy port stops both, and Ctrl+C is handled in one place. exec leaves no shell in between, so
 # make sees chirp's own status: 0 after a clean stop, and no "*** Error" line.
+#
+# .env at the root (or the file ENV_FILE names), when there is one, is read as docker compose
+# reads it, and by compose's rule: a variable already in the environment (or given as `make run
+# NAME=value`) wins over its line. Lines are NAME=value, an `export ` before allowed; blank
+# lines and # comments are skipped; one pair of quotes around a value is taken off, and an
+# unquoted value ends at " #". Nothing in the file is run by the shell. WEB_ROOT is make run's
+# own: the bundle as seen from backend/, where chirp runs.
+ENV_FILE ?= .env
 .PHONY: run
-run: ## the API on :8000 (embedded SQLite: backend/chirp.db) and the page on :3000; Ctrl+C stops both
-	@echo "building chirp: the first build downloads Go modules and takes a minute or two"
-	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
-	cd $(BACKEND) && WEB_ROOT=../frontend/public exec ./bin/chirp dev
+run: ## the API on :8000 (embedded SQLite: backend/chirp.db) and the page on :3000, with .env's settings; Ctrl+C stops both
+	@if [[ -f "$(ENV_FILE)" ]]; then \
+	  echo "make run: read settings from $(ENV_FILE)"; \
+	  declare -A preset=(); for name in $$(compgen -e); do preset[$$name]=1; done; \
+	  n=0; while IFS= read -r line || [[ -n $$line ]]; do \
+	    n=$$((n + 1)); line=$${line%$$'\r'}; \
+	    [[ $$line =~ ^[[:space:]]*(\#|$$) ]] && continue; \
+	    if [[ ! $$line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$$ ]]; then \
+	      echo "make run: $(ENV_FILE) line $$n is not NAME=value: $$line" >&2; exit 2; \
+	    fi; \
+	    name=$${BASH_REMATCH[2]} value=$${BASH_REMATCH[3]}; \
+	    if [[ $$value =~ ^\"(.*)\"[[:space:]]*$$ || $$value =~ ^\'(.*)\'[[:space:]]*$$ ]]; then \
+	      value=$${BASH_REMATCH[1]}; \
+	    else \
+	      value=$${value%%[[:space:]]\#*}; value=$${value%"$${value##*[![:space:]]}"}; \
+	    fi; \
+	    [[ -n $${preset[$$name]:-} ]] || export "$$name=$$value"; \
+	  done < "$(ENV_FILE)"; \
+	fi; \
+	if [[ ! -x $(BIN) ]]; then \
+	  echo "building chirp: the first build takes a few minutes (Go lists the modules it downloads, then compiles without a word)"; \
+	fi; \
+	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp && WEB_ROOT=../frontend/public exec ./bin/chirp dev
 
 .PHONY: build
 build: ## build the backend binary into backend/bin/chirp (static, no cgo)
@@ -29,9 +56,10 @@ FRONTEND := frontend
 # The stages, their order and the summary are in .ci/stages.sh (TestStages in deploy/check holds
 # them); the commands are here.
 .PHONY: test
-test: ## the whole suite: gofmt and vet, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), each fuzz target 10 s, deploy/check, Node and browser tests, then docker compose on a real engine (skipped without one); a summary names what failed
+test: ## the whole suite: gofmt and vet, the OpenAPI lint, Go (race detector; PostgreSQL too with TEST_DATABASE_URL), each fuzz target 10 s, deploy/check, Node and browser tests, then docker compose on a real engine (skipped without one); a summary names what failed
 	@STAGE_CHECK='$(MAKE) -s check' \
 	STAGE_NPM_PACKAGES='$(MAKE) -s $(FRONTEND)/node_modules' \
+	STAGE_OPENAPI_LINT='$(MAKE) -s lint-openapi' \
 	STAGE_GO_TESTS='cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...' \
 	STAGE_FUZZ='$(MAKE) -s fuzz FUZZTIME=10s' \
 	STAGE_CHECK_TESTS='cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...' \
@@ -51,6 +79,13 @@ test-compose: $(FRONTEND)/node_modules ## docker compose up for real on this mac
 $(FRONTEND)/node_modules: $(FRONTEND)/package.json $(FRONTEND)/package-lock.json
 	cd $(FRONTEND) && npm ci --no-audit --no-fund
 	@touch $@
+
+# openapi.json under Redocly's recommended rules (backend/httpapi/redocly.yaml; the
+# .redocly.lint-ignore.yaml beside it names each place a rule is waived, and why), by the linter
+# package-lock.json pins. Its telemetry and update check are off: a lint has no business calling out.
+.PHONY: lint-openapi
+lint-openapi: $(FRONTEND)/node_modules ## lint backend/httpapi/openapi.json (Redocly CLI, recommended rules)
+	REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(FRONTEND)/node_modules/.bin/redocly lint --config $(BACKEND)/httpapi/redocly.yaml
 
 # The README's screenshots, of the real page (the API and `chirp web` on a fresh SQLite file) in
 # headless Chromium: desktop in the light scheme, a phone in the dark one.

@@ -10,7 +10,7 @@
 set -euo pipefail
 
 # A missing variable would otherwise be an empty command, which passes.
-: "${STAGE_CHECK:?}" "${STAGE_NPM_PACKAGES:?}" "${STAGE_GO_TESTS:?}" "${STAGE_FUZZ:?}"
+: "${STAGE_CHECK:?}" "${STAGE_NPM_PACKAGES:?}" "${STAGE_OPENAPI_LINT:?}" "${STAGE_GO_TESTS:?}" "${STAGE_FUZZ:?}"
 : "${STAGE_CHECK_TESTS:?}" "${STAGE_BUILD:?}" "${STAGE_NODE_TESTS:?}" "${STAGE_COMPOSE:?}"
 
 results=() failed=()
@@ -31,6 +31,12 @@ stage() {
 stage "gofmt and go vet" "$STAGE_CHECK" || true
 packages=1
 stage "npm packages" "$STAGE_NPM_PACKAGES" || packages=
+# The linter is one of the npm packages.
+if [[ -n $packages ]]; then
+  stage "OpenAPI lint (redocly)" "$STAGE_OPENAPI_LINT" || true
+else
+  results+=("not run  OpenAPI lint (redocly) (it needs the npm packages)")
+fi
 stage "Go tests (backend)" "$STAGE_GO_TESTS" || true
 stage "Go fuzzing (10 s a target)" "$STAGE_FUZZ" || true
 stage "Go tests (deploy/check)" "$STAGE_CHECK_TESTS" || true

@@ -13,6 +13,7 @@ import (
 var makeTestStages = []struct{ name, variable string }{
 	{"gofmt and go vet", "STAGE_CHECK"},
 	{"npm packages", "STAGE_NPM_PACKAGES"},
+	{"OpenAPI lint (redocly)", "STAGE_OPENAPI_LINT"},
 	{"Go tests (backend)", "STAGE_GO_TESTS"},
 	{"Go fuzzing (10 s a target)", "STAGE_FUZZ"},
 	{"Go tests (deploy/check)", "STAGE_CHECK_TESTS"},
@@ -24,12 +25,14 @@ var makeTestStages = []struct{ name, variable string }{
 const (
 	nodeNotRun    = "not run  Node and browser tests (they need the build and the npm packages)"
 	composeNotRun = "not run  docker compose (real engine) (it needs the npm packages)"
+	lintNotRun    = "not run  OpenAPI lint (redocly) (it needs the npm packages)"
 )
 
 // TestStages runs make test's stage runner with stand-in commands that print a line and
 // pass or fail: a failed stage must not stop the later ones, the summary must mark each stage
 // and name exactly the failed ones, the exit status must say whether any failed, and the Node
-// tests must not run without this run's build and the npm packages.
+// tests must not run without this run's build and the npm packages (nor the lint and compose
+// without the packages).
 func TestStages(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
@@ -41,6 +44,7 @@ func TestStages(t *testing.T) {
 			summary: []string{
 				"  ok       gofmt and go vet",
 				"  ok       npm packages",
+				"  ok       OpenAPI lint (redocly)",
 				"  ok       Go tests (backend)",
 				"  ok       Go fuzzing (10 s a target)",
 				"  ok       Go tests (deploy/check)",
@@ -56,6 +60,7 @@ func TestStages(t *testing.T) {
 			summary: []string{
 				"  FAILED   gofmt and go vet",
 				"  ok       npm packages",
+				"  ok       OpenAPI lint (redocly)",
 				"  ok       Go tests (backend)",
 				"  ok       Go fuzzing (10 s a target)",
 				"  ok       Go tests (deploy/check)",
@@ -71,6 +76,7 @@ func TestStages(t *testing.T) {
 			summary: []string{
 				"  ok       gofmt and go vet",
 				"  ok       npm packages",
+				"  ok       OpenAPI lint (redocly)",
 				"  FAILED   Go tests (backend)",
 				"  ok       Go fuzzing (10 s a target)",
 				"  FAILED   Go tests (deploy/check)",
@@ -86,6 +92,7 @@ func TestStages(t *testing.T) {
 			summary: []string{
 				"  ok       gofmt and go vet",
 				"  ok       npm packages",
+				"  ok       OpenAPI lint (redocly)",
 				"  ok       Go tests (backend)",
 				"  ok       Go fuzzing (10 s a target)",
 				"  ok       Go tests (deploy/check)",
@@ -101,6 +108,7 @@ func TestStages(t *testing.T) {
 			summary: []string{
 				"  ok       gofmt and go vet",
 				"  ok       npm packages",
+				"  ok       OpenAPI lint (redocly)",
 				"  ok       Go tests (backend)",
 				"  ok       Go fuzzing (10 s a target)",
 				"  ok       Go tests (deploy/check)",
@@ -116,6 +124,7 @@ func TestStages(t *testing.T) {
 			summary: []string{
 				"  ok       gofmt and go vet",
 				"  FAILED   npm packages",
+				"  " + lintNotRun,
 				"  ok       Go tests (backend)",
 				"  ok       Go fuzzing (10 s a target)",
 				"  ok       Go tests (deploy/check)",
@@ -126,12 +135,29 @@ func TestStages(t *testing.T) {
 			},
 		},
 		{
+			name:    "OpenAPILintFailsNamed",
+			failing: []string{"OpenAPI lint (redocly)"},
+			summary: []string{
+				"  ok       gofmt and go vet",
+				"  ok       npm packages",
+				"  FAILED   OpenAPI lint (redocly)",
+				"  ok       Go tests (backend)",
+				"  ok       Go fuzzing (10 s a target)",
+				"  ok       Go tests (deploy/check)",
+				"  ok       build",
+				"  ok       Node and browser tests",
+				"  ok       docker compose (real engine)",
+				"make test: FAILED: OpenAPI lint (redocly)",
+			},
+		},
+		{
 			name: "EveryStageFails",
-			failing: []string{"gofmt and go vet", "npm packages", "Go tests (backend)", "Go fuzzing (10 s a target)",
+			failing: []string{"gofmt and go vet", "npm packages", "OpenAPI lint (redocly)", "Go tests (backend)", "Go fuzzing (10 s a target)",
 				"Go tests (deploy/check)", "build", "Node and browser tests", "docker compose (real engine)"},
 			summary: []string{
 				"  FAILED   gofmt and go vet",
 				"  FAILED   npm packages",
+				"  " + lintNotRun,
 				"  FAILED   Go tests (backend)",
 				"  FAILED   Go fuzzing (10 s a target)",
 				"  FAILED   Go tests (deploy/check)",
@@ -170,10 +196,12 @@ func TestStages(t *testing.T) {
 
 			// Each stage's header, then its own output, in order; the Node tests' only when they ran.
 			nodeRuns := !slices.Contains(tt.failing, "build") && !slices.Contains(tt.failing, "npm packages")
-			composeRuns := !slices.Contains(tt.failing, "npm packages")
+			// The lint and compose need only the npm packages.
+			packagesRun := !slices.Contains(tt.failing, "npm packages")
 			rest := out
 			for _, s := range makeTestStages {
-				if s.name == "Node and browser tests" && !nodeRuns || s.name == "docker compose (real engine)" && !composeRuns {
+				needsPackages := s.name == "docker compose (real engine)" || s.name == "OpenAPI lint (redocly)"
+				if s.name == "Node and browser tests" && !nodeRuns || needsPackages && !packagesRun {
 					if strings.Contains(out, "== make test: "+s.name) || strings.Contains(out, "ran: "+s.name) {
 						t.Errorf("%s ran without what it needs:\n%s", s.name, out)
 					}

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -151,9 +153,21 @@ func serveDev(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Both ports are bound (the kernel queues a browser's connection from here on) and Run
+	// serves them next: the one line a newcomer needs among the records, with the real port.
+	log.Info("open the page in a browser", "url", pageURL(cfg.Host, pageLn.Port))
 	return serving.Run(ctx, log, cfg.ShutdownTimeout,
 		counted(conns, serving.Server{Name: "api", HTTP: api, Listener: apiLn}),
 		counted(conns, serving.Server{Name: "page", HTTP: pageServer(page, log, cfg), Listener: pageLn}))
+}
+
+// pageURL is the page's address for a browser on this machine: localhost when HOST is every
+// interface (0.0.0.0 cannot be opened), else HOST itself.
+func pageURL(host string, port int) string {
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(port))
 }
 
 // serveWeb serves the page alone, for an API that runs elsewhere: on PORT of the page's host,

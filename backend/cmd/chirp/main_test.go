@@ -389,9 +389,9 @@ func fetch(t *testing.T, url, host string) string {
 	return string(b)
 }
 
-// TestDevServesAPIAndPage starts `chirp dev` as make run does, on free ports: the page's
-// /config.js names the API's real port on the page's own host name (or API_URL when it is set),
-// and one signal stops both servers cleanly.
+// TestDevServesAPIAndPage starts `chirp dev` as make run does, on free ports: it logs the page's
+// URL once, with the real port; the page's /config.js names the API's real port on the page's
+// own host name (or API_URL when it is set); and one signal stops both servers cleanly.
 func TestDevServesAPIAndPage(t *testing.T) {
 	tests := []struct {
 		name, apiURL, host string
@@ -412,6 +412,9 @@ func TestDevServesAPIAndPage(t *testing.T) {
 			if got := fetch(t, "http://"+addrs["page"]+"/", ""); !strings.Contains(got, "<title>Chirp</title>") {
 				t.Fatalf("page /: %q", got)
 			}
+			if url := "url=http://" + addrs["page"]; strings.Count(logs.String(), `msg="open the page in a browser" `+url+"\n") != 1 {
+				t.Errorf("no one %q record for the page's real address:\n%s", url, logs)
+			}
 			apiPort := strings.Split(addrs["api"], ":")[1]
 			want := `window.CHIRP_CONFIG = {"apiUrl":"` + tt.want(apiPort) + `"};` + "\n"
 			if got := fetch(t, "http://"+addrs["page"]+"/config.js", tt.host); got != want {
@@ -424,6 +427,25 @@ func TestDevServesAPIAndPage(t *testing.T) {
 				if !strings.Contains(logs.String(), rec) {
 					t.Fatalf("no %q in the logs:\n%s", rec, logs)
 				}
+			}
+		})
+	}
+}
+
+// TestPageURL: the URL `chirp dev` tells a newcomer to open is one a browser can open: an
+// every-interface HOST becomes localhost.
+func TestPageURL(t *testing.T) {
+	for _, tt := range []struct{ name, host, want string }{
+		{"Unset", "", "http://localhost:3000"},
+		{"EveryIPv4Interface", "0.0.0.0", "http://localhost:3000"},
+		{"EveryIPv6Interface", "::", "http://localhost:3000"},
+		{"Loopback", "127.0.0.1", "http://127.0.0.1:3000"},
+		{"IPv6Loopback", "::1", "http://[::1]:3000"},
+		{"Name", "chirp.local", "http://chirp.local:3000"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := pageURL(tt.host, 3000); got != tt.want {
+				t.Fatalf("pageURL(%q, 3000) = %q, want %q", tt.host, got, tt.want)
 			}
 		})
 	}
