@@ -124,6 +124,18 @@ func socketsOpen(t *testing.T, url string) int {
 	return h.Connections
 }
 
+// waitSockets waits up to 10 s until the socket.io connections Chirp counts satisfy ok.
+func waitSockets(t *testing.T, url string, ok func(open int) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for open := socketsOpen(t, url); !ok(open); open = socketsOpen(t, url) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s: %d connections open", what, open)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // outcome is one run of the tool: its exit status and the JSON of its last line.
 type outcome struct {
 	code   int
@@ -177,13 +189,22 @@ func TestAgainstChirp(t *testing.T) {
 	defer cancel()
 	common := fmt.Sprintf("--url %s --pid %d --quiet", srv.url, srv.pid)
 
-	for _, fetch := range []bool{false, true} {
-		name := "Fanout"
-		args := "--mode fanout --eio 3 --n 50 --k 3 --trigger post --settle 100ms " + common
+	for _, tc := range []struct {
+		name      string
+		transport string
+		fetch     bool
+	}{
+		{"Fanout", "websocket", false},
+		{"FanoutWithTheHerd", "websocket", true},
+		{"FanoutOverPolling", "polling", false},
+		{"FanoutOverPollingWithTheHerd", "polling", true},
+	} {
+		fetch := tc.fetch
+		args := "--mode fanout --eio 3 --transport " + tc.transport + " --n 50 --k 3 --trigger post --settle 100ms " + common
 		if fetch {
-			name, args = "FanoutWithTheHerd", args+" --fetch"
+			args += " --fetch"
 		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			o := runTool(ctx, args)
 			if o.code != 0 {
 				t.Fatalf("exit status %d: %s", o.code, o.stderr)
@@ -229,50 +250,53 @@ func TestAgainstChirp(t *testing.T) {
 		})
 	}
 
-	t.Run("ListenThroughAStorm", func(t *testing.T) {
-		const n = 20
-		before := socketsOpen(t, srv.url)
-		listened := make(chan outcome, 1)
-		go func() {
-			listened <- runTool(ctx, fmt.Sprintf("--mode listen --eio 3 --n %d --duration 3s %s", n, common))
-		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for socketsOpen(t, srv.url) < before+n {
-			if time.Now().After(deadline) {
-				t.Fatalf("the %d listeners never all connected", n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		storm := runTool(ctx, "--mode api --op post --concurrency 4 --duration 500ms "+common)
-		if storm.code != 0 || storm.num(t, "ops.post.ok") < 1 {
-			t.Fatalf("the storm: exit status %d, %v: %s", storm.code, storm.json["ops"], storm.stderr)
-		}
-		var o outcome
-		select {
-		case o = <-listened:
-		case <-time.After(20 * time.Second):
-			t.Fatal("the listen run never ended")
-		}
-		if o.code != 0 {
-			t.Fatalf("exit status %d: %s", o.code, o.stderr)
-		}
-		if c, d := o.num(t, "connected"), o.num(t, "disconnected_by_server"); c != n || d != 0 {
-			t.Errorf("connected %v, dropped %v; want %d, 0", c, d, n)
-		}
-		// Chirp paces newTweet (one a window), so each listener hears at least one and at
-		// most one per POST.
-		lo, hi := o.num(t, "client_newtweet_events.min"), o.num(t, "client_newtweet_events.max")
-		if lo < 1 || hi > storm.num(t, "ops.post.ok") {
-			t.Errorf("newTweet per listener %v to %v, want 1 to %v", lo, hi, storm.num(t, "ops.post.ok"))
-		}
-		if o.num(t, "server_rss_max_kib") < o.num(t, "server_rss_start_kib") {
-			t.Errorf("server RSS max %v below its start %v", o.num(t, "server_rss_max_kib"), o.num(t, "server_rss_start_kib"))
-		}
-	})
+	for _, tc := range []struct{ name, transport string }{
+		{"ListenThroughAStormOverWebsocket", "websocket"},
+		{"ListenThroughAStormOverPolling", "polling"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { listenThroughAStorm(ctx, t, srv, tc.transport, common) })
+	}
 
 	t.Run("RefusesATargetElsewhere", func(t *testing.T) {
 		if o := runTool(ctx, "--mode api --url http://192.0.2.1:8000 --quiet"); o.code != 2 || !strings.Contains(o.stderr, "loopback") {
 			t.Fatalf("exit status %d, stderr %q; want 2 and a word about loopback", o.code, o.stderr)
 		}
 	})
+}
+
+// listenThroughAStorm holds 20 listeners while 4 connections POST for half a second.
+func listenThroughAStorm(ctx context.Context, t *testing.T, srv chirp, transport, common string) {
+	const n = 20
+	// The clients of the runs before have closed; the server may still be letting them go.
+	waitSockets(t, srv.url, func(open int) bool { return open == 0 }, "the earlier runs' clients to leave")
+	listened := make(chan outcome, 1)
+	go func() {
+		listened <- runTool(ctx, fmt.Sprintf("--mode listen --eio 3 --transport %s --n %d --duration 3s %s", transport, n, common))
+	}()
+	waitSockets(t, srv.url, func(open int) bool { return open >= n }, "the listeners to connect")
+	storm := runTool(ctx, "--mode api --op post --concurrency 4 --duration 500ms "+common)
+	if storm.code != 0 || storm.num(t, "ops.post.ok") < 1 {
+		t.Fatalf("the storm: exit status %d, %v: %s", storm.code, storm.json["ops"], storm.stderr)
+	}
+	var o outcome
+	select {
+	case o = <-listened:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the listen run never ended")
+	}
+	if o.code != 0 {
+		t.Fatalf("exit status %d: %s", o.code, o.stderr)
+	}
+	if c, d := o.num(t, "connected"), o.num(t, "disconnected_by_server"); c != n || d != 0 {
+		t.Errorf("connected %v, dropped %v; want %d, 0", c, d, n)
+	}
+	// Chirp paces newTweet (one a window), so each listener hears at least one and at
+	// most one per POST.
+	lo, hi := o.num(t, "client_newtweet_events.min"), o.num(t, "client_newtweet_events.max")
+	if lo < 1 || hi > storm.num(t, "ops.post.ok") {
+		t.Errorf("newTweet per listener %v to %v, want 1 to %v", lo, hi, storm.num(t, "ops.post.ok"))
+	}
+	if o.num(t, "server_rss_max_kib") < o.num(t, "server_rss_start_kib") {
+		t.Errorf("server RSS max %v below its start %v", o.num(t, "server_rss_max_kib"), o.num(t, "server_rss_start_kib"))
+	}
 }

@@ -40,6 +40,7 @@ type config struct {
 
 	// fanout and listen
 	eio             socketio.Dialect
+	transport       socketio.Transport
 	n               int
 	rate            int // connections opened per second
 	dialConcurrency int // handshakes in flight
@@ -64,6 +65,7 @@ type config struct {
 func parseConfig(args []string, stderr io.Writer) (config, error) {
 	var c config
 	var eio int
+	var transport string
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.mode, "mode", "fanout", "fanout | listen | api")
@@ -75,6 +77,7 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "cap on the whole run (at most 30m)")
 
 	fs.IntVar(&eio, "eio", 4, "fanout, listen: Engine.IO version, 3 (Chirp: go-socket.io v1.7.0) or 4 (socket.io 3/4: the Node peer)")
+	fs.StringVar(&transport, "transport", "websocket", "fanout, listen: websocket or polling (the clients stay on it)")
 	fs.IntVar(&c.n, "n", 1000, "fanout, listen: clients (at most 10000)")
 	fs.IntVar(&c.rate, "rate", 1000, "fanout, listen: connections opened per second")
 	fs.IntVar(&c.dialConcurrency, "dial-concurrency", 100, "fanout, listen: handshakes in flight at most")
@@ -108,6 +111,9 @@ func parseConfig(args []string, stderr io.Writer) (config, error) {
 		bad("--eio: %v", err)
 	}
 	c.eio = d
+	if c.transport, err = socketio.ParseTransport(transport); err != nil {
+		bad("--transport: %v", err)
+	}
 	switch c.mode {
 	case "fanout", "listen", "api":
 	default:

@@ -30,6 +30,9 @@ func TestParseConfig(t *testing.T) {
 		{"Listen", "--mode listen --eio 4 --n 1000 --duration 25s --rate 5000", func(c config) bool {
 			return c.mode == "listen" && c.duration == 25*time.Second && c.rate == 5000
 		}, ""},
+		{"Polling", "--mode listen --transport polling", func(c config) bool { return c.transport == socketio.Polling }, ""},
+		{"WebsocketByDefault", "--mode listen", func(c config) bool { return c.transport == socketio.Websocket }, ""},
+		{"BadTransport", "--transport flash", nil, "--transport"},
 		{"Emit", "--trigger emit --gap 1s --settle 0s --deliver-timeout 3s", func(c config) bool {
 			return c.trigger == "emit" && c.gap == time.Second && c.settle == 0 && c.deliverTimeout == 3*time.Second
 		}, ""},

@@ -17,13 +17,14 @@ import (
 
 // fanoutReport is what --mode fanout prints as JSON.
 type fanoutReport struct {
-	Mode    string `json:"mode"`
-	EIO     int    `json:"eio"`
-	URL     string `json:"url"`
-	Trigger string `json:"trigger"`
-	Label   string `json:"label,omitempty"`
-	N       int    `json:"n"`
-	K       int    `json:"k"`
+	Mode      string `json:"mode"`
+	EIO       int    `json:"eio"`
+	Transport string `json:"transport"`
+	URL       string `json:"url"`
+	Trigger   string `json:"trigger"`
+	Label     string `json:"label,omitempty"`
+	N         int    `json:"n"`
+	K         int    `json:"k"`
 	connectReport
 
 	Delivered     int64          `json:"delivered"` // newTweet events read, at most one per client and round
@@ -126,14 +127,14 @@ func (f *fanout) Closed(c *socketio.Client, err error) {
 func runFanout(ctx context.Context, cfg config, log progress) (*fanoutReport, error) {
 	start := time.Now()
 	f := newFanout(cfg.n, cfg.k, log)
-	res := &fanoutReport{Mode: "fanout", EIO: int(cfg.eio), URL: cfg.url, Trigger: cfg.trigger, Label: cfg.label,
+	res := &fanoutReport{Mode: "fanout", EIO: int(cfg.eio), Transport: string(cfg.transport), URL: cfg.url, Trigger: cfg.trigger, Label: cfg.label,
 		N: cfg.n, K: cfg.k, ServerPID: cfg.pid}
+	sockets := cfg.transport.SocketsPerClient()
 	if cfg.fetch {
 		f.herd = newHerd(cfg, f)
-		checkOpenFiles(cfg.n, 2, cfg.pid, log)
-	} else {
-		checkOpenFiles(cfg.n, 1, cfg.pid, log)
+		sockets++
 	}
+	checkOpenFiles(cfg.n, sockets, cfg.pid, log)
 	res.ServerRSSIdleKiB = proc.ReadMemory(cfg.pid).RSSKiB
 	cpuIdle := proc.ReadCPUSeconds(cfg.pid)
 
@@ -272,11 +273,11 @@ func newTrigger(ctx context.Context, cfg config, f *fanout, heartbeats *atomic.I
 		t.post = rawhttp.New(cfg.host)
 		return t, t.post.Close, nil
 	}
-	wsURL, err := cfg.eio.WebsocketURL(cfg.url, cfg.path)
+	dialer, err := socketio.NewDialer(cfg.eio, cfg.transport, cfg.url, cfg.path, cfg.connectTimeout, heartbeats)
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := socketio.NewDialer(cfg.eio, wsURL, cfg.connectTimeout, heartbeats).Dial(ctx, -1)
+	c, err := dialer.Dial(ctx, -1)
 	if err != nil {
 		return nil, nil, fmt.Errorf("the emitter's connection: %w", err)
 	}
@@ -315,7 +316,7 @@ func (r *fanoutReport) complete() bool {
 }
 
 func (r *fanoutReport) summary(w io.Writer) {
-	fmt.Fprintf(w, "== fanout EIO %d, trigger %s, N=%d K=%d %s\n", r.EIO, r.Trigger, r.N, r.K, r.Label)
+	fmt.Fprintf(w, "== fanout EIO %d over %s, trigger %s, N=%d K=%d %s\n", r.EIO, r.Transport, r.Trigger, r.N, r.K, r.Label)
 	fmt.Fprintf(w, "connected %d/%d in %.0f ms (%.0f/s), %d failed; handshake p50 %.2f p99 %.2f max %.2f ms\n",
 		r.Connected, r.N, r.ConnectAllMs, r.ConnectPerS, r.ConnectErrors, r.Handshake.P50, r.Handshake.P99, r.Handshake.Max)
 	fmt.Fprintf(w, "delivered %d/%d, round timeouts %d, extra %d, emitter got %d, disconnects %d, heartbeats %d, trigger errors %d\n",

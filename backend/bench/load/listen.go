@@ -23,11 +23,12 @@ import (
 // listenReport is what --mode listen prints as JSON. Times "after" count from the moment the
 // tool began connecting.
 type listenReport struct {
-	Mode  string `json:"mode"`
-	EIO   int    `json:"eio"`
-	URL   string `json:"url"`
-	Label string `json:"label,omitempty"`
-	N     int    `json:"n"`
+	Mode      string `json:"mode"`
+	EIO       int    `json:"eio"`
+	Transport string `json:"transport"`
+	URL       string `json:"url"`
+	Label     string `json:"label,omitempty"`
+	N         int    `json:"n"`
 	connectReport
 	DurationS float64 `json:"duration_s"` // listened after connecting (less than --duration if cut short)
 
@@ -170,8 +171,8 @@ func runListen(ctx context.Context, cfg config, log progress) (*listenReport, er
 	start := time.Now()
 	l := &listener{start: start, clients: make([]*listenClient, cfg.n), log: log, byName: map[string]int64{}, kinds: map[string]int{}}
 	l.listening.Store(true)
-	res := &listenReport{Mode: "listen", EIO: int(cfg.eio), URL: cfg.url, Label: cfg.label, N: cfg.n, ServerPID: cfg.pid}
-	checkOpenFiles(cfg.n, 1, cfg.pid, log)
+	res := &listenReport{Mode: "listen", EIO: int(cfg.eio), Transport: string(cfg.transport), URL: cfg.url, Label: cfg.label, N: cfg.n, ServerPID: cfg.pid}
+	checkOpenFiles(cfg.n, cfg.transport.SocketsPerClient(), cfg.pid, log)
 	var sampler *rssSampler
 	if cfg.pid > 0 {
 		res.ServerRSSStartKiB = proc.ReadMemory(cfg.pid).RSSKiB
@@ -313,7 +314,7 @@ func activeRate(events int64, first, last time.Duration) float64 {
 func (r *listenReport) complete() bool { return r.DisconnectedByServer == 0 }
 
 func (r *listenReport) summary(w io.Writer) {
-	fmt.Fprintf(w, "== listen EIO %d, N=%d, %.1f s %s\n", r.EIO, r.N, r.DurationS, r.Label)
+	fmt.Fprintf(w, "== listen EIO %d over %s, N=%d, %.1f s %s\n", r.EIO, r.Transport, r.N, r.DurationS, r.Label)
 	fmt.Fprintf(w, "connected %d/%d in %.0f ms (%.0f/s), %d failed; handshake p50 %.2f p99 %.2f max %.2f ms\n",
 		r.Connected, r.N, r.ConnectAllMs, r.ConnectPerS, r.ConnectErrors, r.Handshake.P50, r.Handshake.P99, r.Handshake.Max)
 	fmt.Fprintf(w, "events %d %v; heartbeats %d (ping interval %d ms)\n", r.EventsTotal, r.EventsByName, r.Heartbeats, r.PingIntervalMs)

@@ -27,11 +27,10 @@ type connectReport struct {
 // its fan-out. joined runs for each client that joined "/", before its reader starts
 // delivering to h. It returns the clients by id (nil where the handshake failed).
 func ramp(ctx context.Context, cfg config, h socketio.Handler, joined func(*socketio.Client), heartbeats *atomic.Int64, log progress) ([]*socketio.Client, connectReport, error) {
-	wsURL, err := cfg.eio.WebsocketURL(cfg.url, cfg.path)
+	dialer, err := socketio.NewDialer(cfg.eio, cfg.transport, cfg.url, cfg.path, cfg.connectTimeout, heartbeats)
 	if err != nil {
 		return nil, connectReport{}, err
 	}
-	dialer := socketio.NewDialer(cfg.eio, wsURL, cfg.connectTimeout, heartbeats)
 	clients := make([]*socketio.Client, cfg.n)
 	handshakes := make([]time.Duration, cfg.n)
 	var failed atomic.Int32
@@ -40,7 +39,7 @@ func ramp(ctx context.Context, cfg config, h socketio.Handler, joined func(*sock
 	var wg sync.WaitGroup
 	start := time.Now()
 	every := time.Second / time.Duration(cfg.rate)
-	log.say("connecting %d clients (EIO %d, %d/s, %d handshakes in flight at most) to %s", cfg.n, cfg.eio, cfg.rate, cfg.dialConcurrency, wsURL)
+	log.say("connecting %d clients (EIO %d, %d/s, %d handshakes in flight at most) to %s", cfg.n, cfg.eio, cfg.rate, cfg.dialConcurrency, dialer.URL())
 dialing:
 	for i := range cfg.n {
 		sleep(ctx, time.Until(start.Add(time.Duration(i)*every)))
@@ -97,7 +96,8 @@ func closeAll(clients []*socketio.Client) {
 }
 
 // checkOpenFiles warns when this process or the server (pid) may not open the sockets a run
-// needs: perClient on each side for each of n clients. A client refused for want of a file
+// needs: perClient on each side for each of n clients (its transport's, and one more for a
+// herd client's reads). A client refused for want of a file
 // descriptor would look like a slow or failing server.
 func checkOpenFiles(n, perClient, pid int, log progress) {
 	need := uint64(n*perClient + 200)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -32,15 +33,23 @@ func Get(host, pathQuery string) []byte {
 
 // PostJSON is a POST of a JSON body to path on host.
 func PostJSON(host, path, body string) []byte {
-	return fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
-		path, host, len(body), body)
+	return Post(host, path, "application/json", []byte(body))
+}
+
+// Post is a POST of body, of the given media type, to pathQuery on host.
+func Post(host, pathQuery, contentType string, body []byte) []byte {
+	req := fmt.Appendf(nil, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n",
+		pathQuery, host, contentType, len(body))
+	return append(req, body...)
 }
 
 // Conn is one keep-alive connection to addr, dialled on first use and again after the server
 // closes it. One goroutine uses a Conn at a time.
 type Conn struct {
 	addr string
+	mu   sync.Mutex // guards c's changes against Abort, which another goroutine may call
 	c    net.Conn
+	gone bool // aborted: no more dials
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	// Reused says whether the last request went out on a connection an earlier one had
@@ -53,11 +62,26 @@ func New(addr string) *Conn { return &Conn{addr: addr} }
 
 // Close closes the connection, if open.
 func (c *Conn) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if c.c != nil {
 		c.c.Close()
 		c.c = nil
 	}
 }
+
+// Abort closes the connection from any goroutine, ending a request in flight (a long poll),
+// and keeps it from dialling again.
+func (c *Conn) Abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gone = true
+	if c.c != nil {
+		c.c.Close()
+	}
+}
+
+var errAborted = errors.New("connection aborted")
 
 // Do sends req and reads the whole response, discarding its body; it returns the status.
 func (c *Conn) Do(req []byte, timeout time.Duration) (int, error) {
@@ -89,7 +113,14 @@ func (c *Conn) roundTrip(req []byte, timeout time.Duration, b *body) (int, error
 		if err != nil {
 			return 0, err
 		}
+		c.mu.Lock()
+		if c.gone {
+			c.mu.Unlock()
+			nc.Close()
+			return 0, errAborted
+		}
 		c.c, c.br, c.bw = nc, bufio.NewReaderSize(nc, 16<<10), bufio.NewWriterSize(nc, 4<<10)
+		c.mu.Unlock()
 	}
 	_ = c.c.SetDeadline(time.Now().Add(timeout))
 	if _, err := c.bw.Write(req); err != nil {

@@ -122,3 +122,41 @@ func TestConnRefusesMalformedResponses(t *testing.T) {
 		})
 	}
 }
+
+// Abort from another goroutine ends a request waiting on a server that does not answer (a
+// long poll), and the connection dials no more.
+func TestAbortEndsARequestInFlight(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer conn.Close() // holds every request unanswered
+		}
+	}()
+	c := rawhttp.New(ln.Addr().String())
+	ended := make(chan error, 1)
+	go func() {
+		_, err := c.Do(rawhttp.Get("x", "/poll"), 30*time.Second)
+		ended <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	c.Abort()
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("the aborted request succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the request did not end within 5 s of Abort")
+	}
+	if _, err := c.Do(rawhttp.Get("x", "/"), time.Second); err == nil {
+		t.Fatal("an aborted connection sent another request")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,24 +29,33 @@ type Handler interface {
 	Closed(c *Client, err error)
 }
 
-// Dialer opens clients of one server in one dialect.
+// Dialer opens clients of one server in one dialect and transport.
 type Dialer struct {
 	dialect    Dialect
-	url        string
+	transport  Transport
+	url        *url.URL
 	timeout    time.Duration
 	heartbeats *atomic.Int64
 	ws         websocket.Dialer
 }
 
-// NewDialer opens clients at wsURL (Dialect.WebsocketURL), each handshake bounded by timeout.
-// heartbeats, if not nil, counts the pongs read (EIO3) and pings answered (EIO4) by every
-// client: proof the clients kept their sessions alive rather than the server's patience.
-func NewDialer(d Dialect, wsURL string, timeout time.Duration, heartbeats *atomic.Int64) *Dialer {
-	return &Dialer{dialect: d, url: wsURL, timeout: timeout, heartbeats: heartbeats,
+// NewDialer opens clients of the server at base (http://host:port[/prefix]) on its socket.io
+// path, each handshake bounded by timeout. heartbeats, if not nil, counts the pongs read
+// (EIO3) and pings answered (EIO4) by every client: proof the clients kept their sessions
+// alive rather than the server's patience.
+func NewDialer(d Dialect, t Transport, base, path string, timeout time.Duration, heartbeats *atomic.Int64) (*Dialer, error) {
+	u, err := endpoint(base, path, d, t)
+	if err != nil {
+		return nil, err
+	}
+	return &Dialer{dialect: d, transport: t, url: u, timeout: timeout, heartbeats: heartbeats,
 		// Small buffers: thousands of clients in one process read frames of a few bytes.
 		ws: websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024,
-			NetDialContext: (&net.Dialer{Timeout: timeout}).DialContext}}
+			NetDialContext: (&net.Dialer{Timeout: timeout}).DialContext}}, nil
 }
+
+// URL is where the dialer's clients connect.
+func (d *Dialer) URL() string { return d.url.String() }
 
 // Client is one socket.io connection that has joined "/".
 type Client struct {
@@ -54,8 +64,8 @@ type Client struct {
 
 	dialect    Dialect
 	heartbeats *atomic.Int64
-	ws         *websocket.Conn
-	wmu        sync.Mutex // gorilla allows one writer at a time: the pinger, Emit, Close
+	carrier    carrier
+	wmu        sync.Mutex // one writer at a time: the pinger, Emit, Close
 	pinger     *time.Timer
 	closing    atomic.Bool
 }
@@ -65,25 +75,37 @@ type Client struct {
 func (d *Dialer) Dial(ctx context.Context, id int) (*Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
-	ws, resp, err := d.ws.DialContext(ctx, d.url, nil)
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("websocket handshake: %w (HTTP %d)", err, resp.StatusCode)
+	c := &Client{ID: id, dialect: d.dialect, heartbeats: d.heartbeats}
+	deadline, _ := ctx.Deadline()
+	if d.transport == Polling {
+		p, err := dialPolling(d.url, d.dialect, deadline)
+		if err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("websocket handshake: %w", err)
+		c.carrier = p
+	} else {
+		ws, resp, err := d.ws.DialContext(ctx, d.url.String(), nil)
+		if err != nil {
+			if resp != nil {
+				return nil, fmt.Errorf("websocket handshake: %w (HTTP %d)", err, resp.StatusCode)
+			}
+			return nil, fmt.Errorf("websocket handshake: %w", err)
+		}
+		c.carrier = wsCarrier{ws}
 	}
-	c := &Client{ID: id, dialect: d.dialect, heartbeats: d.heartbeats, ws: ws}
-	if err := c.join(ctx); err != nil {
-		ws.Close()
+	c.carrier.setReadDeadline(deadline)
+	if err := c.join(); err != nil {
+		c.carrier.close()
 		return nil, err
 	}
+	c.carrier.setReadDeadline(time.Time{})
 	return c, nil
 }
 
-func (c *Client) join(ctx context.Context) error {
-	deadline, _ := ctx.Deadline()
-	_ = c.ws.SetReadDeadline(deadline)
-	_, msg, err := c.ws.ReadMessage()
+// join reads the open packet and waits until the client is in "/", within the carrier's
+// read deadline.
+func (c *Client) join() error {
+	msg, err := c.carrier.read()
 	if err != nil {
 		return fmt.Errorf("reading the open packet: %w", err)
 	}
@@ -96,13 +118,12 @@ func (c *Client) join(ctx context.Context) error {
 		}
 	}
 	for {
-		_, msg, err := c.ws.ReadMessage()
+		msg, err := c.carrier.read()
 		if err != nil {
 			return fmt.Errorf("waiting to join /: %w", err)
 		}
 		switch f := Classify(msg); f.Kind {
 		case Connect:
-			_ = c.ws.SetReadDeadline(time.Time{})
 			if c.dialect.ClientPings() {
 				c.startPinger()
 			}
@@ -123,7 +144,7 @@ func (c *Client) join(ctx context.Context) error {
 // calls h.Closed once.
 func (c *Client) Listen(h Handler) {
 	for {
-		_, msg, err := c.ws.ReadMessage()
+		msg, err := c.carrier.read()
 		if err != nil {
 			h.Closed(c, err)
 			return
@@ -192,23 +213,21 @@ func (c *Client) Emit(msg string) error { return c.send(msg) }
 func (c *Client) send(msg string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	return c.ws.WriteMessage(websocket.TextMessage, []byte(msg))
+	return c.carrier.write(msg)
 }
 
-// Close ends the client with a close frame; once only, from any goroutine.
+// Close ends the client (a websocket close frame, a polling close packet); once only, from
+// any goroutine.
 func (c *Client) Close() {
 	if c.closing.Swap(true) {
 		return
 	}
 	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if c.pinger != nil {
 		c.pinger.Stop()
 	}
-	_ = c.ws.SetWriteDeadline(time.Now().Add(time.Second))
-	_ = c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
-	c.wmu.Unlock()
-	c.ws.Close()
+	c.carrier.close()
 }
 
 // ClosedByUs says whether Close was called: a connection that ends without it was ended by
@@ -218,6 +237,7 @@ func (c *Client) ClosedByUs() bool { return c.closing.Load() }
 // CloseKind names how a connection ended, for a report.
 func CloseKind(err error) string {
 	var ce *websocket.CloseError
+	var he *HTTPStatusError
 	var ne net.Error
 	switch {
 	case errors.Is(err, ErrServerClose):
@@ -226,6 +246,8 @@ func CloseKind(err error) string {
 		return "socketio_disconnect_packet"
 	case errors.As(err, &ce):
 		return "ws_close_" + strconv.Itoa(ce.Code) // 1006: the TCP connection ended without a close frame
+	case errors.As(err, &he):
+		return "polling_http_" + strconv.Itoa(he.Status)
 	case errors.Is(err, syscall.ECONNRESET):
 		return "conn_reset"
 	case errors.Is(err, syscall.EPIPE):

@@ -3,10 +3,7 @@
 // socket.io-client 2.x) and Engine.IO 4 (socket.io 3 and 4, which the Node peer runs).
 package socketio
 
-import (
-	"fmt"
-	"net/url"
-)
+import "fmt"
 
 // Dialect is what a client must do differently for one Engine.IO protocol version.
 type Dialect int
@@ -35,23 +32,3 @@ func (d Dialect) SendsConnect() bool { return d == EIO4 }
 // the server answers "3". EIO4: the server sends "2" and the client must answer "3". A
 // client that does neither is dropped after pingInterval+pingTimeout.
 func (d Dialect) ClientPings() bool { return d == EIO3 }
-
-// WebsocketURL is the websocket endpoint of the server at base (http://host:port[/prefix])
-// with the socket.io path (usually /socket.io/).
-func (d Dialect) WebsocketURL(base, path string) (string, error) {
-	u, err := url.Parse(base)
-	if err != nil {
-		return "", fmt.Errorf("server URL %q: %w", base, err)
-	}
-	switch u.Scheme {
-	case "http":
-		u.Scheme = "ws"
-	case "https":
-		u.Scheme = "wss"
-	default:
-		return "", fmt.Errorf("server URL %q: want http://", base)
-	}
-	u.Path = path
-	u.RawQuery = fmt.Sprintf("EIO=%d&transport=websocket", int(d))
-	return u.String(), nil
-}

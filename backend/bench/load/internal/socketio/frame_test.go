@@ -81,12 +81,11 @@ func TestDialect(t *testing.T) {
 		eio                      int
 		wantErr                  bool
 		sendsConnect, clientPing bool
-		wantURL                  string
 	}{
-		{"EIO3ServerJoinsAndClientPings", 3, false, false, true, "ws://127.0.0.1:8000/socket.io/?EIO=3&transport=websocket"},
-		{"EIO4ClientJoinsAndServerPings", 4, false, true, false, "ws://127.0.0.1:8000/socket.io/?EIO=4&transport=websocket"},
-		{"EIO2", 2, true, false, false, ""},
-		{"EIO5", 5, true, false, false, ""},
+		{"EIO3ServerJoinsAndClientPings", 3, false, false, true},
+		{"EIO4ClientJoinsAndServerPings", 4, false, true, false},
+		{"EIO2", 2, true, false, false},
+		{"EIO5", 5, true, false, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -94,19 +93,41 @@ func TestDialect(t *testing.T) {
 			if (err != nil) != c.wantErr {
 				t.Fatalf("ParseDialect(%d) error %v, want error: %v", c.eio, err, c.wantErr)
 			}
-			if err != nil {
-				return
-			}
-			if d.SendsConnect() != c.sendsConnect || d.ClientPings() != c.clientPing {
+			if err == nil && (d.SendsConnect() != c.sendsConnect || d.ClientPings() != c.clientPing) {
 				t.Errorf("EIO%d: SendsConnect %v, ClientPings %v; want %v, %v", c.eio, d.SendsConnect(), d.ClientPings(), c.sendsConnect, c.clientPing)
-			}
-			if u, err := d.WebsocketURL("http://127.0.0.1:8000", "/socket.io/"); err != nil || u != c.wantURL {
-				t.Errorf("WebsocketURL = %q, %v; want %q", u, err, c.wantURL)
 			}
 		})
 	}
-	if _, err := EIO3.WebsocketURL("ftp://127.0.0.1", "/socket.io/"); err == nil {
-		t.Error("WebsocketURL(ftp://…) = nil error, want one")
+}
+
+func TestEndpoint(t *testing.T) {
+	cases := []struct {
+		name      string
+		base      string
+		dialect   Dialect
+		transport Transport
+		want      string
+	}{
+		{"Websocket", "http://127.0.0.1:8000", EIO3, Websocket, "ws://127.0.0.1:8000/socket.io/?EIO=3&transport=websocket"},
+		{"Polling", "http://127.0.0.1:8000", EIO4, Polling, "http://127.0.0.1:8000/socket.io/?EIO=4&transport=polling"},
+		{"NotHTTP", "ftp://127.0.0.1", EIO3, Websocket, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			u, err := endpoint(c.base, "/socket.io/", c.dialect, c.transport)
+			if c.want == "" {
+				if err == nil {
+					t.Fatalf("endpoint(%q) = %v, want an error", c.base, u)
+				}
+				return
+			}
+			if err != nil || u.String() != c.want {
+				t.Fatalf("endpoint = %v, %v; want %q", u, err, c.want)
+			}
+		})
+	}
+	if _, err := ParseTransport("flash"); err == nil {
+		t.Error(`ParseTransport("flash") = nil error`)
 	}
 }
 
@@ -121,6 +142,7 @@ func TestCloseKind(t *testing.T) {
 		{syscall.ECONNRESET, "conn_reset"},
 		{syscall.EPIPE, "broken_pipe"},
 		{io.ErrUnexpectedEOF, "eof"},
+		{&HTTPStatusError{Status: 400}, "polling_http_400"},
 		{errors.New("something"), "other"},
 	}
 	for _, c := range cases {
