@@ -60,7 +60,7 @@ test: ## the whole suite: gofmt and vet, the OpenAPI lint, Go (race detector; Po
 	@STAGE_CHECK='$(MAKE) -s check' \
 	STAGE_NPM_PACKAGES='$(MAKE) -s $(FRONTEND)/node_modules' \
 	STAGE_OPENAPI_LINT='$(MAKE) -s lint-openapi' \
-	STAGE_GO_TESTS='cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./...' \
+	STAGE_GO_TESTS='cd $(BACKEND) && $(GO) test -race -count=1 -timeout 20m ./... && cd bench/load && $(GO) test -race -count=1 ./...' \
 	STAGE_FUZZ='$(MAKE) -s fuzz FUZZTIME=10s' \
 	STAGE_CHECK_TESTS='cd deploy/check && $(GO) test -race -count=1 -timeout 10m ./...' \
 	STAGE_BUILD='cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp' \
@@ -98,6 +98,7 @@ screenshots: $(FRONTEND)/node_modules ## take the README's screenshots (docs/scr
 check: ## gofmt and go vet
 	@unformatted=$$(gofmt -l $(BACKEND) deploy/check) && if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	cd $(BACKEND) && $(GO) vet ./...
+	cd $(BACKEND)/bench/load && $(GO) vet ./...
 	cd deploy/check && $(GO) vet ./...
 
 # Each Go fuzz target, as package:Target. `go test` runs their seeds (in the code and in the

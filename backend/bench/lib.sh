@@ -11,7 +11,7 @@ stop_server() { # stops the server serve started and drops its database
   if [ -n "$db" ]; then psql "$PGBASE/postgres" -qc "drop database if exists $db with (force)" >/dev/null; db=''; fi
 }
 trap 'stop_server; rm -rf "$work"' EXIT
-(cd "$shared/sioload" && go build -o "$work/sioload" .)
+(cd "$here/load" && go build -o "$work/sioload" .)
 cp -r "$shared/node-ref" "$work/node-ref" && (cd "$work/node-ref" && npm ci --silent --no-audit --no-fund)
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 # serve LABEL DIR CMD... starts CMD in DIR on a free port and a fresh database, waits until it
