@@ -40,7 +40,7 @@ render() (
 	. "$here/15-chirp-backends.envsh" || exit 1
 	# awk, not envsubst: it is everywhere (macOS has no envsubst), and index/substr copy the
 	# values as they are (gsub would read & and \ in them).
-	site=$(awk -v names="$template_vars" '
+	awk -v names="$template_vars" '
 		BEGIN { n = split(names, list, " ") }
 		{
 			line = $0
@@ -53,13 +53,16 @@ render() (
 				}
 				line = out line
 			}
+			# A variable the template gained but template_vars lacks would reach nginx as text.
+			if (match(line, /[$][{][A-Za-z_][A-Za-z0-9_]*[}]/)) left = left " " substr(line, RSTART, RLENGTH)
 			print line
-		}' "$here/templates/default.conf.template") || exit 1
-	# A variable the template gained but template_vars lacks would reach nginx as text.
-	if left=$(printf '%s\n' "$site" | grep -o '\${[A-Za-z_][A-Za-z0-9_]*}'); then
-		die "the template has variables that are not rendered: $(echo $left)"
-	fi
-	printf '%s\n' "$site"
+		}
+		END {
+			if (left != "") {
+				print "run-balanced: the template has variables that are not rendered:" left > "/dev/stderr"
+				exit 1
+			}
+		}' "$here/templates/default.conf.template"
 )
 
 # find_nginx prints the nginx to run, or fails saying which package to install.
