@@ -3,7 +3,8 @@
 # balancer as docker-compose.scale.yml, rendered from the same template and .envsh.
 #
 #   run-balanced.sh             start BACKENDS backends, nginx in front of them and the page;
-#                               Ctrl+C (or any of them stopping) stops everything
+#                               Ctrl+C (or any of them stopping) stops everything; SIGUSR1
+#                               restarts the backends one at a time (a rolling restart)
 #   run-balanced.sh check       check the environment below (make run-balanced: before building)
 #   run-balanced.sh render      print the balancer's configuration: the template rendered as
 #                               the nginx image renders it, from CHIRP_BACKENDS, CHIRP_LISTEN,
@@ -129,6 +130,7 @@ pids=()
 names=()
 logs=()
 stopping=
+roll=
 
 # stop_all ends every started process that still runs, the last started first, and waits
 # for them (SHUTDOWN_TIMEOUT lets a backend take 10 s; after 20 s it is killed).
@@ -179,23 +181,70 @@ watch_all() {
 	done
 }
 
-# started records a process started in the background.
+# started records the process just started in the background as number i.
 started() {
-	pids+=("$!")
-	names+=("$1")
-	logs+=("$2")
+	pids[$1]=$!
+	names[$1]=$2
+	logs[$1]=$3
 }
 
-# wait_ready runs probe until it succeeds (60 s at most: a first start migrates the database);
-# any started process stopping meanwhile is a failure.
+# wait_ready runs probe until it succeeds (60 s at most: a first start migrates the database)
+# for process number i; any started process stopping meanwhile is a failure.
 wait_ready() {
-	local what=$1 deadline=$((SECONDS + 60))
+	local i=$1 deadline=$((SECONDS + 60))
 	shift
 	until "$@" >/dev/null 2>&1; do
 		watch_all
-		((SECONDS < deadline)) || failed $((${#pids[@]} - 1)) "was not ready within 60 s"
+		((SECONDS < deadline)) || failed "$i" "was not ready within 60 s"
 		sleep 0.2
 	done
+}
+
+# pause sleeps in the background, so that a signal is handled at once, not after the sleep.
+pause() {
+	sleep "$1" &
+	wait $! 2>/dev/null
+}
+
+# start_backend starts backend number i (from 0) on its port and waits until it is ready. The
+# balancer connects from 127.0.0.1, and only its X-Forwarded-For is believed there: clients
+# keep their address.
+start_backend() {
+	local i=$1 bport=$((first + $1)) log="$run_dir/backend-$(($1 + 1)).log"
+	HOST=127.0.0.1 PORT=$bport TRUSTED_PROXIES=127.0.0.1 DATABASE_URL=$database "$chirp" >>"$log" 2>&1 &
+	started "$i" "backend $((i + 1))" "$log"
+	wait_ready "$i" env HOST=127.0.0.1 PORT="$bport" DATABASE_URL="$database" "$chirp" healthcheck
+}
+
+# roll_backends restarts the backends one at a time (a rebuilt binary is picked up): each
+# stops as on Ctrl+C (its clients reconnect through nginx to the others), starts again on its
+# port and must be ready before the next one stops.
+roll_backends() {
+	local i pid status deadline fail_timeout
+	fail_timeout=$(sed -n 's/.*fail_timeout=\([0-9]*\)s.*/\1/p' "$run_dir/balancer/site.conf" | head -n 1)
+	for ((i = 0; i < count; i++)); do
+		pid=${pids[i]}
+		say "restarting ${names[i]} (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null
+		deadline=$((SECONDS + 20))
+		while kill -0 "$pid" 2>/dev/null; do
+			if ((SECONDS >= deadline)); then
+				say "${names[i]} still running after 20 s, killed"
+				kill -KILL "$pid" 2>/dev/null
+			fi
+			sleep 0.1
+		done
+		wait "$pid"
+		status=$?
+		((status == 0)) || say "${names[i]} stopped with status $status (its log: ${logs[i]})"
+		start_backend "$i"
+		say "${names[i]} restarted: pid ${pids[i]}"
+		# nginx passes over a backend that refused it twice for the server lines' fail_timeout,
+		# counted in whole seconds: until that is over the restarted one may take no clients,
+		# and stopping the next would leave nginx none ("no live upstreams", 502).
+		((i == count - 1)) || pause $((fail_timeout + 2))
+	done
+	say "restarted $count backends"
 }
 
 # accepts succeeds when host:port takes a TCP connection.
@@ -234,7 +283,7 @@ settings() {
 
 run_all() {
 	settings
-	local chirp=${CHIRP_BIN:-$root/backend/bin/chirp}
+	chirp=${CHIRP_BIN:-$root/backend/bin/chirp}
 	[ -x "$chirp" ] || die "$chirp is not built: make build (or make run-balanced, which builds it)"
 
 	# Where the balancer listens, as nginx spells it; "::" listens on both stacks, as Go does.
@@ -252,32 +301,29 @@ run_all() {
 	run_dir=$(mktemp -d "${TMPDIR:-/tmp}/chirp-balanced.XXXXXX") || die "cannot make a directory for the logs"
 	chmod 755 "$run_dir"
 	trap 'stop_all; exit 0' INT TERM
+	trap 'roll=1' USR1
 	trap 'stop_all' EXIT
 
 	local i backends=
-	for ((i = 1; i <= count; i++)); do
-		local bport=$((first + i - 1)) log="$run_dir/backend-$i.log"
-		# One at a time: each migrates the database at start. The balancer connects from
-		# 127.0.0.1, and only its X-Forwarded-For is believed there: clients keep their address.
-		HOST=127.0.0.1 PORT=$bport TRUSTED_PROXIES=127.0.0.1 DATABASE_URL=$database "$chirp" >"$log" 2>&1 &
-		started "backend $i" "$log"
-		wait_ready "backend $i" env HOST=127.0.0.1 PORT="$bport" DATABASE_URL="$database" "$chirp" healthcheck
-		backends="$backends 127.0.0.1:$bport"
+	for ((i = 0; i < count; i++)); do
+		# One at a time: each migrates the database at start.
+		start_backend "$i"
+		backends="$backends 127.0.0.1:$((first + i))"
 	done
 
 	CHIRP_BACKENDS=$backends CHIRP_BACKEND_RESOLVE= CHIRP_LISTEN=$listen CHIRP_RESOLVER=${resolver:-127.0.0.1} \
 		configure "$run_dir/balancer"
 	exec_nginx "$run_dir/balancer" "$nginx" >"$run_dir/balancer/stderr.log" 2>&1 &
-	started balancer "$run_dir/balancer/error.log"
+	started "$count" balancer "$run_dir/balancer/error.log"
 	# Through nginx to a backend's /readyz.
-	wait_ready balancer env HOST="$probe_host" PORT="$port" DATABASE_URL="$database" "$chirp" healthcheck
+	wait_ready "$count" env HOST="$probe_host" PORT="$port" DATABASE_URL="$database" "$chirp" healthcheck
 
 	# API_URL unset: the page names its own host on PORT, the balancer, whatever name the
 	# browser used (localhost, this machine's address).
 	env -u API_URL HOST="$host" PORT="$port" WEB_PORT="$web_port" WEB_ROOT="$root/frontend/public" \
 		"$chirp" web >"$run_dir/page.log" 2>&1 &
-	started page "$run_dir/page.log"
-	wait_ready page accepts "$probe_host" "$web_port"
+	started $((count + 1)) page "$run_dir/page.log"
+	wait_ready $((count + 1)) accepts "$probe_host" "$web_port"
 
 	say "$count backends behind nginx; logs in $run_dir"
 	for ((i = 1; i <= count; i++)); do
@@ -286,13 +332,16 @@ run_all() {
 	printf '  %-10s pid %-7s http://%s:%s  %s (nginx %s, configuration %s)\n' balancer "${pids[count]}" "$shown" "$port" \
 		"${logs[count]}" "$nginx" "$run_dir/balancer/nginx.conf" >&2
 	printf '  %-10s pid %-7s http://%s:%s  %s\n' page "${pids[count + 1]}" "$shown" "$web_port" "${logs[count + 1]}" >&2
-	say "open http://$shown:$web_port (its API is the balancer, http://$shown:$port); Ctrl+C stops everything"
+	say "open http://$shown:$web_port (its API is the balancer, http://$shown:$port); Ctrl+C stops everything;" \
+		"kill -USR1 $$ restarts the backends one at a time"
 
 	while :; do
 		watch_all
-		# In the background, so a signal is handled at once, not after the sleep.
-		sleep 0.5 &
-		wait $! 2>/dev/null
+		if [ -n "$roll" ]; then
+			roll=
+			roll_backends
+		fi
+		pause 0.5
 	done
 }
 

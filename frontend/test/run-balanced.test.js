@@ -180,6 +180,43 @@ nodeTest('run-balanced.sh stops everything, with status 1 and the log of the one
   await assertAllGone(run);
 });
 
+nodeTest('kill -USR1 restarts the backends one at a time (make run-balanced\'s rolling restart): every GET through nginx answers 200 meanwhile', { skip, timeout: 120_000 }, async (t) => {
+  const run = await runBalanced(t, 'run_balanced_roll');
+  const balancer = `http://127.0.0.1:${run.port}`;
+  const before = run.started.filter((s) => s.name.startsWith('backend'));
+  process.kill(run.pgid, 'SIGUSR1'); // the script alone, as `kill -USR1 <its pid>` does
+
+  // Clients on six addresses (nginx hashes them over both backends) ask until the restart is
+  // over: at most 60 s and 3,000 requests.
+  const answers = [];
+  const end = Date.now() + 60_000;
+  while (!/restarted 2 backends/.test(run.output()) && Date.now() < end && answers.length < 3_000) {
+    const localAddress = `127.0.0.${(answers.length % 6) + 1}`;
+    try {
+      const res = await request(`${balancer}/api/tweets?limit=1`, { localAddress });
+      answers.push(res.status === 200 ? 200 : `${res.status} ${res.body}`);
+    } catch (err) {
+      answers.push(err.message);
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.match(run.output(), /restarted 2 backends/, `the restart did not finish:\n${run.output()}`);
+  assert.ok(answers.length >= 100, `only ${answers.length} requests during the restart`);
+  assert.deepEqual(answers.filter((a) => a !== 200), [], `answers other than 200 among ${answers.length}:\n${run.output()}`);
+  const after = [...run.output().matchAll(/(backend \d+) restarted: pid (\d+)/g)].map(([, name, pid]) => ({ name, pid: Number(pid) }));
+  assert.deepEqual(after.map((a) => a.name), ['backend 1', 'backend 2'], run.output());
+  for (const { name, pid } of before) {
+    assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `the old ${name} (pid ${pid}) still runs`);
+  }
+  assert.equal((await request(`${balancer}/readyz`)).status, 200);
+
+  run.started.push(...after);
+  process.kill(-run.pgid, 'SIGINT');
+  const res = await within(run.exited, 30_000, () => `run-balanced.sh still running 30 s after Ctrl+C:\n${run.output()}`);
+  assert.deepEqual(res, { code: 0, signal: null }, run.output());
+  await assertAllGone(run);
+});
+
 // The refusals come from `make run-balanced` itself, before it builds anything: its Go is
 // `false` here, so reaching the build would fail without the message.
 nodeTest('make run-balanced refuses without a PostgreSQL DATABASE_URL, and names the package when nginx is missing', { timeout: 30_000 }, async () => {
