@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { sleep } from './wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-/** The script behind `make run-balanced`; its `render` and `nginx DIR` are what these tests run. */
+/** The script behind `make run-balanced`; its `nginx DIR` runs the balancer of these tests. */
 export const runBalancedScript = path.resolve(here, '../../../deploy/balancer/run-balanced.sh');
 export const nginxBin = process.env.NGINX_BIN || '/usr/sbin/nginx';
 
