@@ -300,6 +300,9 @@ run_all() {
 
 	run_dir=$(mktemp -d "${TMPDIR:-/tmp}/chirp-balanced.XXXXXX") || die "cannot make a directory for the logs"
 	chmod 755 "$run_dir"
+	# Ctrl+C reaches every process of the group at once; this stops what is left and waits. (A
+	# bash started with SIGINT ignored, in the background of another script, cannot trap it:
+	# stop that one with SIGTERM.)
 	trap 'stop_all; exit 0' INT TERM
 	trap 'roll=1' USR1
 	trap 'stop_all' EXIT
