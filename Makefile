@@ -47,6 +47,14 @@ run: ## the API on :8000 (embedded SQLite: backend/chirp.db) and the page on :30
 	fi; \
 	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp && WEB_ROOT=../frontend/public exec ./bin/chirp dev
 
+# Several backends behind nginx without Docker, the balancer rendered from the template compose
+# uses; deploy/balancer/run-balanced.sh says which variables move its ports.
+.PHONY: run-balanced
+run-balanced: ## BACKENDS (2) API processes on one PostgreSQL (DATABASE_URL) behind nginx on :8000, the page on :3000; Ctrl+C stops all
+	@deploy/balancer/run-balanced.sh check
+	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
+	CHIRP_BIN=$(BIN) exec deploy/balancer/run-balanced.sh
+
 .PHONY: build
 build: ## build the backend binary into backend/bin/chirp (static, no cgo)
 	cd $(BACKEND) && CGO_ENABLED=0 $(GO) build -trimpath -o bin/chirp ./cmd/chirp

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -207,10 +208,12 @@ func readFile(t *testing.T, path string) string {
 }
 
 // renderBalancer renders the balancer's template as the nginx image does: it sources the
-// .envsh with env, then substitutes the variables the script exported.
+// .envsh with env, then substitutes the variables the script exported (the image passes
+// envsubst every variable set; these are the template's).
 func renderBalancer(t *testing.T, env map[string]string) (string, error) {
 	t.Helper()
-	cmd := exec.Command("sh", "-c", `. `+balancerEnvsh+` && printf %s "$CHIRP_UPSTREAM_SERVERS"`)
+	names := []string{"CHIRP_UPSTREAM_SERVERS", "CHIRP_LISTEN_DIRECTIVES", "CHIRP_RESOLVER"}
+	cmd := exec.Command("sh", "-c", `. `+balancerEnvsh+` && printf '%s\0' "$CHIRP_UPSTREAM_SERVERS" "$CHIRP_LISTEN_DIRECTIVES" "$CHIRP_RESOLVER"`)
 	cmd.Env = os.Environ()
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -221,7 +224,15 @@ func renderBalancer(t *testing.T, env map[string]string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%v: %s", err, stderr.String())
 	}
-	return envsubst(readFile(t, balancerTemplate), map[string]string{"CHIRP_UPSTREAM_SERVERS": string(out)}), nil
+	values := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	if len(values) != len(names) {
+		t.Fatalf("the .envsh printed %q", out)
+	}
+	vars := map[string]string{}
+	for i, name := range names {
+		vars[name] = values[i]
+	}
+	return envsubst(readFile(t, balancerTemplate), vars), nil
 }
 
 // TestBalancerEnvsh: one list in, one server line per entry out; anything that is not
@@ -233,16 +244,19 @@ func TestBalancerEnvsh(t *testing.T) {
 	tests := []struct {
 		name, backends, resolve string
 		want                    []string // server lines; nil: the script fails
+		more                    map[string]string
 	}{
-		{"ComposeDefault", "", "resolve", []string{line("backend:8000", " resolve")}},
-		{"SpacesNoResolve", "127.0.0.1:8001 127.0.0.1:8002", "", []string{line("127.0.0.1:8001", ""), line("127.0.0.1:8002", "")}},
-		{"CommasAndNewlines", "a:1,b:2\nc:3", "", []string{line("a:1", ""), line("b:2", ""), line("c:3", "")}},
-		{"IPv6", "[::1]:8000", "resolve", []string{line("[::1]:8000", " resolve")}},
-		{"NoPort", "backend", "", nil},
-		{"EmptyPort", "backend:", "", nil},
-		{"Injection", "a:1;}server{listen:80", "", nil},
-		{"OnlySeparators", " , ", "", nil},
-		{"BadResolve", "a:1", "yes", nil},
+		{"ComposeDefault", "", "resolve", []string{line("backend:8000", " resolve")}, nil},
+		{"SpacesNoResolve", "127.0.0.1:8001 127.0.0.1:8002", "", []string{line("127.0.0.1:8001", ""), line("127.0.0.1:8002", "")}, nil},
+		{"CommasAndNewlines", "a:1,b:2\nc:3", "", []string{line("a:1", ""), line("b:2", ""), line("c:3", "")}, nil},
+		{"IPv6", "[::1]:8000", "resolve", []string{line("[::1]:8000", " resolve")}, nil},
+		{"NoPort", "backend", "", nil, nil},
+		{"EmptyPort", "backend:", "", nil, nil},
+		{"Injection", "a:1;}server{listen:80", "", nil, nil},
+		{"OnlySeparators", " , ", "", nil, nil},
+		{"BadResolve", "a:1", "yes", nil, nil},
+		{"BadListen", "a:1", "", nil, map[string]string{"CHIRP_LISTEN": "8000; include /etc/passwd"}},
+		{"BadResolver", "a:1", "", nil, map[string]string{"CHIRP_RESOLVER": "127.0.0.1; include /etc/passwd"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,6 +264,7 @@ func TestBalancerEnvsh(t *testing.T) {
 			if tt.backends != "" {
 				env["CHIRP_BACKENDS"] = tt.backends
 			}
+			maps.Copy(env, tt.more)
 			site, err := renderBalancer(t, env)
 			if tt.want == nil {
 				if err == nil {
@@ -264,6 +279,69 @@ func TestBalancerEnvsh(t *testing.T) {
 				t.Fatalf("server lines %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestBalancerEnvshSourcedOrRun: a bad value ends a sourcing with status 1 and leaves the
+// shell running (a user's interactive shell survives it), stops a shell under set -e (the
+// image's entrypoint, so the container does not start half-configured), and fails when run.
+func TestBalancerEnvshSourcedOrRun(t *testing.T) {
+	bad := append(os.Environ(), "CHIRP_BACKENDS=no-port")
+	shell := func(script string, env []string, args ...string) (string, error) {
+		cmd := exec.Command("sh", append([]string{"-c", script, "sh"}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	out, err := shell(`. "$1"; echo "sourced: $?"; case $- in *f*) echo "globbing left off";; esac`, bad, balancerEnvsh)
+	if err != nil || !strings.Contains(out, "sourced: 1") || !strings.Contains(out, `"no-port" is not host:port`) || strings.Contains(out, "left off") {
+		t.Fatalf("sourced with a bad value: %v\n%s", err, out)
+	}
+	if out, err := shell(`set -e; . "$1"; echo "went on"`, bad, balancerEnvsh); err == nil || strings.Contains(out, "went on") {
+		t.Fatalf("under set -e a bad value did not stop the shell: %v\n%s", err, out)
+	}
+	if out, err := shell(`"$1"`, bad, balancerEnvsh); err == nil {
+		t.Fatalf("run with a bad value: status 0\n%s", out)
+	}
+	if out, err := shell(`"$1"`, os.Environ(), balancerEnvsh); err != nil {
+		t.Fatalf("run with the defaults: %v\n%s", err, out)
+	}
+}
+
+// TestBalancerRenderedWithoutDocker: `run-balanced.sh render`, which make run-balanced and the
+// Node balancer tests use, gives exactly what the nginx image gives for the same variables,
+// nginx's own $variables included, and refuses what the .envsh refuses.
+func TestBalancerRenderedWithoutDocker(t *testing.T) {
+	for _, env := range []map[string]string{
+		{"CHIRP_BACKEND_RESOLVE": "resolve"}, // compose's
+		{"CHIRP_BACKENDS": "127.0.0.1:8001 127.0.0.1:8002", "CHIRP_BACKEND_RESOLVE": "", "CHIRP_LISTEN": "127.0.0.1:8000", "CHIRP_RESOLVER": "192.0.2.53"},
+	} {
+		want, err := renderBalancer(t, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("../balancer/run-balanced.sh", "render")
+		cmd.Env = os.Environ()
+		for k, v := range env {
+			cmd.Env = append(cmd.Env, k+"="+v)
+		}
+		got, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("render %v: %v", env, err)
+		}
+		if string(got) != want {
+			t.Fatalf("render %v differs from the image's rendering:\n%s", env, got)
+		}
+		for _, own := range []string{"map $remote_addr $chirp_client", "proxy_set_header Upgrade $http_upgrade;"} {
+			if !strings.Contains(string(got), own) {
+				t.Errorf("nginx's own variables did not survive: no %q", own)
+			}
+		}
+	}
+	cmd := exec.Command("../balancer/run-balanced.sh", "render")
+	cmd.Env = append(os.Environ(), "CHIRP_LISTEN=80;")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "CHIRP_LISTEN") {
+		t.Fatalf("render with a bad CHIRP_LISTEN: %v\n%s", err, out)
 	}
 }
 
@@ -296,7 +374,9 @@ func TestBalancerTemplate(t *testing.T) {
 		"proxy_set_header Host $http_host;",
 		"proxy_buffering off;",
 		"proxy_next_upstream error timeout http_503;",
-		"listen 8000;",
+		// The container's, by default: compose sets neither CHIRP_LISTEN nor CHIRP_RESOLVER.
+		"    listen 8000;\n    listen [::]:8000;\n    server_name _;",
+		"resolver 127.0.0.11 valid=10s ipv6=off;",
 	} {
 		if !strings.Contains(conf, want) {
 			t.Errorf("the rendered configuration lacks %q", want)
@@ -535,13 +615,11 @@ func TestBalancerProxies(t *testing.T) {
 // a free loopback port until the test ends, and returns the port and nginx's stderr.
 func runBalancer(t *testing.T, nginx, backends string) (int, fmt.Stringer) {
 	t.Helper()
-	site, err := renderBalancer(t, map[string]string{"CHIRP_BACKENDS": backends, "CHIRP_BACKEND_RESOLVE": ""})
+	port := freePort(t)
+	site, err := renderBalancer(t, map[string]string{"CHIRP_BACKENDS": backends, "CHIRP_BACKEND_RESOLVE": "", "CHIRP_LISTEN": fmt.Sprintf("127.0.0.1:%d", port)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
-	site = strings.Replace(site, "listen 8000;", fmt.Sprintf("listen 127.0.0.1:%d;", port), 1)
-	site = strings.Replace(site, "listen [::]:8000;", "", 1)
 	logs := startNginx(t, nginx, nginxDir(t), site)
 	waitFor(t, fmt.Sprintf("http://127.0.0.1:%d/", port), logs)
 	return port, logs

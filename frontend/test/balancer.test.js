@@ -1,6 +1,7 @@
 // Several backends behind a real load balancer: two real `chirp` processes sharing one
 // PostgreSQL database, with Debian's nginx in front of them configured by the template compose
-// ships (deploy/balancer, rendered as the nginx image renders it; see support/balancer.js).
+// ships, rendered and run by deploy/balancer/run-balanced.sh as `make run-balanced` does (see
+// support/balancer.js).
 // The real socket.io 2.x client from npm and the real page in Chromium connect through nginx.
 //
 // Every loopback client reaches nginx from 127.0.0.1, and nginx sends one client address to one

@@ -1,11 +1,11 @@
-// Debian's nginx in front of local backends, configured by the template compose ships
-// (deploy/balancer), rendered as the nginx image renders it: the .envsh script turns the list
-// of backends into server lines, then the variables are substituted. Only the listen address
-// differs from the container (a free loopback port), and `resolve` is left out, as Debian's
-// nginx 1.22 has none. Each balancer has its own prefix directory, error log and pid file.
+// Debian's nginx in front of local backends, configured exactly as `make run-balanced` configures
+// it: deploy/balancer/run-balanced.sh renders the template compose ships (through the .envsh, as
+// the nginx image does) into a directory of its own (configuration, pid file, error log) and
+// runs nginx there. Only the listen address differs from the container's (a free loopback
+// port), and `resolve` is left out, as Debian's nginx 1.22 has none.
 // Importing this module starts nothing.
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,8 @@ import { promisify } from 'node:util';
 import { sleep } from './wait.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const deploy = path.resolve(here, '../../../deploy/balancer');
+/** The script behind `make run-balanced`; its `nginx DIR` runs the balancer of these tests. */
+export const runBalancedScript = path.resolve(here, '../../../deploy/balancer/run-balanced.sh');
 export const nginxBin = process.env.NGINX_BIN || '/usr/sbin/nginx';
 
 /**
@@ -35,56 +36,29 @@ async function isExecutable(file) {
 }
 
 /**
- * renderBalancer renders deploy/balancer's template for the given backends ("127.0.0.1:8001"
- * entries), as the image does with CHIRP_BACKEND_RESOLVE empty, and listening on port.
+ * balancerEnv is the environment run-balanced.sh renders the balancer from: backends
+ * ("127.0.0.1:8001" entries), without `resolve`, listening on 127.0.0.1:port.
  */
-export async function renderBalancer(backends, port) {
-  const envsh = path.join(deploy, '15-chirp-backends.envsh');
-  const { stdout: servers } = await promisify(execFile)('sh', ['-c', `. "${envsh}" && printf %s "$CHIRP_UPSTREAM_SERVERS"`], {
-    env: { PATH: process.env.PATH, CHIRP_BACKENDS: backends.join(' '), CHIRP_BACKEND_RESOLVE: '' },
-  });
-  let site = readFileSync(path.join(deploy, 'templates/default.conf.template'), 'utf8')
-    .replaceAll('${CHIRP_UPSTREAM_SERVERS}', servers);
-  const swap = (from, to) => {
-    if (!site.includes(from)) throw new Error(`the balancer's template has no "${from}" to replace`);
-    site = site.replace(from, to);
+function balancerEnv(backends, port) {
+  return {
+    PATH: process.env.PATH, NGINX_BIN: nginxBin,
+    CHIRP_BACKENDS: backends.join(' '), CHIRP_BACKEND_RESOLVE: '', CHIRP_LISTEN: `127.0.0.1:${port}`,
   };
-  swap('listen 8000;', `listen 127.0.0.1:${port};`);
-  swap('listen [::]:8000;', '');
-  if (/\$\{[A-Z_]+\}/.test(site)) throw new Error(`a variable is left unrendered:\n${site}`);
-  return site;
 }
 
 /**
  * startBalancer runs nginx on a free loopback port in front of backends (URLs such as
- * server.url). Returns {url, port, dir, logs(), stop()}; stop() ends nginx and removes its
- * directory.
+ * server.url), through `run-balanced.sh nginx DIR` (which becomes nginx). Returns {url, port,
+ * dir, logs(), stop()}; stop() ends nginx and removes its directory.
  */
 export async function startBalancer(backends) {
   if (!(await isExecutable(nginxBin))) throw new Error(`CHIRP_REQUIRE_NGINX is set but nginx is not at ${nginxBin}`);
   const entries = backends.map((u) => new URL(u).host);
-  // Somewhere nginx's unprivileged workers can reach (its temp directories are made there).
-  const dir = mkdtempSync(path.join(tmpdir(), 'chirp-balancer-'));
-  chmodSync(dir, 0o755);
   for (let attempt = 1; ; attempt++) {
+    // Somewhere nginx's unprivileged workers can reach (the script opens it to them).
+    const dir = mkdtempSync(path.join(tmpdir(), 'chirp-balancer-'));
     const port = await freePort();
-    writeFileSync(path.join(dir, 'site.conf'), await renderBalancer(entries, port));
-    writeFileSync(path.join(dir, 'nginx.conf'), `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path ${dir}/body;
-    proxy_temp_path ${dir}/proxy;
-    fastcgi_temp_path ${dir}/fastcgi;
-    uwsgi_temp_path ${dir}/uwsgi;
-    scgi_temp_path ${dir}/scgi;
-    include ${dir}/site.conf;
-}
-`);
-    const proc = spawn(nginxBin, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(runBalancedScript, ['nginx', dir], { env: balancerEnv(entries, port), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (c) => { stderr += c; });
@@ -115,16 +89,17 @@ http {
     }
     proc.kill('SIGKILL');
     await exited;
+    const text = logs();
+    rmSync(dir, { recursive: true, force: true });
     // Another process may have taken the port between freePort and nginx's bind.
-    if (attempt >= 3 || !/Address already in use/.test(logs())) {
-      const text = logs();
-      rmSync(dir, { recursive: true, force: true });
+    if (attempt >= 3 || !/Address already in use/.test(text)) {
       throw new Error(`nginx did not start (${JSON.stringify(up)}):\n${text}`);
     }
   }
 }
 
-function freePort() {
+/** freePort is a TCP port free on 127.0.0.1 a moment ago. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.once('error', reject);
