@@ -137,6 +137,20 @@ fuzz: ## run each Go fuzz target for FUZZTIME (2m); prints its executions; a fin
 bench: ## Go benchmarks: list and create through the router on SQLite (and PostgreSQL with TEST_DATABASE_URL), metrics off and on
 	cd $(BACKEND) && $(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./...
 
+# docs/PERFORMANCE.md's comparisons beside the Node peer (backend/bench), at the tables' sizes, one
+# after the other. Each script builds the load tool, installs the peer from its lock file, and
+# runs Chirp and the peer alternately, each on a fresh database of DATABASE_URL's server.
+# COMPARE_REPS runs of each, three as the tables took them (COMPARE_REPS=1 takes a third of the
+# time); the larger sizes are the commands in PERFORMANCE.md.
+COMPARE_REPS ?= 3
+.PHONY: compare
+compare: build ## Chirp beside the Node peer as docs/PERFORMANCE.md reports it: fan-out, herd, API, write storm, bus cost, with the ratios (PostgreSQL at DATABASE_URL; about 11 min)
+	backend/bench/compare-fanout.sh $(BIN) 5000 20 $(COMPARE_REPS)
+	backend/bench/compare-herd.sh $(BIN) 2000 10 $(COMPARE_REPS)
+	backend/bench/compare-api.sh $(BIN) $(COMPARE_REPS)
+	backend/bench/compare-storm.sh $(BIN) 1000 $(COMPARE_REPS)
+	backend/bench/bus-cost.sh $(BIN) $(COMPARE_REPS)
+
 .PHONY: soak
 soak: ## 10 minutes of mixed load against the binary with its default limits (not in CI); SOAK_FLAGS=-duration=2m for less
 	cd $(BACKEND) && $(GO) build -o bin/chirp ./cmd/chirp
