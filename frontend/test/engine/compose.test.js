@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser } from '../support/browser.js';
-import { openChirp, until, sleep, listAll, apiRequest } from '../support/page.js';
+import { openChirp, listAll, apiRequest } from '../support/page.js';
+import { until, sleep } from '../support/wait.js';
 import { assertClean } from '../support/e2e.js';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
