@@ -203,16 +203,20 @@ for (const [how, wantExit] of [
   });
 }
 
-nodeTest('run-balanced.sh stops everything, with status 1 and the log of the one that stopped, when a backend dies', { skip, timeout: 90_000 }, async (t) => {
-  const run = await runBalanced(t, 'run_balanced_dies');
-  const victim = run.started.find((s) => s.name === 'backend 2');
-  assert.ok(victim, `no backend 2 in:\n${run.output()}`);
-  process.kill(victim.pid, 'SIGKILL');
-  const res = await within(run.exited, 30_000, () => `run-balanced.sh still running 30 s after backend 2 died:\n${run.output()}`);
-  assert.deepEqual(res, { code: 1, signal: null }, run.output());
-  assert.match(run.output(), /backend 2 stopped \(status 137\); its log \(\S+\/backend-2\.log\) ends:\n[\s\S]*msg=listening addr=127\.0\.0\.1:\d+/);
-  await assertAllGone(run);
-});
+// SIGTERM to one backend alone stops it cleanly (status 0), as the group's Ctrl+C stops all of
+// them: the others still running is what makes it one that stopped on its own.
+for (const [signal, status] of [['SIGKILL', 137], ['SIGTERM', 0]]) {
+  nodeTest(`run-balanced.sh stops everything, with status 1 and the log of the one that stopped, when a backend alone gets ${signal}`, { skip, timeout: 90_000 }, async (t) => {
+    const run = await runBalanced(t, `run_balanced_dies_${signal.toLowerCase()}`);
+    const victim = run.started.find((s) => s.name === 'backend 2');
+    assert.ok(victim, `no backend 2 in:\n${run.output()}`);
+    process.kill(victim.pid, signal);
+    const res = await within(run.exited, 30_000, () => `run-balanced.sh still running 30 s after backend 2 died:\n${run.output()}`);
+    assert.deepEqual(res, { code: 1, signal: null }, run.output());
+    assert.match(run.output(), new RegExp(`backend 2 stopped \\(status ${status}\\); its log \\(\\S+/backend-2\\.log\\) ends:\n[\\s\\S]*msg=listening addr=127\\.0\\.0\\.1:\\d+`));
+    await assertAllGone(run);
+  });
+}
 
 nodeTest('kill -USR1 restarts the backends one at a time (make run-balanced\'s rolling restart): every GET through nginx answers 200 meanwhile', { skip, timeout: 120_000 }, async (t) => {
   const run = await runBalanced(t, 'run_balanced_roll');
