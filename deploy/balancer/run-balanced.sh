@@ -169,13 +169,45 @@ failed() {
 	exit 1
 }
 
-# watch_all fails if a started process has stopped.
+# stopped_together says whether process i, which ended with status, stopped with all the others
+# on one signal to the whole process group (Ctrl+C), rather than on its own: a script started
+# with SIGINT ignored (in the background of another one) never sees that signal while its
+# children (Go's signal.Notify, nginx) do. Such a stop is clean (status 0, or 130 or 143 of the
+# signal itself); the balancer and the page go at once, a backend may take its shutdown timeout.
+# One that stops alone leaves the others running; with no other started yet, nothing can tell.
+stopped_together() {
+	local i=$1 status=$2 j n running others=$((${#pids[@]} - 1))
+	case "$status" in
+	0 | 130 | 143) ;;
+	*) return 1 ;;
+	esac
+	((others > 0)) || return 1
+	# Up to 20 s, as stop_all allows; none of the others stopping within 2 s: it stopped alone.
+	for ((n = 0; n < 200; n++)); do
+		running=0
+		for j in "${!pids[@]}"; do
+			if ((j != i)) && kill -0 "${pids[j]}" 2>/dev/null; then running=$((running + 1)); fi
+		done
+		((running > 0)) || return 0
+		((n < 20 || running < others)) || return 1
+		pause 0.1
+	done
+	return 1
+}
+
+# watch_all fails if a started process has stopped on its own, and exits 0 when all of them
+# stopped together.
 watch_all() {
 	local i status
 	for i in "${!pids[@]}"; do
 		if ! kill -0 "${pids[i]}" 2>/dev/null; then
 			wait "${pids[i]}"
 			status=$?
+			if stopped_together "$i" "$status"; then
+				say "every process stopped at once, as on Ctrl+C (a signal to the whole process group)"
+				stop_all
+				exit 0
+			fi
 			failed "$i" "stopped (status $status)"
 		fi
 	done
@@ -302,7 +334,7 @@ run_all() {
 	chmod 755 "$run_dir"
 	# Ctrl+C reaches every process of the group at once; this stops what is left and waits. (A
 	# bash started with SIGINT ignored, in the background of another script, cannot trap it:
-	# stop that one with SIGTERM.)
+	# watch_all sees its children stop together on it instead.)
 	trap 'stop_all; exit 0' INT TERM
 	trap 'roll=1' USR1
 	trap 'stop_all' EXIT

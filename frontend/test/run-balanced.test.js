@@ -58,22 +58,33 @@ function isFree(port) {
 /**
  * runBalanced starts run-balanced.sh in a process group of its own (as a terminal's foreground
  * job is) with two backends on a fresh database, on free ports, and waits until it says the
- * page is ready. Returns the ports, the processes it listed ({name, pid, url}), its output and
- * exit. After the test, whatever is left of the group is killed and the database dropped.
+ * page is ready. With how.make it runs `make run-balanced` instead (which builds chirp and execs
+ * the script), as the README's `DATABASE_URL=… make run-balanced` does; with how.sigintIgnored,
+ * make starts with SIGINT ignored, as it does in the background of a non-interactive shell
+ * (`make run-balanced &` in a script, a job runner): the script cannot trap it then, while its
+ * children (Go's signal.Notify, nginx) still stop on it. Returns the ports, the processes it
+ * listed ({name, pid, url}), its output and exit. After the test, whatever is left of the group
+ * is killed and the database dropped.
  */
-async function runBalanced(t, tag) {
+async function runBalanced(t, tag, how = {}) {
   const db = await createPostgresDatabase(tag);
   const port = await freePort();
   const webPort = await freePort();
   const backends = await backendPorts(2, [port, webPort]);
-  const proc = spawn(runBalancedScript, [], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
-      PATH: process.env.PATH, DATABASE_URL: db.url, BACKENDS: '2', FIRST_BACKEND_PORT: String(backends[0]),
-      PORT: String(port), WEB_PORT: String(webPort), HOST: '127.0.0.1', CHIRP_BIN: chirpBin, NGINX_BIN: nginxBin,
-    },
-  });
+  const env = {
+    PATH: process.env.PATH, DATABASE_URL: db.url, BACKENDS: '2', FIRST_BACKEND_PORT: String(backends[0]),
+    PORT: String(port), WEB_PORT: String(webPort), HOST: '127.0.0.1', NGINX_BIN: nginxBin,
+  };
+  let command = [runBalancedScript];
+  if (how.make) {
+    // make's recipe builds chirp (a no-op once built) and passes the script its CHIRP_BIN; Go
+    // finds its caches through HOME and its own variables.
+    for (const [k, v] of Object.entries(process.env)) if (k === 'HOME' || k.startsWith('GO')) env[k] = v;
+    command = how.sigintIgnored ? ['/bin/sh', '-c', 'trap "" INT; exec make run-balanced'] : ['make', 'run-balanced'];
+  } else {
+    env.CHIRP_BIN = chirpBin;
+  }
+  const proc = spawn(command[0], command.slice(1), { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env });
   let output = '';
   for (const stream of [proc.stdout, proc.stderr]) {
     stream.setEncoding('utf8');
@@ -92,7 +103,7 @@ async function runBalanced(t, tag) {
   });
   let gone = null;
   exited.then((res) => { gone = res; });
-  await until(() => gone || /open http:\/\/\S+/.test(output), 'run-balanced.sh saying the page is ready', 60_000)
+  await until(() => gone || /open http:\/\/\S+/.test(output), 'run-balanced.sh saying the page is ready', how.make ? 120_000 : 60_000)
     .catch((err) => { throw new Error(`${err.message}\n${output}`); });
   assert.equal(gone, null, `run-balanced.sh exited before it was ready: ${JSON.stringify(gone)}\n${output}`);
   const started = [...output.matchAll(/^ +(backend \d+|balancer|page) +pid (\d+) +(http:\/\/\S+)/gm)]
@@ -169,16 +180,43 @@ nodeTest('make run-balanced: two tabs of the page on WEB_PORT tell each other\'s
   await assertAllGone(run);
 });
 
-nodeTest('run-balanced.sh stops everything, with status 1 and the log of the one that stopped, when a backend dies', { skip, timeout: 90_000 }, async (t) => {
-  const run = await runBalanced(t, 'run_balanced_dies');
-  const victim = run.started.find((s) => s.name === 'backend 2');
-  assert.ok(victim, `no backend 2 in:\n${run.output()}`);
-  process.kill(victim.pid, 'SIGKILL');
-  const res = await within(run.exited, 30_000, () => `run-balanced.sh still running 30 s after backend 2 died:\n${run.output()}`);
-  assert.deepEqual(res, { code: 1, signal: null }, run.output());
-  assert.match(run.output(), /backend 2 stopped \(status 137\); its log \(\S+\/backend-2\.log\) ends:\n[\s\S]*msg=listening addr=127\.0\.0\.1:\d+/);
-  await assertAllGone(run);
-});
+// Ctrl+C in a terminal: the terminal sends SIGINT to make, the script and every process it
+// started at once. GNU make, once its recipe has ended, dies of that SIGINT itself (as it does
+// under `make run`; a shell shows status 130 and no more); make that started with SIGINT ignored
+// exits with the recipe's status. Either way make prints no "make: *** … Error" line: the
+// children stopping on the same signal are a clean stop, not one that stopped on its own.
+for (const [how, wantExit] of [
+  [{ make: true }, { code: null, signal: 'SIGINT' }],
+  [{ make: true, sigintIgnored: true }, { code: 0, signal: null }],
+]) {
+  const started = how.sigintIgnored ? ' started with SIGINT ignored (in the background of a script)' : '';
+  nodeTest(`DATABASE_URL=… make run-balanced${started}: SIGINT to its whole process group stops everything it started, and make reports no error`, { skip, timeout: 180_000 }, async (t) => {
+    const run = await runBalanced(t, how.sigintIgnored ? 'run_balanced_make_ign' : 'run_balanced_make', how);
+    assert.equal(run.started.length, 4, `what it says it started:\n${run.output()}`);
+    process.kill(-run.pgid, 'SIGINT');
+    const res = await within(run.exited, 30_000, () => `make run-balanced still running 30 s after SIGINT to its group:\n${run.output()}`);
+    assert.deepEqual(res, wantExit, `make's exit after SIGINT to its group:\n${run.output()}`);
+    assert.doesNotMatch(run.output(), /^make: \*\*\*.*/m, 'make reporting an error');
+    assert.doesNotMatch(run.output(), /stopped \(status/, 'the script taking a process for one that stopped on its own');
+    assert.match(run.output(), /stopped 4 processes/);
+    await assertAllGone(run);
+  });
+}
+
+// SIGTERM to one backend alone stops it cleanly (status 0), as the group's Ctrl+C stops all of
+// them: the others still running is what makes it one that stopped on its own.
+for (const [signal, status] of [['SIGKILL', 137], ['SIGTERM', 0]]) {
+  nodeTest(`run-balanced.sh stops everything, with status 1 and the log of the one that stopped, when a backend alone gets ${signal}`, { skip, timeout: 90_000 }, async (t) => {
+    const run = await runBalanced(t, `run_balanced_dies_${signal.toLowerCase()}`);
+    const victim = run.started.find((s) => s.name === 'backend 2');
+    assert.ok(victim, `no backend 2 in:\n${run.output()}`);
+    process.kill(victim.pid, signal);
+    const res = await within(run.exited, 30_000, () => `run-balanced.sh still running 30 s after backend 2 died:\n${run.output()}`);
+    assert.deepEqual(res, { code: 1, signal: null }, run.output());
+    assert.match(run.output(), new RegExp(`backend 2 stopped \\(status ${status}\\); its log \\(\\S+/backend-2\\.log\\) ends:\n[\\s\\S]*msg=listening addr=127\\.0\\.0\\.1:\\d+`));
+    await assertAllGone(run);
+  });
+}
 
 nodeTest('kill -USR1 restarts the backends one at a time (make run-balanced\'s rolling restart): every GET through nginx answers 200 meanwhile', { skip, timeout: 120_000 }, async (t) => {
   const run = await runBalanced(t, 'run_balanced_roll');
