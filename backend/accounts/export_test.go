@@ -7,6 +7,9 @@ type Derive = derivation
 // shared between goroutines.
 func WrapDerive(h *Hasher, wrap func(next Derive) Derive) { h.derive = wrap(h.derive) }
 
+// Waiting is how many callers wait for one of h's slots.
+func Waiting(h *Hasher) int { return int(h.waiting.Load()) }
+
 // UnknownHash is the hash VerifyUnknown checks against.
 func UnknownHash(h *Hasher) string { return h.unknown }
 

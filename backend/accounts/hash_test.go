@@ -228,8 +228,8 @@ func TestVerifyUnknownDoesAWrongPasswordsWork(t *testing.T) {
 	}
 }
 
-// TestHashWaitsForAFreeSlot holds both slots of a two-slot Hasher: a third hash must not start,
-// and must give up when its context ends.
+// TestHashWaitsForAFreeSlot holds both slots of a two-slot Hasher: a third hash must queue, not
+// compute, and must leave the queue when its context ends.
 func TestHashWaitsForAFreeSlot(t *testing.T) {
 	h := newHasher(t, 2)
 	entered, release := make(chan struct{}), make(chan struct{})
@@ -245,28 +245,38 @@ func TestHashWaitsForAFreeSlot(t *testing.T) {
 			return next(password, salt, time, memory, threads, keyLen)
 		}
 	})
-	done := make(chan error, 2)
+	held := make(chan error, 2)
 	for range 2 {
 		go func() {
 			_, err := h.Hash(context.Background(), "a password to hash")
-			done <- err
+			held <- err
 		}()
 	}
 	testkit.Recv(t, entered, "the first hash never started")
 	testkit.Recv(t, entered, "the second hash never started")
 
 	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := h.Hash(ctx, "a third password"); !errors.Is(err, context.Canceled) {
-		t.Fatalf("a third Hash while both slots are held = %v, want context.Canceled", err)
-	}
+	defer cancel()
+	third := make(chan error, 1)
+	go func() {
+		_, err := h.Hash(ctx, "a third password")
+		third <- err
+	}()
+	testkit.Eventually(t, "the third hash to queue for a slot", func() bool { return accounts.Waiting(h) == 1 })
 	if n := calls.Load(); n != 2 {
 		t.Fatalf("%d computations ran with two slots held", n)
+	}
+	cancel()
+	if err := testkit.Recv(t, third, "the queued hash never gave up"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("the queued hash, its context cancelled = %v, want context.Canceled", err)
+	}
+	if n := accounts.Waiting(h); n != 0 || calls.Load() != 2 {
+		t.Fatalf("after it gave up: %d waiting, %d computations; want 0 and 2", n, calls.Load())
 	}
 
 	releaseAll()
 	for range 2 {
-		if err := testkit.Recv(t, done, "a held hash never finished"); err != nil {
+		if err := testkit.Recv(t, held, "a held hash never finished"); err != nil {
 			t.Fatal(err)
 		}
 	}
