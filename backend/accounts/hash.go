@@ -79,6 +79,9 @@ func NewHasher(params Params, concurrent int) (*Hasher, error) {
 // is hashed in NFC, as CheckPassword counts it, so that the same characters typed on another
 // keyboard still match. It fails only when ctx ends while it waits for a free slot.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	if len(password) > maxPasswordBytes {
+		return "", fmt.Errorf("hash password: %d bytes, longer than CheckPassword allows", len(password))
+	}
 	salt := make([]byte, h.params.SaltLen)
 	rand.Read(salt) // never fails: crypto/rand ends the program rather than return an error.
 	key, err := h.compute(ctx, h.params, salt, password)
@@ -90,11 +93,15 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 
 // Verify reports whether password matches the PHC string encoded, comparing in constant time.
 // An encoding that is malformed, not argon2id version 19, weaker than MinParams or beyond sane
-// bounds is an error wrapping ErrMalformedHash; so is ctx ending while waiting for a slot.
+// bounds is an error wrapping ErrMalformedHash; ctx ending while it waits for a slot is ctx's
+// error. A password longer than CheckPassword allows is false at once: it cannot have been set.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (bool, error) {
 	p, salt, key, err := parsePHC(encoded)
 	if err != nil {
 		return false, err
+	}
+	if len(password) > maxPasswordBytes {
+		return false, nil // CheckPassword let no such password be set; a megabyte costs nothing
 	}
 	got, err := h.compute(ctx, p, salt, password)
 	if err != nil {

@@ -56,6 +56,7 @@ func TestHashAndVerify(t *testing.T) {
 		{"Wrong", "correct horse battery stapler", false},
 		{"OtherCase", "Correct horse battery staple", false},
 		{"Empty", "", false},
+		{"Huge", strings.Repeat("x", 1<<20), false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := h.Verify(ctx, encoded, c.password)
@@ -64,6 +65,11 @@ func TestHashAndVerify(t *testing.T) {
 			}
 		})
 	}
+	t.Run("HugeIsNotHashed", func(t *testing.T) {
+		if got, err := h.Hash(ctx, strings.Repeat("x", 1<<20)); err == nil {
+			t.Fatalf("Hash(1 MB) = %q, want an error: CheckPassword refuses it", got)
+		}
+	})
 	t.Run("FreshSaltEachTime", func(t *testing.T) {
 		again, err := h.Hash(ctx, password)
 		if err != nil || again == encoded {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,7 +49,12 @@ func run(out, license string) error {
 	if err != nil {
 		return err
 	}
-	words, err := commonPasswords(filepath.Join(dir, "data", "passwords.txt"))
+	f, err := os.Open(filepath.Join(dir, "data", "passwords.txt"))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	words, err := commonPasswords(f)
 	if err != nil {
 		return err
 	}
@@ -83,14 +89,9 @@ func moduleDir() (string, error) {
 
 // commonPasswords reads the ranked list ("password count" per line), keeps the first ranked
 // entries within the length rule, folded as accounts.CheckPassword folds, sorted and unique.
-func commonPasswords(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+func commonPasswords(r io.Reader) ([]string, error) {
 	var words []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for rank := 0; rank < ranked && sc.Scan(); rank++ {
 		fields := strings.Fields(sc.Text())
 		if len(fields) == 0 {
