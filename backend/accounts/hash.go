@@ -77,7 +77,8 @@ func NewHasher(params Params, concurrent int) (*Hasher, error) {
 // Hash returns the PHC string of password under a fresh salt:
 // $argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>, both in unpadded standard base64. The password
 // is hashed in NFC, as CheckPassword counts it, so that the same characters typed on another
-// keyboard still match. It fails only when ctx ends while it waits for a free slot.
+// keyboard still match. It fails for a password longer than CheckPassword allows, and when
+// ctx ends while it waits for a free slot.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	if len(password) > maxPasswordBytes {
 		return "", fmt.Errorf("hash password: %d bytes, longer than CheckPassword allows", len(password))
