@@ -112,7 +112,8 @@ check: ## gofmt and go vet
 # Each Go fuzz target, as package:Target. `go test` runs their seeds (in the code and in the
 # package's testdata/fuzz) with the other tests; this looks further.
 FUZZ_TARGETS := httpapi:FuzzCreateTweet httpapi:FuzzEditTweet httpapi:FuzzListQuery \
-	realtime:FuzzClientPayload realtime:FuzzWebsocketFrame web:FuzzRequestHost hotwindow:FuzzAnswer .:FuzzParseIdempotencyKey
+	realtime:FuzzClientPayload realtime:FuzzWebsocketFrame web:FuzzRequestHost hotwindow:FuzzAnswer .:FuzzParseIdempotencyKey \
+	accounts:FuzzParseHandle accounts:FuzzCheckPassword accounts:FuzzParsePHC
 FUZZTIME ?= 2m
 
 .PHONY: fuzz
