@@ -205,8 +205,10 @@ func TestConcurrentCreatesOfOneHandle(t *testing.T) {
 			results := make(chan error, len(stores))
 			for i, s := range stores {
 				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+					defer cancel()
 					<-start
-					_, err := s.CreateAccount(context.Background(), chirp.NewAccount{
+					_, err := s.CreateAccount(ctx, chirp.NewAccount{
 						Handle: handle, DisplayName: fmt.Sprintf("Racer %d", i)})
 					results <- err
 				}()
@@ -370,4 +372,33 @@ func TestReopenKeepsAccounts(t *testing.T) {
 			t.Fatalf("passkey %+v, %v", got, err)
 		}
 	})
+}
+
+// On SQLite, account writes take the store's write path: while another process holds the write
+// lock they wait for it within their deadline, answer 503 when it ends, and go through once the
+// lock is free.
+func TestAccountWritesWaitOutAnotherProcess(t *testing.T) {
+	url := testdb.SQLiteURL(t)
+	s := openStore(t, url)
+	unlock := holdCreateLock(t, s, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := s.CreateAccount(ctx, chirp.NewAccount{Handle: "early", DisplayName: "Early"}); chirp.ErrorCode(err) != chirp.CodeUnavailable {
+		t.Fatalf("a create while another process writes, past its deadline: %v; want unavailable", err)
+	}
+	answer := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), testkit.Timeout)
+		defer cancel()
+		_, err := s.CreateAccount(ctx, chirp.NewAccount{Handle: "patient", DisplayName: "Patient"})
+		answer <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let it meet the lock
+	unlock()
+	if err := testkit.Recv(t, answer, "the create that waited for the lock"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AccountByHandle(context.Background(), "early"); chirp.ErrorCode(err) != chirp.CodeNotFound {
+		t.Fatalf("the create answered 503 was stored: %v", err)
+	}
 }

@@ -120,7 +120,7 @@ func (s *Store) AddPasskey(ctx context.Context, p chirp.Passkey) (chirp.Passkey,
 // PasskeysOf lists the account's passkeys, oldest first.
 func (s *Store) PasskeysOf(ctx context.Context, accountID int64) ([]chirp.Passkey, error) {
 	var rows []passkeyRow
-	err := s.db.WithContext(ctx).Omit("Account").Where("account_id = ?", accountID).Order("id").Find(&rows).Error
+	err := s.db.WithContext(ctx).Where("account_id = ?", accountID).Order("id").Find(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("list passkeys: %w", classify(err))
 	}
@@ -134,7 +134,7 @@ func (s *Store) PasskeysOf(ctx context.Context, accountID int64) ([]chirp.Passke
 // PasskeyByCredentialID finds the passkey a sign-in names.
 func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) (chirp.Passkey, error) {
 	var rows []passkeyRow
-	err := s.db.WithContext(ctx).Omit("Account").Where("credential_id = ?", credentialID).Limit(1).Find(&rows).Error
+	err := s.db.WithContext(ctx).Where("credential_id = ?", credentialID).Limit(1).Find(&rows).Error
 	if err != nil {
 		return chirp.Passkey{}, fmt.Errorf("find passkey: %w", classify(err))
 	}
