@@ -15,6 +15,7 @@ const (
 	CodeUnauthorized         Code = "unauthorized"
 	CodeForbidden            Code = "forbidden"
 	CodeNotFound             Code = "not_found"
+	CodeConflict             Code = "conflict" // what the request would create is there already: a taken handle
 	CodeMethodNotAllowed     Code = "method_not_allowed"
 	CodeTooLarge             Code = "too_large"
 	CodeRequestTimeout       Code = "request_timeout"

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	sqlite "github.com/glebarez/go-sqlite"
@@ -124,4 +125,34 @@ func startError(err error, sqlitePath string) error {
 		}
 	}
 	return err
+}
+
+// uniqueViolation reports whether err is the database refusing a row whose unique column is
+// taken (PostgreSQL's 23505; SQLite's unique and primary key constraints). The caller knows which
+// statement failed, and so which value was taken, and answers with its own CodeConflict: a
+// unique violation is not an outage, and on PostgreSQL it is what the second of two concurrent
+// inserts of one value meets once the first commits.
+func uniqueViolation(err error) bool {
+	return violates(err, "23505", sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+// foreignKeyViolation reports whether err is the database refusing a row that refers to a row
+// that is not there (PostgreSQL's 23503; SQLite's foreign key constraint): a session or passkey
+// of an account deleted meanwhile.
+func foreignKeyViolation(err error) bool {
+	return violates(err, "23503", sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
+}
+
+// violates reports whether err is PostgreSQL's SQLSTATE pgCode or one of SQLite's (extended)
+// sqliteCodes.
+func violates(err error, pgCode string, sqliteCodes ...int) bool {
+	var pgErr *pgconn.PgError
+	var sqliteErr *sqlite.Error
+	switch {
+	case errors.As(err, &pgErr):
+		return pgErr.Code == pgCode
+	case errors.As(err, &sqliteErr):
+		return slices.Contains(sqliteCodes, sqliteErr.Code())
+	}
+	return false
 }

@@ -105,3 +105,42 @@ func MarkInterrupted(ctx context.Context, s *Store, n int) error {
 	}
 	return nil
 }
+
+// preAccountsTweetRow and preAccountsKeyRow are the schema as it was before accounts (main at
+// 0158957): a database made by that code, to migrate from. Frozen: never change them.
+type preAccountsTweetRow struct {
+	ID            int64     `gorm:"primaryKey;autoIncrement"`
+	Author        string    `gorm:"not null"`
+	Content       string    `gorm:"not null"`
+	EditTokenHash []byte    `gorm:"not null"`
+	CreatedAt     time.Time `gorm:"not null;autoCreateTime:false"`
+	UpdatedAt     time.Time `gorm:"not null;autoUpdateTime:false"`
+}
+
+func (preAccountsTweetRow) TableName() string { return "tweets" }
+
+type preAccountsKeyRow struct {
+	Key       string    `gorm:"primaryKey;size:255"`
+	TweetID   int64     `gorm:"not null"`
+	Author    string    `gorm:"not null"`
+	Content   string    `gorm:"not null"`
+	EditToken string    `gorm:"not null"`
+	CreatedAt time.Time `gorm:"not null;index;autoCreateTime:false"`
+}
+
+func (preAccountsKeyRow) TableName() string { return "idempotency_keys" }
+
+// OpenPreAccounts opens the database as the code before accounts did, migrating it to that
+// code's schema.
+func OpenPreAccounts(ctx context.Context, databaseURL string) (*Store, error) {
+	return Open(ctx, databaseURL, func(s *Store) { s.schema = []any{&preAccountsTweetRow{}, &preAccountsKeyRow{}} })
+}
+
+// SessionTouchEvery is how stale a session's last use may be before a use records it.
+const SessionTouchEvery = sessionTouchEvery
+
+// UniqueViolation and ForeignKeyViolation are the constraint checks, for the table test.
+var (
+	UniqueViolation     = uniqueViolation
+	ForeignKeyViolation = foreignKeyViolation
+)

@@ -123,9 +123,11 @@ func openPostgres(databaseURL string) (*sql.DB, error) {
 // sqliteDSN turns on what a server needs from SQLite: WAL so readers never wait for the
 // writer, a short busy timeout (sqliteBusyTimeout), write transactions that take the write
 // lock at BEGIN (a deferred one that reads first can fail when it tries to write), and full
-// sync so a tweet that was acknowledged survives a power cut.
+// sync so a tweet that was acknowledged survives a power cut. Foreign keys are enforced, as
+// PostgreSQL always does (SQLite's default is not to), so that an account's sessions and passkeys
+// go with it on both.
 func sqliteDSN(path string) string {
-	return fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
+	return fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate",
 		path, sqliteBusyTimeout.Milliseconds())
 }
 
@@ -151,22 +153,32 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 	return sqlDB, nil
 }
 
-// migrate creates or updates the schema. AutoMigrate is enough for two tables: tweets, whose
-// only index is its primary key (the newest-first keyset pages scan it backwards), and
-// idempotency_keys, with its key and an index on created_at for the purge. On PostgreSQL an
-// advisory lock makes two processes starting at once take turns; on SQLite the immediate
-// transaction does the same.
+// migrate creates or updates the schema. AutoMigrate is enough while tables only gain columns,
+// indexes and new tables: tweets, whose keyset pages scan its primary key, plus a nullable
+// account_id with an index (a database made before accounts keeps its tweets as guests');
+// idempotency_keys, with an index on created_at for the purge; and accounts, sessions and
+// passkeys (docs/storage.md). On PostgreSQL an advisory lock makes two processes starting at
+// once take turns; on SQLite the immediate transaction does the same.
 func (s *Store) migrate(ctx context.Context) error {
+	models := s.schema
+	if models == nil {
+		models = currentSchema()
+	}
 	err := s.transaction(ctx, ctx, func(tx *gorm.DB) error {
 		if s.postgres {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", migrateLockKey).Error; err != nil {
 				return err
 			}
 		}
-		return tx.AutoMigrate(&tweetRow{}, &keyRow{})
+		return tx.AutoMigrate(models...)
 	})
 	if err != nil {
 		return fmt.Errorf("migrate schema: %w", classify(err))
 	}
 	return nil
+}
+
+// currentSchema is the models migrate brings up, each table after the tables it refers to.
+func currentSchema() []any {
+	return []any{&tweetRow{}, &keyRow{}, &accountRow{}, &sessionRow{}, &passkeyRow{}}
 }

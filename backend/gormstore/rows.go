@@ -14,6 +14,10 @@ type tweetRow struct {
 	EditTokenHash []byte    `gorm:"not null"`
 	CreatedAt     time.Time `gorm:"not null;autoCreateTime:false"`
 	UpdatedAt     time.Time `gorm:"not null;autoUpdateTime:false"`
+	// AccountID is the account that posted the tweet; NULL for a guest's (every tweet made
+	// before accounts). No foreign key: SQLite cannot add one to an existing table, and
+	// DeleteAccount deletes an account's tweets itself.
+	AccountID *int64 `gorm:"index"`
 }
 
 func (tweetRow) TableName() string { return "tweets" }

@@ -33,6 +33,9 @@ type Store struct {
 	observer CommitObserver
 
 	batches BatchObserver // told of every create batch; never nil
+	// schema, set only by tests, is the models migrate brings up instead of currentSchema
+	// (an older schema, to migrate from).
+	schema []any
 
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
 	purgeEvery time.Duration       // how often the writer purges expired idempotency keys

@@ -61,7 +61,7 @@ func (s *Store) create(ctx context.Context, req *createRequest) (chirp.Created, 
 
 var errClosed = errors.New("the store is closed")
 
-// maxCreateBatch bounds one batch's INSERT (five parameters a row).
+// maxCreateBatch bounds one batch's INSERT (six parameters a row).
 const maxCreateBatch = 256
 
 // A batch is bounded from the earliest deadline among its requests, so that each request is

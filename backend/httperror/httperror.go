@@ -20,6 +20,7 @@ var statusOf = map[chirp.Code]int{
 	chirp.CodeUnauthorized:         http.StatusUnauthorized,
 	chirp.CodeForbidden:            http.StatusForbidden,
 	chirp.CodeNotFound:             http.StatusNotFound,
+	chirp.CodeConflict:             http.StatusConflict,
 	chirp.CodeMethodNotAllowed:     http.StatusMethodNotAllowed,
 	chirp.CodeTooLarge:             http.StatusRequestEntityTooLarge,
 	chirp.CodeRequestTimeout:       http.StatusRequestTimeout,

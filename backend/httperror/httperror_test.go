@@ -18,6 +18,8 @@ func TestWrite(t *testing.T) {
 	}{
 		{"RateLimited", chirp.Errorf(chirp.CodeRateLimited, "slow down"), http.StatusTooManyRequests,
 			`{"error":{"code":"rate_limited","message":"slow down"}}`},
+		{"ConflictIs409", chirp.Errorf(chirp.CodeConflict, "the handle @alice is taken"), http.StatusConflict,
+			`{"error":{"code":"conflict","message":"the handle @alice is taken"}}`},
 		{"InvalidHasFields", chirp.Invalid(map[string]string{"content": "empty"}), http.StatusUnprocessableEntity,
 			`{"error":{"code":"invalid","message":"some fields are not valid","fields":{"content":"empty"}}}`},
 		{"FieldsOnlyWhenInvalid", &chirp.Error{Code: chirp.CodeBadRequest, Message: "no", Fields: map[string]string{"a": "b"}}, http.StatusBadRequest,

@@ -1,0 +1,137 @@
+package gormstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/chirp-social/chirp/backend"
+)
+
+// sessionRow is the sessions table: a signed-in device, found by its token's hash (the token is
+// never stored). It goes with its account (ON DELETE CASCADE).
+type sessionRow struct {
+	ID         int64       `gorm:"primaryKey;autoIncrement"`
+	AccountID  int64       `gorm:"not null;index"`
+	Account    *accountRow `gorm:"constraint:OnDelete:CASCADE"`
+	TokenHash  []byte      `gorm:"not null;uniqueIndex"`
+	CreatedAt  time.Time   `gorm:"not null;autoCreateTime:false"`
+	LastUsedAt time.Time   `gorm:"not null"`
+}
+
+func (sessionRow) TableName() string { return "sessions" }
+
+func (r sessionRow) session() chirp.Session {
+	return chirp.Session{ID: r.ID, AccountID: r.AccountID, CreatedAt: r.CreatedAt.UTC(), LastUsedAt: r.LastUsedAt.UTC()}
+}
+
+// sessionColumns are what a session's reader needs; the token hash is only looked up.
+var sessionColumns = []string{"id", "account_id", "created_at", "last_used_at"}
+
+// sessionTouchEvery is how stale a session's last_used_at may be before a use moves it. Every
+// signed-in request finds its session, and writing the time on each would make every read a
+// write: on SQLite a turn at the one write lock and an fsync, taken from the tweets' writer; on
+// PostgreSQL a new row version and its WAL per request. Expiry counts in days, so a minute's
+// error in the last use changes nothing a user can see.
+const sessionTouchEvery = time.Minute
+
+// CreateSession starts a session of the account, used now. An account deleted meanwhile is
+// chirp.AccountNotFound (the foreign key).
+func (s *Store) CreateSession(ctx context.Context, accountID int64, tokenHash []byte, now time.Time) (chirp.Session, error) {
+	if len(tokenHash) == 0 {
+		return chirp.Session{}, fmt.Errorf("create session: the token hash is empty")
+	}
+	now = storeTime(now)
+	row := sessionRow{AccountID: accountID, TokenHash: tokenHash, CreatedAt: now, LastUsedAt: now}
+	err := s.write(ctx, "create session", func(tx *gorm.DB) error {
+		err := tx.Omit("Account").Create(&row).Error
+		if foreignKeyViolation(err) {
+			return chirp.AccountNotFound()
+		}
+		return err
+	})
+	if err != nil {
+		return chirp.Session{}, err
+	}
+	return row.session(), nil
+}
+
+// SessionByTokenHash finds the session a token opens, unless it was idle for longer than
+// maxIdle as of now, and records the use when the last one recorded is sessionTouchEvery old.
+// An expired session is left in place (ListSessions ignores it) and answers not found.
+func (s *Store) SessionByTokenHash(ctx context.Context, tokenHash []byte, now time.Time, maxIdle time.Duration) (chirp.Session, error) {
+	now = storeTime(now)
+	var rows []sessionRow
+	err := s.db.WithContext(ctx).Select(sessionColumns).Where("token_hash = ?", tokenHash).Limit(1).Find(&rows).Error
+	if err != nil {
+		return chirp.Session{}, fmt.Errorf("find session: %w", classify(err))
+	}
+	if len(rows) == 0 {
+		return chirp.Session{}, chirp.SessionNotFound()
+	}
+	row := rows[0]
+	if now.Sub(row.LastUsedAt) > maxIdle {
+		return chirp.Session{}, chirp.SessionNotFound()
+	}
+	if now.Sub(row.LastUsedAt) < sessionTouchEvery {
+		return row.session(), nil
+	}
+	// Only forward: a concurrent use that recorded a later time keeps it.
+	err = s.write(ctx, "record session use", func(tx *gorm.DB) error {
+		return tx.Model(&sessionRow{}).Where("id = ? AND last_used_at < ?", row.ID, now).
+			Update("last_used_at", now).Error
+	})
+	if err != nil {
+		return chirp.Session{}, err
+	}
+	row.LastUsedAt = now
+	return row.session(), nil
+}
+
+// ListSessions lists the account's sessions used within maxIdle of now, the most recently used
+// first.
+func (s *Store) ListSessions(ctx context.Context, accountID int64, now time.Time, maxIdle time.Duration) ([]chirp.Session, error) {
+	// The bound is in UTC, as every stored time is: SQLite compares times as text.
+	since := storeTime(now).Add(-maxIdle)
+	var rows []sessionRow
+	err := s.db.WithContext(ctx).Select(sessionColumns).
+		Where("account_id = ? AND last_used_at >= ?", accountID, since).
+		Order("last_used_at DESC, id DESC").Find(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", classify(err))
+	}
+	sessions := make([]chirp.Session, len(rows))
+	for i, r := range rows {
+		sessions[i] = r.session()
+	}
+	return sessions, nil
+}
+
+// DeleteSession ends one of the account's sessions. The account is part of the condition, so
+// another account's session id is not found, never deleted.
+func (s *Store) DeleteSession(ctx context.Context, accountID, sessionID int64) error {
+	return s.write(ctx, "delete session", func(tx *gorm.DB) error {
+		res := tx.Where("id = ? AND account_id = ?", sessionID, accountID).Delete(&sessionRow{})
+		if res.Error == nil && res.RowsAffected == 0 {
+			return chirp.SessionNotFound()
+		}
+		return res.Error
+	})
+}
+
+// DeleteOtherSessions ends every session of the account but keepID ("sign out everywhere
+// else") and says how many it ended.
+func (s *Store) DeleteOtherSessions(ctx context.Context, accountID, keepID int64) (int64, error) {
+	var n int64
+	err := s.write(ctx, "delete other sessions", func(tx *gorm.DB) error {
+		res := tx.Where("account_id = ? AND id <> ?", accountID, keepID).Delete(&sessionRow{})
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
