@@ -18,7 +18,7 @@ import (
 // for good. So creates are committed one batch at a time, in id order: this process's creates
 // go to one writer goroutine that inserts whatever is waiting as one transaction, and every
 // batch takes one lock (across processes) before its insert and holds it to its commit
-// (docs/ARCHITECTURE.md). Batching is what keeps that fast: one commit, one WAL flush, serves
+// (docs/batching.md). Batching is what keeps that fast: one commit, one WAL flush, serves
 // every tweet posted while the previous batch was committing.
 func (s *Store) CreateTweet(ctx context.Context, d chirp.Draft, tokenHash []byte) (chirp.Tweet, error) {
 	if err := d.Validate(); err != nil {
@@ -31,7 +31,7 @@ func (s *Store) CreateTweet(ctx context.Context, d chirp.Draft, tokenHash []byte
 // CreateTweetOnce stores a tweet under an idempotency key, or answers the one the key already
 // made. It takes the same path as CreateTweet, through the one writer: a batch looks up its
 // keys under the create lock, so batches (of any process) see each other's keys committed,
-// and requests with one key in one batch are made one tweet (docs/ARCHITECTURE.md).
+// and requests with one key in one batch are made one tweet (docs/idempotency.md).
 func (s *Store) CreateTweetOnce(ctx context.Context, d chirp.Draft, token string, key chirp.IdempotencyKey) (chirp.Created, error) {
 	if err := d.Validate(); err != nil {
 		return chirp.Created{}, err

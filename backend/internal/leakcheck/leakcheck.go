@@ -12,7 +12,7 @@ import (
 
 // SocketIOServe is go-socket.io's accept loop. realtime.New starts it, and it is never stopped
 // on purpose: the library has no way to stop it that is safe while a handshake may still
-// arrive (a handshake that reaches a closed server panics; see docs/ARCHITECTURE.md,
+// arrive (a handshake that reaches a closed server panics; see docs/realtime.md,
 // "Traps avoided"), and it dies with the process. One per realtime.Server, idle.
 var SocketIOServe = goleak.IgnoreTopFunction("github.com/googollee/go-socket.io/engineio.(*Server).Accept")
 
