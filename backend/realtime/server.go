@@ -1,8 +1,8 @@
 // Package realtime is Chirp's socket.io server (github.com/googollee/go-socket.io v1.7.0, which
 // speaks Engine.IO 3 to socket.io-client 2.x): namespace "/", the newTweet relay, the
 // announcer of committed changes, the origin policy, and the browser client file. The
-// Engine.IO transports beneath it are package engine. See ../shared/notes/go-socket.io-facts.md
-// for the library's measured traps this package avoids.
+// Engine.IO transports beneath it are package engine. docs/realtime.md ("Traps avoided") tells
+// the library's measured traps this package avoids.
 package realtime
 
 import (

@@ -23,7 +23,7 @@ import (
 // through the whole program. It reports latency percentiles over every delivery and the
 // process's heap and stack growth and goroutines per connection while idle (the clients live
 // in this process too, two goroutines each: reader and pinger, so those figures are upper bounds;
-// ../shared/bench/compare-fanout.sh measures the server alone).
+// backend/bench/compare-fanout.sh measures the server alone).
 func BenchmarkFanout(b *testing.B) {
 	for _, n := range []int{100, 1000, 5000} {
 		b.Run(fmt.Sprint("N=", n), func(b *testing.B) {
