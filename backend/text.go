@@ -19,6 +19,9 @@ const (
 type Draft struct {
 	Author  string
 	Content string
+	// Account, when set, posts the tweet as that account (Author is then its display name):
+	// the tweet has no edit token, and its Idempotency-Key is the account's alone.
+	Account *TweetAccount
 }
 
 // Edit is a tweet's new content. Build it with NewEdit.

@@ -11,11 +11,22 @@ import (
 
 // Tweet is a stored tweet as the product shows it. Its edit token is never part of it.
 type Tweet struct {
-	ID        int64
+	ID int64
+	// Author is the name the tweet shows: a guest's typed name, or the account's display name.
 	Author    string
 	Content   string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	// Account is the account that posted the tweet; nil for a guest's (every tweet made before
+	// accounts, and every tweet posted without a session).
+	Account *TweetAccount
+}
+
+// TweetAccount is an account as its tweets show it, and the owner an edit is checked against.
+type TweetAccount struct {
+	ID          int64
+	Handle      string
+	DisplayName string
 }
 
 // DefaultPageSize and MaxPageSize bound how many tweets one list request returns.
@@ -36,6 +47,9 @@ type PageQuery struct {
 	MaxID   int64
 	SinceID int64
 	MinID   int64
+	// AccountID, when not 0, keeps only the tweets of that account: a profile's timeline,
+	// paged the same way.
+	AccountID int64
 	// Forward says MinID was given, even as 0 (from the very first tweet): it is the
 	// parameter's presence, not its value, that makes a query walk forward.
 	Forward bool
