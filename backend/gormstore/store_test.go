@@ -18,7 +18,7 @@ import (
 	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
-func openStore(t *testing.T, url string) *gormstore.Store {
+func openStore(t testing.TB, url string) *gormstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
