@@ -8,6 +8,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -392,6 +393,57 @@ func TestCreateAsADeletedAccount(t *testing.T) {
 		}
 		if n := countRows(t, s, "idempotency_keys"); n != 0 {
 			t.Fatalf("%d keys stored, want none", n)
+		}
+	})
+}
+
+// An account deleted (by another process) while a batch holding one of its tweets is open waits
+// for that batch, and deletes the tweet with the rest: no tweet outlives its account.
+func TestDeleteAccountWaitsForAnOpenBatch(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s, other := openStore(t, url), openStore(t, url)
+		ctx := context.Background()
+		alice := shown(newAccount(t, s, "alice"))
+		held, release := make(chan struct{}, 1), make(chan struct{})
+		var once sync.Once
+		gormstore.SetBeforeCommit(s, func(context.Context, []int64) error {
+			var err error
+			once.Do(func() {
+				held <- struct{}{}
+				err = awaitRelease(release)
+			})
+			return err
+		})
+		type createResult struct {
+			tw  chirp.Tweet
+			err error
+		}
+		created := make(chan createResult, 1)
+		go func() {
+			tw, err := s.CreateTweet(ctx, accountDraft(t, alice, "in flight"), nil)
+			created <- createResult{tw, err}
+		}()
+		testkit.Recv(t, held, "the batch held before its commit")
+		type deleteResult struct {
+			ids []int64
+			err error
+		}
+		deleted := make(chan deleteResult, 1)
+		go func() {
+			ids, err := other.DeleteAccount(ctx, alice.ID)
+			deleted <- deleteResult{ids, err}
+		}()
+		if waitBlockedOrDone(t, other, true, deleted) {
+			t.Fatalf("the account was deleted while its tweet's batch was open: %+v", testkit.Recv(t, deleted, "the delete"))
+		}
+		close(release)
+		c := testkit.Recv(t, created, "the create's answer")
+		d := testkit.Recv(t, deleted, "the delete's answer")
+		if c.err != nil || d.err != nil || !slices.Equal(d.ids, []int64{c.tw.ID}) {
+			t.Fatalf("create %+v, delete %+v: want the delete to take the tweet", c, d)
+		}
+		if n := countWhere(t, s, "tweets", "account_id = ?", alice.ID); n != 0 {
+			t.Fatalf("%d tweets outlived their account", n)
 		}
 	})
 }
