@@ -8,7 +8,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -404,16 +403,7 @@ func TestDeleteAccountWaitsForAnOpenBatch(t *testing.T) {
 		s, other := openStore(t, url), openStore(t, url)
 		ctx := context.Background()
 		alice := shown(newAccount(t, s, "alice"))
-		held, release := make(chan struct{}, 1), make(chan struct{})
-		var once sync.Once
-		gormstore.SetBeforeCommit(s, func(context.Context, []int64) error {
-			var err error
-			once.Do(func() {
-				held <- struct{}{}
-				err = awaitRelease(release)
-			})
-			return err
-		})
+		held, release := holdFirstBatch(s, nil)
 		type createResult struct {
 			tw  chirp.Tweet
 			err error
