@@ -330,6 +330,21 @@ func (w *Window) read(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, er
 	return answer(w.tweets, w.floor, q)
 }
 
+// ofAccount is the account's tweets among tweets (ascending). The window holds every tweet in
+// (floor, top], so it holds every one of the account's there too, and the read rule holds for
+// them as it does for all: a profile's page is answered from memory when it lies above floor.
+// That is what a profile's herd asks (each tab on it reads since_id at every announced tweet),
+// and a pass over at most Size+Size/4 tweets costs less than the database's round trip.
+func ofAccount(tweets []chirp.Tweet, accountID int64) []chirp.Tweet {
+	var mine []chirp.Tweet
+	for _, t := range tweets {
+		if t.Account != nil && t.Account.ID == accountID {
+			mine = append(mine, t)
+		}
+	}
+	return mine
+}
+
 // refresh makes a window that cannot answer able to: it reloads an invalid one, and reads the
 // gap below the pending creates of a valid one, within ctx. The caller holds fill.
 func (w *Window) refresh(ctx context.Context) error {
@@ -354,6 +369,9 @@ func (w *Window) refresh(ctx context.Context) error {
 // answer is q's page from tweets (ascending), complete for ids above floor, or errStale when
 // the answer may reach below floor.
 func answer(tweets []chirp.Tweet, floor int64, q chirp.PageQuery) ([]chirp.Tweet, error) {
+	if q.AccountID != 0 {
+		tweets = ofAccount(tweets, q.AccountID)
+	}
 	// Indexes of the first tweet above the lower bound and of the first at or above MaxID.
 	hi, _ := slices.BinarySearchFunc(tweets, q.MaxID, func(t chirp.Tweet, id int64) int { return cmpID(t.ID, id) })
 	if q.Forward {
