@@ -25,7 +25,9 @@ type router struct {
 func newRouter(t *testing.T, cfg httpapi.Config) *router {
 	t.Helper()
 	r := &router{t: t, logs: &testlog.Buffer{}}
-	cfg.Store = openStore(t, testdb.SQLiteURL(t))
+	store := openStore(t, testdb.SQLiteURL(t))
+	cfg.Store = store
+	withAccounts(t, &cfg, store)
 	cfg.Logger = slog.New(slog.NewTextHandler(r.logs, nil))
 	r.h = checked(t, httpapi.New(cfg))
 	return r
