@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -43,15 +42,7 @@ func (r *router) from(remote, xff, method, path string) response {
 	case method == http.MethodPost || method == http.MethodPatch:
 		body = `{"author":"ann","content":"hello"}`
 	}
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.RemoteAddr = remote
-	req.Header.Set("Content-Type", contentType)
-	if xff != "" {
-		req.Header.Set("X-Forwarded-For", xff)
-	}
-	w := httptest.NewRecorder()
-	r.h.ServeHTTP(w, req)
-	return response{status: w.Code, header: w.Header(), body: w.Body.String()}
+	return r.send(remote, xff, method, path, contentType, body)
 }
 
 // post sends n POSTs from remote and returns the statuses.

@@ -17,14 +17,16 @@ import (
 func (r *router) signInFrom(remote, xff, handle, password string) response {
 	r.t.Helper()
 	b, _ := json.Marshal(map[string]string{"handle": handle, "password": password})
-	return r.send(remote, xff, "POST", "/api/sessions", string(b))
+	return r.send(remote, xff, "POST", "/api/sessions", jsonType, string(b))
 }
 
-func (r *router) send(remote, xff, method, path, body string) response {
+// send sends method path with body of contentType from the peer remote, through
+// X-Forwarded-For xff when set.
+func (r *router) send(remote, xff, method, path, contentType, body string) response {
 	r.t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	req.RemoteAddr = remote
-	req.Header.Set("Content-Type", jsonType)
+	req.Header.Set("Content-Type", contentType)
 	if xff != "" {
 		req.Header.Set("X-Forwarded-For", xff)
 	}
@@ -38,7 +40,7 @@ func TestSignInLimits(t *testing.T) {
 	signUp := func(r *router, handle string) {
 		r.t.Helper()
 		b, _ := json.Marshal(map[string]string{"handle": handle, "display_name": handle, "password": alicePassword})
-		if res := r.send("192.0.2.1:1000", "", "POST", "/api/accounts", string(b)); res.status != http.StatusCreated {
+		if res := r.send("192.0.2.1:1000", "", "POST", "/api/accounts", jsonType, string(b)); res.status != http.StatusCreated {
 			r.t.Fatalf("sign up: %d %s", res.status, res.body)
 		}
 	}
@@ -93,7 +95,7 @@ func TestSignInLimits(t *testing.T) {
 		r := newRouter(t, httpapi.Config{WriteLimit: ratelimit.New(30, 1)})
 		signUp(r, "alice")
 		b := `{"handle":"bob","display_name":"Bob","password":"` + alicePassword + `"}`
-		if res := r.send("192.0.2.1:1000", "", "POST", "/api/accounts", b); res.status != http.StatusTooManyRequests {
+		if res := r.send("192.0.2.1:1000", "", "POST", "/api/accounts", jsonType, b); res.status != http.StatusTooManyRequests {
 			t.Fatalf("a second sign-up: %d %s", res.status, res.body)
 		}
 	})
