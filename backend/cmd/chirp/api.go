@@ -42,7 +42,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 		current = func() bool { return bus.Ready() == nil }
 	}
 	window := hotwindow.New(hotwindow.Config{Current: current})
-	storeOpts := []gormstore.Option{gormstore.WithCommitObserver(window), gormstore.WithBatchObserver(tel.batches)}
+	storeOpts := []gormstore.Option{gormstore.WithCommitObserver(window), gormstore.WithBatchObserver(tel.batches), gormstore.WithSessionPurge(cfg.SessionMaxIdle)}
 	if bus != nil {
 		storeOpts = append(storeOpts, gormstore.WithNotifier(bus))
 	}
@@ -120,7 +120,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 		Ready:          ready,
 		Requests:       tel.requests,
 
-		Accounts:           store,
+		Accounts:           window.WrapAccounts(store),
 		Passwords:          passwords,
 		SessionMaxIdle:     cfg.SessionMaxIdle,
 		SignedInPostsOnly:  !cfg.GuestPosts,
