@@ -187,6 +187,9 @@ func New(cfg Config) http.Handler {
 	api.PATCH("/tweets/:id", writes, t.handle(t.update))
 	api.DELETE("/tweets/:id", writes, t.handle(t.delete))
 	if cfg.Accounts != nil {
+		if cfg.Passwords == nil {
+			panic("httpapi: Config.Accounts without Passwords") // a wiring mistake, found at start
+		}
 		t.sessions = &sessions{store: cfg.Accounts, maxIdle: cfg.SessionMaxIdle, now: cfg.Now}
 		routeAccounts(api, &accountRoutes{
 			store: cfg.Accounts, tweets: cfg.Store, passwords: cfg.Passwords, sessions: t.sessions,
