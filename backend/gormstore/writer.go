@@ -107,7 +107,7 @@ func (r *createRequest) wait() (chirp.Created, error) {
 }
 
 // writeCreates is the one goroutine that commits this process's creates, in batches, and
-// purges expired idempotency keys between them.
+// purges expired idempotency keys and ceremonies between them.
 func (s *Store) writeCreates() {
 	defer close(s.writerDone)
 	purge := time.NewTicker(s.purgeEvery)
@@ -123,7 +123,7 @@ func (s *Store) writeCreates() {
 		case first := <-s.creates:
 			batch = append(batch[:0], first)
 		case <-purgeNow:
-			// A failed purge is tried again at the next tick; the keys it left are
+			// A failed purge is tried again at the next tick; the keys and ceremonies it left are
 			// ignored by lookups meanwhile.
 			more, _ = s.purgeExpired(time.Now())
 			continue
