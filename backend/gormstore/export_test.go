@@ -139,9 +139,9 @@ func OpenPreAccounts(ctx context.Context, databaseURL string) (*Store, error) {
 // preUserHandleAccountRow is the accounts table as the first accounts code made it, before
 // WebAuthn user handles.
 type preUserHandleAccountRow struct {
-	ID           int64     `gorm:"primaryKey;autoIncrement"`
-	Handle       string    `gorm:"not null;uniqueIndex"`
-	DisplayName  string    `gorm:"not null"`
+	ID           int64  `gorm:"primaryKey;autoIncrement"`
+	Handle       string `gorm:"not null;uniqueIndex"`
+	DisplayName  string `gorm:"not null"`
 	PasswordHash *string
 	CreatedAt    time.Time `gorm:"not null;autoCreateTime:false"`
 }
