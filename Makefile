@@ -113,7 +113,7 @@ check: ## gofmt and go vet
 # package's testdata/fuzz) with the other tests; this looks further.
 FUZZ_TARGETS := httpapi:FuzzCreateTweet httpapi:FuzzEditTweet httpapi:FuzzListQuery \
 	realtime:FuzzClientPayload realtime:FuzzWebsocketFrame web:FuzzRequestHost hotwindow:FuzzAnswer .:FuzzParseIdempotencyKey \
-	accounts:FuzzParseHandle accounts:FuzzCheckPassword accounts:FuzzParsePHC
+	accounts:FuzzParseHandle accounts:FuzzCheckPassword accounts:FuzzParsePHC passkeys:FuzzParseCredential
 FUZZTIME ?= 2m
 
 .PHONY: fuzz
