@@ -28,15 +28,15 @@ const DisplayName = "Chirp"
 var domainName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
 
 // Validate reports every problem with the configuration at once, each naming the variable
-// that sets it.
+// that sets it as config.Load's messages do (NAME="value": …).
 func (c Config) Validate() error {
 	var errs []error
 	rpOK := domainName.MatchString(c.RPID) && net.ParseIP(c.RPID) == nil
 	if !rpOK {
-		errs = append(errs, fmt.Errorf("WEBAUTHN_RP_ID: %q is not a domain name: set the page's host or a parent domain of it, in lower case, without scheme or port (e.g. chirp.example, or localhost)", c.RPID))
+		errs = append(errs, fmt.Errorf("WEBAUTHN_RP_ID=%q: not a domain name: set the page's host or a parent domain of it, in lower case, without scheme or port (e.g. chirp.example, or localhost)", c.RPID))
 	}
 	if len(c.Origins) == 0 {
-		errs = append(errs, errors.New("WEBAUTHN_ORIGINS: no origin: set the page's origin (e.g. https://chirp.example)"))
+		errs = append(errs, errors.New(`WEBAUTHN_ORIGINS="": no origin: set the page's origin (e.g. https://chirp.example)`))
 	}
 	for _, o := range c.Origins {
 		if err := checkOrigin(o, c.RPID, rpOK); err != nil {
@@ -56,17 +56,17 @@ func checkOrigin(o, rpID string, rpOK bool) error {
 	u, err := url.Parse(o)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 		u.Path != "" || u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(o, "?") || strings.HasSuffix(o, "#") {
-		return fmt.Errorf("WEBAUTHN_ORIGINS: %q is not an origin: write it as the browser sends it, scheme://host[:port] (e.g. https://chirp.example)", o)
+		return fmt.Errorf("WEBAUTHN_ORIGINS=%q: not an origin: write it as the browser sends it, scheme://host[:port] (e.g. https://chirp.example)", o)
 	}
 	host := u.Hostname()
 	if host != strings.ToLower(host) {
-		return fmt.Errorf("WEBAUTHN_ORIGINS: %q: write the host in lower case, as the browser sends it", o)
+		return fmt.Errorf("WEBAUTHN_ORIGINS=%q: write the host in lower case, as the browser sends it", o)
 	}
 	if rpOK && host != rpID && !strings.HasSuffix(host, "."+rpID) {
-		return fmt.Errorf("WEBAUTHN_ORIGINS: %q is not within WEBAUTHN_RP_ID %q: its host must be %s or a subdomain of it", o, rpID, rpID)
+		return fmt.Errorf("WEBAUTHN_ORIGINS=%q: not within WEBAUTHN_RP_ID %q: its host must be %s or a subdomain of it", o, rpID, rpID)
 	}
 	if u.Scheme == "http" && host != "localhost" && !strings.HasSuffix(host, ".localhost") {
-		return fmt.Errorf("WEBAUTHN_ORIGINS: %q: browsers offer passkeys only to https pages (or http://localhost)", o)
+		return fmt.Errorf("WEBAUTHN_ORIGINS=%q: browsers offer passkeys only to https pages (or http://localhost)", o)
 	}
 	return nil
 }
