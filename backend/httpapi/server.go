@@ -66,6 +66,8 @@ type Config struct {
 	// SignInLimit is each client address's budget of sign-in attempts, SignInAccountLimit
 	// each handle's from any address; nil is none.
 	SignInLimit, SignInAccountLimit *ratelimit.Limiter
+	// Passkeys runs the passkey ceremonies (with Accounts); nil serves no passkey ceremonies.
+	Passkeys Passkeys
 	// Now is the clock sessions are dated and judged by; nil is time.Now.
 	Now func() time.Time
 }
@@ -192,6 +194,10 @@ func New(cfg Config) http.Handler {
 			store: cfg.Accounts, tweets: cfg.Store, passwords: cfg.Passwords, sessions: t.sessions,
 			announcer: cfg.Announcer, signIns: cfg.SignInLimit, signInsOf: cfg.SignInAccountLimit, bites: cfg.Bites,
 		}, writes, errs)
+		if cfg.Passkeys != nil {
+			routePasskeys(api, &passkeyRoutes{rp: cfg.Passkeys, sessions: t.sessions, signIns: cfg.SignInLimit, bites: cfg.Bites},
+				writes, errs)
+		}
 	}
 	return r
 }
