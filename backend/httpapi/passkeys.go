@@ -9,10 +9,7 @@ import (
 
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/accounts"
-	"github.com/chirp-social/chirp/backend/clientaddr"
-	"github.com/chirp-social/chirp/backend/limitlog"
 	"github.com/chirp-social/chirp/backend/passkeys"
-	"github.com/chirp-social/chirp/backend/ratelimit"
 )
 
 // Passkeys runs the WebAuthn ceremonies (a *passkeys.RelyingParty). Each has two steps: its
@@ -26,12 +23,11 @@ type Passkeys interface {
 	FinishAdd(ctx context.Context, accountID int64, ceremony string, credential []byte) (chirp.Passkey, error)
 }
 
-// passkeyRoutes serves the passkey ceremonies.
+// passkeyRoutes serves the passkey ceremonies, with the account routes' sessions and sign-in
+// budget.
 type passkeyRoutes struct {
-	rp       Passkeys
-	sessions *sessions
-	signIns  *ratelimit.Limiter // each client address's sign-in attempts, shared with passwords'
-	bites    *limitlog.Log
+	rp Passkeys
+	*accountRoutes
 }
 
 // routePasskeys routes the ceremonies. Each options step stores a ceremony, so it counts on the
@@ -97,7 +93,7 @@ func (h *passkeyRoutes) signInOptions(c *gin.Context) error {
 
 // signIn verifies the passkey's signature and starts a session of its account.
 func (h *passkeyRoutes) signIn(c *gin.Context) error {
-	if err := spend(c, h.signIns, h.bites, "signin", clientaddr.Key(clientOf(c)), "too many sign-in attempts from your address"); err != nil {
+	if err := h.spendSignIn(c); err != nil {
 		return err
 	}
 	ceremony, credential, err := readCeremonyAnswer(c)

@@ -189,14 +189,17 @@ func New(cfg Config) http.Handler {
 	api.PATCH("/tweets/:id", writes, t.handle(t.update))
 	api.DELETE("/tweets/:id", writes, t.handle(t.delete))
 	if cfg.Accounts != nil {
+		if cfg.Passwords == nil {
+			panic("httpapi: Config.Accounts without Passwords") // a wiring mistake, found at start
+		}
 		t.sessions = &sessions{store: cfg.Accounts, maxIdle: cfg.SessionMaxIdle, now: cfg.Now}
-		routeAccounts(api, &accountRoutes{
+		ar := &accountRoutes{
 			store: cfg.Accounts, tweets: cfg.Store, passwords: cfg.Passwords, sessions: t.sessions,
 			announcer: cfg.Announcer, signIns: cfg.SignInLimit, signInsOf: cfg.SignInAccountLimit, bites: cfg.Bites,
-		}, writes, errs)
+		}
+		routeAccounts(api, ar, writes, errs)
 		if cfg.Passkeys != nil {
-			routePasskeys(api, &passkeyRoutes{rp: cfg.Passkeys, sessions: t.sessions, signIns: cfg.SignInLimit, bites: cfg.Bites},
-				writes, errs)
+			routePasskeys(api, &passkeyRoutes{rp: cfg.Passkeys, accountRoutes: ar}, writes, errs)
 		}
 	}
 	return r
