@@ -251,20 +251,23 @@ func (rp *RelyingParty) FinishSignIn(ctx context.Context, ceremony string, crede
 		return chirp.Account{}, &chirp.Error{Code: chirp.CodeUnauthorized, Message: CannotSignIn().Message, Cause: err}
 	}
 	counter := parsed.Response.AuthenticatorData.Counter
-	wentBack := counter <= stored.SignCount && (counter != 0 || stored.SignCount != 0)
+	if counter <= stored.SignCount && (counter != 0 || stored.SignCount != 0) {
+		// The library's clone warning. Only the mark is recorded: the counter and flags of an
+		// answer that is refused are not to be trusted, and the last use stays as it was.
+		refused := chirp.PasskeyUse{SignCount: stored.SignCount, CloneWarning: true, Flags: stored.Flags}
+		if err := rp.accounts.UpdateSignCount(ctx, stored.ID, refused); err != nil {
+			return chirp.Account{}, err
+		}
+		return chirp.Account{}, errCounterWentBack()
+	}
 	use := chirp.PasskeyUse{
 		SignCount:    verified.Authenticator.SignCount,
 		CloneWarning: verified.Authenticator.CloneWarning,
 		Flags:        byte(verified.Flags.ProtocolValue()),
-	}
-	if !wentBack {
-		use.UsedAt = rp.now()
+		UsedAt:       rp.now(),
 	}
 	if err := rp.accounts.UpdateSignCount(ctx, stored.ID, use); err != nil {
 		return chirp.Account{}, err
-	}
-	if wentBack {
-		return chirp.Account{}, errCounterWentBack()
 	}
 	return account, nil
 }

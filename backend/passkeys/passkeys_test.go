@@ -353,7 +353,8 @@ func TestSignInRefused(t *testing.T) {
 				t.Fatalf("the refusal does not say why: %v", err)
 			}
 			after, _ := p.store.PasskeyByCredentialID(ctx, key.ID)
-			if !after.CloneWarning || after.SignCount != before.SignCount || !after.LastUsedAt.Equal(before.LastUsedAt) {
+			if !after.CloneWarning || after.SignCount != before.SignCount || after.Flags != before.Flags ||
+				!after.LastUsedAt.Equal(before.LastUsedAt) {
 				t.Fatalf("after the refused sign-in %+v; before %+v", after, before)
 			}
 			// The counter past the stored one signs in again; the mark stays.
