@@ -48,7 +48,7 @@ type party struct {
 	clock *clock
 }
 
-func newParty(t *testing.T, url string) *party {
+func newParty(t testing.TB, url string) *party {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -67,7 +67,7 @@ func newParty(t *testing.T, url string) *party {
 }
 
 // signUp makes an account with a new key, failing the test if it cannot.
-func (p *party) signUp(t *testing.T, handle string) (chirp.Account, *passkeytest.Key) {
+func (p *party) signUp(t testing.TB, handle string) (chirp.Account, *passkeytest.Key) {
 	t.Helper()
 	key := passkeytest.NewKey()
 	a, err := p.trySignUp(handle, key, page)
