@@ -8,27 +8,6 @@ import (
 	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
-// pageOf is the database's answer to q over every tweet (ascending ids): the reference.
-func pageOf(all []chirp.Tweet, q chirp.PageQuery) []chirp.Tweet {
-	var in []chirp.Tweet
-	for _, t := range all {
-		lower := q.SinceID
-		if q.Forward {
-			lower = q.MinID
-		}
-		if t.ID > lower && t.ID < q.MaxID {
-			in = append(in, t)
-		}
-	}
-	if q.Forward {
-		in = in[:min(len(in), q.Limit)]
-	} else {
-		in = in[max(0, len(in)-q.Limit):]
-	}
-	slices.Reverse(in)
-	return in
-}
-
 // Whatever the window holds and whatever is asked, an answer from memory is the database's:
 // the database holds the window's tweets and, below its floor, others the window cannot know.
 func FuzzAnswer(f *testing.F) {
@@ -71,7 +50,7 @@ func FuzzAnswer(f *testing.F) {
 		if err != nil {
 			return // to the database: always allowed
 		}
-		if want := pageOf(all, q); !slices.Equal(testkit.IDs(got), testkit.IDs(want)) {
+		if want := testkit.Page(all, q); !slices.Equal(testkit.IDs(got), testkit.IDs(want)) {
 			t.Fatalf("floor %d, query %+v: window %v, database %v", floor, q, testkit.IDs(got), testkit.IDs(want))
 		}
 	})
