@@ -423,3 +423,34 @@ func TestRegistrationRefused(t *testing.T) {
 		})
 	})
 }
+
+// An account made before passkeys (no user handle) gets one when it first adds a passkey, and
+// signs in with it.
+func TestAddToAnAccountWithoutUserHandle(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		p := newParty(t, url)
+		ctx := context.Background()
+		early, err := p.store.CreateAccount(ctx, chirp.NewAccount{Handle: "early", DisplayName: "Early", PasswordHash: "$argon2id$x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the code before passkeys left it.
+		if _, err := p.store.Pool().ExecContext(ctx, "UPDATE accounts SET user_handle = NULL WHERE id = $1", early.ID); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := p.store.AccountByID(ctx, early.ID); !a.UserHandle.IsZero() {
+			t.Fatalf("the account still has user handle %x", a.UserHandle)
+		}
+		key := passkeytest.NewKey()
+		if _, err := p.add(early.ID, key, page); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.store.AccountByID(ctx, early.ID)
+		if err != nil || got.UserHandle.IsZero() || string(key.UserHandle) != string(got.UserHandle[:]) {
+			t.Fatalf("after adding: %+v, %v; the passkey holds %x", got, err, key.UserHandle)
+		}
+		if signedIn, err := p.signIn(key, page); err != nil || signedIn != got {
+			t.Fatalf("sign in: %+v, %v; want %+v", signedIn, err, got)
+		}
+	})
+}
