@@ -114,7 +114,7 @@ check: ## gofmt and go vet
 FUZZ_TARGETS := httpapi:FuzzCreateTweet httpapi:FuzzEditTweet httpapi:FuzzListQuery \
 	httpapi:FuzzSignUp httpapi:FuzzSignIn httpapi:FuzzSetPassword \
 	realtime:FuzzClientPayload realtime:FuzzWebsocketFrame web:FuzzRequestHost hotwindow:FuzzAnswer .:FuzzParseIdempotencyKey \
-	accounts:FuzzParseHandle accounts:FuzzCheckPassword accounts:FuzzParsePHC
+	accounts:FuzzParseHandle accounts:FuzzCheckPassword accounts:FuzzParsePHC passkeys:FuzzParseCredential
 FUZZTIME ?= 2m
 
 .PHONY: fuzz

@@ -49,6 +49,9 @@ func (memAccounts) AccountByID(_ context.Context, id int64) (chirp.Account, erro
 	return fuzzAlice, nil
 }
 
+func (memAccounts) EnsureUserHandle(_ context.Context, _ int64, fresh chirp.UserHandle) (chirp.UserHandle, error) {
+	return fresh, nil
+}
 func (memAccounts) PasswordHash(context.Context, int64) (string, error) {
 	return plainPasswords{}.Hash(context.Background(), fuzzPassword)
 }
