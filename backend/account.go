@@ -121,6 +121,9 @@ type AccountStore interface {
 	DeleteSession(ctx context.Context, accountID, sessionID int64) error
 	// DeleteOtherSessions ends every session of the account but keepID, and says how many.
 	DeleteOtherSessions(ctx context.Context, accountID, keepID int64) (int64, error)
+	// PurgeIdleSessions deletes every session (of any account) last used more than maxIdle
+	// before now, which SessionByTokenHash no longer opens, and says how many.
+	PurgeIdleSessions(ctx context.Context, now time.Time, maxIdle time.Duration) (int64, error)
 
 	// AddPasskey stores a passkey of p.AccountID; CodeConflict when its credential id is
 	// registered already.

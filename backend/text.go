@@ -36,6 +36,17 @@ func NewDraft(author, content string) (Draft, error) {
 	return d, d.Validate()
 }
 
+// NewDisplayName cleans an account's display name (CleanText) and checks it by the rules of a
+// tweet's author name, which it becomes on the account's tweets; the error is CodeInvalid
+// naming the field "display_name".
+func NewDisplayName(name string) (string, error) {
+	name = CleanText(name)
+	if p := authorProblem(name); p != "" {
+		return "", Invalid(map[string]string{"display_name": p})
+	}
+	return name, nil
+}
+
 // Validate checks an already cleaned draft against the text rules.
 func (d Draft) Validate() error {
 	fields := map[string]string{}

@@ -128,6 +128,29 @@ func TestDraftNamesEveryBadField(t *testing.T) {
 	}
 }
 
+func TestNewDisplayName(t *testing.T) {
+	for _, c := range []struct{ name, in, want, problem string }{
+		{"Cleaned", "  Alice ", "Alice", ""},
+		{"Empty", " ", "", "display_name"},
+		{"TooLong", strings.Repeat("a", chirp.MaxAuthorLength+1), "", "display_name"},
+		{"Longest", strings.Repeat("é", chirp.MaxAuthorLength), strings.Repeat("é", chirp.MaxAuthorLength), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := chirp.NewDisplayName(c.in)
+			var ce *chirp.Error
+			if c.problem != "" {
+				if !errors.As(err, &ce) || ce.Code != chirp.CodeInvalid || ce.Fields[c.problem] == "" {
+					t.Fatalf("NewDisplayName(%q) = %q, %v; want a problem with %s", c.in, got, err, c.problem)
+				}
+				return
+			}
+			if err != nil || got != c.want {
+				t.Fatalf("NewDisplayName(%q) = %q, %v; want %q", c.in, got, err, c.want)
+			}
+		})
+	}
+}
+
 func TestEditToken(t *testing.T) {
 	tok, hash, err := chirp.NewEditToken()
 	if err != nil {

@@ -74,6 +74,16 @@ type Config struct {
 	// turns the limit off.
 	WritesPerMinute int
 	WriteBurst      int
+	// SignInPerMinute is each client address's budget of sign-in attempts, and
+	// SignInAccountPerHour each handle's, from any address (both with a burst of SignInBurst);
+	// 0 turns either off.
+	SignInPerMinute      int
+	SignInAccountPerHour int
+	// SessionMaxIdle is how long a session lasts since its last use.
+	SessionMaxIdle time.Duration
+	// GuestPosts lets anyone post with a display name and get an edit token; false takes
+	// posts only from signed-in accounts (a public deployment).
+	GuestPosts bool
 	// EventBus is how this process hears other processes' writes: EventBusPostgres (LISTEN/
 	// NOTIFY on the shared database) or EventBusLocal (one process, nothing to hear).
 	EventBus string
@@ -81,6 +91,10 @@ type Config struct {
 	// heartbeat; hearing nothing for three of them, it counts itself down (eventbus).
 	EventBusHeartbeat time.Duration
 }
+
+// SignInBurst is how many sign-in attempts an address or a handle may make at once before its
+// rate applies: enough for a few mistyped passwords in a row.
+const SignInBurst = 10
 
 // The event buses.
 const (
@@ -149,6 +163,10 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	c.WritesPerMinute = count(get, "RATE_LIMIT_WRITES_PER_MINUTE", "30", bad)
 	c.WriteBurst = count(get, "RATE_LIMIT_BURST", "10", bad)
+	c.SignInPerMinute = count(get, "SIGNIN_LIMIT_PER_MINUTE", "10", bad)
+	c.SignInAccountPerHour = count(get, "SIGNIN_ACCOUNT_LIMIT_PER_HOUR", "20", bad)
+	c.SessionMaxIdle = duration(get, "SESSION_MAX_IDLE", "720h", bad)
+	c.GuestPosts = boolean(get, "GUEST_POSTS", "true", bad)
 	c.SocketMaxPerIP = count(get, "SOCKET_MAX_PER_IP", "50", bad)
 	c.FileLimit = fileLimit()
 	total := get("SOCKET_MAX_TOTAL", "")
@@ -299,6 +317,16 @@ func count(get func(string, string) string, name, def string, bad func(string, s
 		return 0
 	}
 	return n
+}
+
+// boolean reads true or false (as strconv.ParseBool spells them: 1, t, TRUE, 0, f, False…).
+func boolean(get func(string, string) string, name, def string, bad func(string, string, string)) bool {
+	v := get(name, def)
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		bad(name, v, "want true or false")
+	}
+	return b
 }
 
 // prefixLength reads the length of a network prefix, from least to most bits. An IPv6 prefix

@@ -232,6 +232,13 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"EVENT_BUS_HEARTBEAT", "1"},
 		{"EVENT_BUS_HEARTBEAT", "10ms"},
 		{"EVENT_BUS_HEARTBEAT", "2m"},
+		{"SIGNIN_LIMIT_PER_MINUTE", "-1"},
+		{"SIGNIN_LIMIT_PER_MINUTE", "ten"},
+		{"SIGNIN_ACCOUNT_LIMIT_PER_HOUR", "2.5"},
+		{"SESSION_MAX_IDLE", "30d"}, // Go durations stop at hours
+		{"SESSION_MAX_IDLE", "0s"},
+		{"GUEST_POSTS", "yes"},
+		{"GUEST_POSTS", "off"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -272,6 +279,26 @@ func TestWriteLimitAndProxies(t *testing.T) {
 	}
 	if c.WritesPerMinute != 0 || c.WriteBurst != 3 || !slices.Equal(trusted, []string{"10.0.0.0/8", "192.168.1.1/32", "::1/128"}) {
 		t.Fatalf("parsed %d/min burst %d, trusted %v", c.WritesPerMinute, c.WriteBurst, trusted)
+	}
+}
+
+func TestAccountSettings(t *testing.T) {
+	c, err := config.Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SignInPerMinute != 10 || c.SignInAccountPerHour != 20 || c.SessionMaxIdle != 720*time.Hour || !c.GuestPosts {
+		t.Fatalf("defaults: sign-in %d/min, %d/h a handle, idle %v, guests %v", c.SignInPerMinute, c.SignInAccountPerHour, c.SessionMaxIdle, c.GuestPosts)
+	}
+	c, err = config.Load(env(map[string]string{
+		"SIGNIN_LIMIT_PER_MINUTE": "0", "SIGNIN_ACCOUNT_LIMIT_PER_HOUR": "5",
+		"SESSION_MAX_IDLE": "168h", "GUEST_POSTS": "false",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SignInPerMinute != 0 || c.SignInAccountPerHour != 5 || c.SessionMaxIdle != 168*time.Hour || c.GuestPosts {
+		t.Fatalf("parsed sign-in %d/min, %d/h a handle, idle %v, guests %v", c.SignInPerMinute, c.SignInAccountPerHour, c.SessionMaxIdle, c.GuestPosts)
 	}
 }
 

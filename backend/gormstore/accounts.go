@@ -127,10 +127,20 @@ func (s *Store) SetPasswordHash(ctx context.Context, accountID int64, hash strin
 // and passkeys, in one transaction, and returns the deleted tweets' ids, ascending. Each deleted
 // tweet is announced on the bus from inside the transaction, as DeleteTweet does, so that other
 // processes hear of it only if it commits; telling this process's clients is the caller's, with
-// the ids returned.
+// the ids returned (and the hot window's, which wraps this method: hotwindow.WrapAccounts).
+//
+// On PostgreSQL it first takes the create lock, as every create batch does: a batch that
+// checked the account before this delete committed would otherwise commit its tweet after it,
+// a tweet of no account that nothing deletes (batchAccounts). On SQLite, BEGIN IMMEDIATE
+// serialises it with the batches already.
 func (s *Store) DeleteAccount(ctx context.Context, accountID int64) ([]int64, error) {
 	var deleted []int64
 	err := s.write(ctx, "delete account", func(tx *gorm.DB) error {
+		if s.postgres {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", createLockKey).Error; err != nil {
+				return err
+			}
+		}
 		var ids []int64
 		if err := tx.Model(&tweetRow{}).Where("account_id = ?", accountID).Order("id").Pluck("id", &ids).Error; err != nil {
 			return err

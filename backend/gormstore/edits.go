@@ -26,11 +26,12 @@ func (s *Store) UpdateTweet(ctx context.Context, id int64, e chirp.Edit) (chirp.
 	txCtx, cancel := commitContext(ctx)
 	defer cancel()
 	err = s.transaction(txCtx, ctx, func(tx *gorm.DB) error {
-		read := tx.Select(publicColumns).Where("id = ?", id).Limit(1)
+		read := views(tx).Where("tweets.id = ?", id).Limit(1)
 		if s.postgres {
-			read = read.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+			// Of tweets alone: PostgreSQL cannot lock the nullable side of an outer join.
+			read = read.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Table: clause.Table{Name: "tweets"}})
 		}
-		var rows []tweetRow
+		var rows []tweetView
 		if err := read.Find(&rows).Error; err != nil {
 			return err
 		}

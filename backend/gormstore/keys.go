@@ -10,14 +10,16 @@ import (
 	"github.com/chirp-social/chirp/backend"
 )
 
-// batchPlan is what a batch does with each of its requests, once it has looked up their keys:
-// a request makes a tweet (inserts), follows an earlier request of the batch with the same key
-// and draft (answered with that tweet, Replayed), or was decided by a key committed before (a
-// replay, or KeyReused), an answer that holds whatever becomes of the batch.
+// batchPlan is what a batch does with each of its requests, once it has looked up their keys
+// and accounts: a request makes a tweet (inserts), follows an earlier request of the batch with
+// the same key and draft (answered with that tweet, Replayed), or was decided by a key committed
+// before (a replay, or KeyReused) or by its account being gone, an answer that holds whatever
+// becomes of the batch.
 type batchPlan struct {
-	steps  []batchStep
-	rows   []tweetRow       // the tweets to insert
-	makers []*createRequest // the request that makes each of rows
+	steps    []batchStep
+	rows     []tweetRow            // the tweets to insert
+	accounts []*chirp.TweetAccount // the account of each of rows, as stored; nil for a guest's
+	makers   []*createRequest      // the request that makes each of rows
 }
 
 type batchStep struct {
@@ -28,22 +30,30 @@ type batchStep struct {
 }
 
 // planBatch decides what each request does, in batch order, given the unexpired keys already
-// committed. A key's first request in the batch makes the tweet; a later one with the same
-// draft waits for that tweet, and one with a different draft is refused. So one key makes one
-// row in the batch, and the key insert cannot meet a unique violation that would fail the
-// whole batch.
-func planBatch(batch []*createRequest, stored map[chirp.IdempotencyKey]keyRow, now time.Time) *batchPlan {
+// committed (by scoped key) and the batch's accounts as stored. A key's first request in the
+// batch makes the tweet; a later one with the same draft waits for that tweet, and one with a
+// different draft is refused. So one key makes one row in the batch, and the key insert cannot
+// meet a unique violation that would fail the whole batch. Keys are compared in their scope: the
+// same key from two accounts, or from an account and a guest, is two keys.
+func planBatch(batch []*createRequest, stored map[string]keyRow, accounts map[int64]*chirp.TweetAccount, now time.Time) *batchPlan {
 	p := &batchPlan{steps: make([]batchStep, len(batch)), rows: make([]tweetRow, 0, len(batch))}
-	first := map[chirp.IdempotencyKey]int{} // key → its maker's index in rows
+	first := map[string]int{} // scoped key → its maker's index in rows
 	for i, r := range batch {
 		st := batchStep{req: r, row: -1}
-		if k, ok := stored[r.key]; ok && r.key != "" {
-			res := createResult{created: k.created()}
+		var account *chirp.TweetAccount
+		if r.account != nil {
+			account = accounts[r.account.ID]
+		}
+		key := r.scopedKey()
+		if r.account != nil && account == nil {
+			st.decided = &createResult{err: chirp.AccountNotFound()}
+		} else if k, ok := stored[key]; ok && r.key != "" {
+			res := createResult{created: k.created(account)}
 			if !r.sameDraft(k.Author, k.Content) {
 				res = createResult{err: chirp.KeyReused()}
 			}
 			st.decided = &res
-		} else if j, ok := first[r.key]; ok && r.key != "" {
+		} else if j, ok := first[key]; ok && r.key != "" {
 			if maker := p.makers[j]; r.sameDraft(maker.row.Author, maker.row.Content) {
 				st.row, st.follows = j, true
 			} else {
@@ -54,15 +64,19 @@ func planBatch(batch []*createRequest, stored map[chirp.IdempotencyKey]keyRow, n
 			row.CreatedAt, row.UpdatedAt = now, now
 			st.row = len(p.rows)
 			p.rows = append(p.rows, row)
+			p.accounts = append(p.accounts, account)
 			p.makers = append(p.makers, r)
 			if r.key != "" {
-				first[r.key] = st.row
+				first[key] = st.row
 			}
 		}
 		p.steps[i] = st
 	}
 	return p
 }
+
+// tweet is the i-th of the plan's rows as the product shows it.
+func (p *batchPlan) tweet(i int) chirp.Tweet { return p.rows[i].tweet(p.accounts[i]) }
 
 // answer tells each request its outcome; err is the batch's (nil once it committed).
 func (p *batchPlan) answer(err error) {
@@ -74,7 +88,7 @@ func (p *batchPlan) answer(err error) {
 			st.req.done <- createResult{err: err}
 		default:
 			st.req.done <- createResult{created: chirp.Created{
-				Tweet:     p.rows[st.row].tweet(),
+				Tweet:     p.tweet(st.row),
 				EditToken: p.makers[st.row].token,
 				Replayed:  st.follows,
 			}}
@@ -89,13 +103,39 @@ func (r *createRequest) sameDraft(author, content string) bool {
 	return r.row.Author == author && r.row.Content == content
 }
 
+// batchAccounts reads the accounts the batch's drafts post as, by id, under the create lock.
+// DeleteAccount takes that lock too, so an account the batch finds here is not deleted before
+// the batch commits its tweets (whose rows would then outlive it, with no one to delete or
+// edit them), and one deleted before is not found: its creates are refused. The handle and
+// display name read here are what the created tweets (and replays) carry.
+func batchAccounts(tx *gorm.DB, batch []*createRequest) (map[int64]*chirp.TweetAccount, error) {
+	var ids []int64
+	for _, r := range batch {
+		if r.account != nil {
+			ids = append(ids, r.account.ID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var rows []accountRow
+	if err := tx.Select("id", "handle", "display_name").Where("id IN ?", ids).Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	accounts := make(map[int64]*chirp.TweetAccount, len(rows))
+	for _, a := range rows {
+		accounts[a.ID] = &chirp.TweetAccount{ID: a.ID, Handle: a.Handle, DisplayName: a.DisplayName}
+	}
+	return accounts, nil
+}
+
 // storedKeys returns the unexpired keys of the batch that are already committed. Expired ones
 // not purged yet are deleted here, so that the key can be given anew.
-func storedKeys(tx *gorm.DB, batch []*createRequest, now time.Time) (map[chirp.IdempotencyKey]keyRow, error) {
+func storedKeys(tx *gorm.DB, batch []*createRequest, now time.Time) (map[string]keyRow, error) {
 	var keys []string
 	for _, r := range batch {
 		if r.key != "" {
-			keys = append(keys, string(r.key))
+			keys = append(keys, r.scopedKey())
 		}
 	}
 	if len(keys) == 0 {
@@ -105,14 +145,14 @@ func storedKeys(tx *gorm.DB, batch []*createRequest, now time.Time) (map[chirp.I
 	if err := tx.Where(`"key" IN ?`, keys).Find(&rows).Error; err != nil {
 		return nil, err
 	}
-	stored := make(map[chirp.IdempotencyKey]keyRow, len(rows))
+	stored := make(map[string]keyRow, len(rows))
 	var expired []string
 	for _, k := range rows {
 		if now.Sub(k.CreatedAt) >= chirp.IdempotencyWindow {
 			expired = append(expired, k.Key)
 			continue
 		}
-		stored[chirp.IdempotencyKey(k.Key)] = k
+		stored[k.Key] = k
 	}
 	if len(expired) > 0 {
 		if err := tx.Where(`"key" IN ?`, expired).Delete(&keyRow{}).Error; err != nil {

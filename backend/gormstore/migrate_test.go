@@ -55,8 +55,8 @@ func TestMigrateFromBeforeAccounts(t *testing.T) {
 		if err := gormstore.DB(s).Raw("SELECT account_id FROM tweets WHERE id = ?", guestID).Scan(&accountID).Error; err != nil || accountID != nil {
 			t.Fatalf("the old tweet's account: %v, %v; want NULL", accountID, err)
 		}
-		if !gormstore.DB(s).Migrator().HasIndex("tweets", "idx_tweets_account_id") {
-			t.Fatal("no index on tweets.account_id")
+		if !gormstore.DB(s).Migrator().HasIndex("tweets", "idx_tweets_account_id_id") {
+			t.Fatal("no index on tweets (account_id, id)")
 		}
 		if keys := countRows(t, s, "idempotency_keys"); keys != 1 {
 			t.Fatalf("%d idempotency keys, want the one from before", keys)

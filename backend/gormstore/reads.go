@@ -4,13 +4,20 @@ import (
 	"context"
 	"fmt"
 
+	"gorm.io/gorm"
+
 	"github.com/chirp-social/chirp/backend"
 )
 
-// Tweet returns one tweet.
+// views is a query of tweetViews (rows.go) on db.
+func views(db *gorm.DB) *gorm.DB {
+	return db.Table("tweets").Select(tweetViewColumns).Joins(tweetViewJoin)
+}
+
+// Tweet returns one tweet, with its account.
 func (s *Store) Tweet(ctx context.Context, id int64) (chirp.Tweet, error) {
-	var rows []tweetRow
-	err := s.db.WithContext(ctx).Select(publicColumns).Where("id = ?", id).Limit(1).Find(&rows).Error
+	var rows []tweetView
+	err := views(s.db.WithContext(ctx)).Where("tweets.id = ?", id).Limit(1).Find(&rows).Error
 	if err != nil {
 		return chirp.Tweet{}, fmt.Errorf("get tweet %d: %w", id, classify(err))
 	}
@@ -20,18 +27,23 @@ func (s *Store) Tweet(ctx context.Context, id int64) (chirp.Tweet, error) {
 	return rows[0].tweet(), nil
 }
 
-// Tweets returns one page of the timeline, newest first.
+// Tweets returns one page of the timeline, or of one account's tweets, newest first. Either is
+// one range of an index in id order (the primary key, or idx_tweets_account_id_id), cut at the
+// limit: no sort, no OFFSET.
 func (s *Store) Tweets(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, error) {
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
-	db := s.db.WithContext(ctx).Select(publicColumns).Where("id < ?", q.MaxID).Limit(q.Limit)
-	if q.Forward {
-		db = db.Where("id > ?", q.MinID).Order("id ASC")
-	} else {
-		db = db.Where("id > ?", q.SinceID).Order("id DESC")
+	db := views(s.db.WithContext(ctx)).Where("tweets.id < ?", q.MaxID).Limit(q.Limit)
+	if q.AccountID != 0 {
+		db = db.Where("tweets.account_id = ?", q.AccountID)
 	}
-	var rows []tweetRow
+	if q.Forward {
+		db = db.Where("tweets.id > ?", q.MinID).Order("tweets.id ASC")
+	} else {
+		db = db.Where("tweets.id > ?", q.SinceID).Order("tweets.id DESC")
+	}
+	var rows []tweetView
 	if err := db.Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list tweets: %w", classify(err))
 	}
@@ -48,17 +60,34 @@ func (s *Store) Tweets(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, e
 	return tweets, nil
 }
 
-// AuthorizeEdit checks token against the stored hash, in constant time.
+// AuthorizeEdit checks token against the stored hash, in constant time. An account's tweet is
+// refused whatever the token: it has no edit token, only its account's sessions may change it
+// (which the caller checks, not the store).
 func (s *Store) AuthorizeEdit(ctx context.Context, id int64, token string) error {
-	var rows []tweetRow
-	err := s.db.WithContext(ctx).Select("id", "edit_token_hash").Where("id = ?", id).Limit(1).Find(&rows).Error
+	var rows []struct {
+		EditTokenHash []byte
+		AccountID     *int64
+		Handle        *string
+	}
+	err := s.db.WithContext(ctx).Table("tweets").
+		Select("tweets.edit_token_hash", "tweets.account_id", "accounts.handle").Joins(tweetViewJoin).
+		Where("tweets.id = ?", id).Limit(1).Find(&rows).Error
 	if err != nil {
 		return fmt.Errorf("authorize edit of tweet %d: %w", id, classify(err))
 	}
 	if len(rows) == 0 {
 		return chirp.NotFound(id)
 	}
-	if !chirp.EditTokenMatches(rows[0].EditTokenHash, token) {
+	row := rows[0]
+	if row.AccountID != nil {
+		owner := "an account"
+		if row.Handle != nil {
+			owner = "@" + *row.Handle
+		}
+		return chirp.Errorf(chirp.CodeForbidden,
+			"tweet %d belongs to %s: sign in as %s to change it (an edit token cannot)", id, owner, owner)
+	}
+	if !chirp.EditTokenMatches(row.EditTokenHash, token) {
 		return chirp.Errorf(chirp.CodeForbidden, "this edit token does not own tweet %d", id)
 	}
 	return nil

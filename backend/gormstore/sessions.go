@@ -13,12 +13,15 @@ import (
 // sessionRow is the sessions table: a signed-in device, found by its token's hash (the token is
 // never stored). It goes with its account (ON DELETE CASCADE).
 type sessionRow struct {
-	ID         int64       `gorm:"primaryKey;autoIncrement"`
-	AccountID  int64       `gorm:"not null;index"`
-	Account    *accountRow `gorm:"constraint:OnDelete:CASCADE"`
-	TokenHash  []byte      `gorm:"not null;uniqueIndex"`
-	CreatedAt  time.Time   `gorm:"not null;autoCreateTime:false"`
-	LastUsedAt time.Time   `gorm:"not null"`
+	ID        int64       `gorm:"primaryKey;autoIncrement"`
+	AccountID int64       `gorm:"not null;index"`
+	Account   *accountRow `gorm:"constraint:OnDelete:CASCADE"`
+	TokenHash []byte      `gorm:"not null;uniqueIndex"`
+	CreatedAt time.Time   `gorm:"not null;autoCreateTime:false"`
+	// LastUsedAt is indexed for the purge of idle sessions, which looks for the oldest. The index
+	// costs a write at each recorded use, which is at most one a minute per session
+	// (sessionTouchEvery).
+	LastUsedAt time.Time `gorm:"not null;index"`
 }
 
 func (sessionRow) TableName() string { return "sessions" }
@@ -134,4 +137,32 @@ func (s *Store) DeleteOtherSessions(ctx context.Context, accountID, keepID int64
 		return 0, err
 	}
 	return n, nil
+}
+
+// PurgeIdleSessions deletes every session idle for longer than maxIdle as of now (none of which
+// SessionByTokenHash would open any more) and says how many. It deletes purgeChunk at a time,
+// each chunk its own transaction, so that a long backlog never holds SQLite's one write lock for
+// long. The writer runs it between create batches when the store was opened WithSessionPurge.
+func (s *Store) PurgeIdleSessions(ctx context.Context, now time.Time, maxIdle time.Duration) (int64, error) {
+	var total int64
+	for {
+		n, err := s.purgeIdleChunk(ctx, now, maxIdle)
+		total += n
+		if err != nil || n < purgeChunk {
+			return total, err
+		}
+	}
+}
+
+// purgeIdleChunk deletes up to purgeChunk sessions idle for longer than maxIdle as of now. The
+// bound is in UTC, as every stored time is: SQLite compares times as text.
+func (s *Store) purgeIdleChunk(ctx context.Context, now time.Time, maxIdle time.Duration) (int64, error) {
+	var n int64
+	err := s.write(ctx, "purge idle sessions", func(tx *gorm.DB) error {
+		res := tx.Exec(`DELETE FROM sessions WHERE id IN
+			(SELECT id FROM sessions WHERE last_used_at < ? LIMIT ?)`, storeTime(now).Add(-maxIdle), purgeChunk)
+		n = res.RowsAffected
+		return res.Error
+	})
+	return n, err
 }

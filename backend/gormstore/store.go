@@ -39,9 +39,12 @@ type Store struct {
 
 	creates    chan *createRequest // to the writer goroutine; unbuffered, so a send means "taken"
 	purgeEvery time.Duration       // how often the writer purges expired idempotency keys
-	closing    chan struct{}       // closed by Close
-	writerDone chan struct{}       // closed when the writer goroutine has returned
-	closeOnce  sync.Once
+	// sessionMaxIdle, when not 0, makes the writer purge sessions idle for longer, as it
+	// purges expired keys (WithSessionPurge).
+	sessionMaxIdle time.Duration
+	closing        chan struct{} // closed by Close
+	writerDone     chan struct{} // closed when the writer goroutine has returned
+	closeOnce      sync.Once
 }
 
 var _ chirp.TweetStore = (*Store)(nil)
@@ -82,6 +85,13 @@ func WithCommitObserver(o CommitObserver) Option { return func(s *Store) { s.obs
 
 // WithBatchObserver tells b of every create batch's size and duration (BatchObserver).
 func WithBatchObserver(b BatchObserver) Option { return func(s *Store) { s.batches = b } }
+
+// WithSessionPurge makes the store delete the sessions idle for longer than maxIdle (the
+// SESSION_MAX_IDLE that sign-ins are checked with), as it deletes expired idempotency keys:
+// on its writer, between create batches, a chunk at a time, every minute.
+func WithSessionPurge(maxIdle time.Duration) Option {
+	return func(s *Store) { s.sessionMaxIdle = maxIdle }
+}
 
 // Pool is the store's connection pool, for other users of the same database (the event bus
 // publishes on it).

@@ -11,7 +11,10 @@ import (
 	"github.com/chirp-social/chirp/backend"
 )
 
-// CreateTweet stores a tweet and returns once it is committed.
+// CreateTweet stores a tweet and returns once it is committed. A draft with an Account is
+// stored as that account's, without an edit token (tokenHash is ignored); when the account is
+// gone by the time its batch commits, the create fails with chirp.AccountNotFound and stores
+// nothing.
 //
 // Ids come from the sequence when a row is inserted, not when it commits, so two concurrent
 // creates could commit out of order and a reader that saw the later one would skip the earlier
@@ -40,7 +43,10 @@ func (s *Store) CreateTweetOnce(ctx context.Context, d chirp.Draft, token string
 		return chirp.Created{}, err
 	}
 	req := newCreateRequest(ctx, d, chirp.HashEditToken(token))
-	req.key, req.token = key, token
+	req.key = key
+	if d.Account == nil { // an account's tweet has no edit token to keep, nor to replay
+		req.token = token
+	}
 	return s.create(ctx, req)
 }
 
@@ -61,7 +67,7 @@ func (s *Store) create(ctx context.Context, req *createRequest) (chirp.Created, 
 
 var errClosed = errors.New("the store is closed")
 
-// maxCreateBatch bounds one batch's INSERT (six parameters a row).
+// maxCreateBatch bounds one batch's INSERT (seven parameters a row).
 const maxCreateBatch = 256
 
 // A batch is bounded from the earliest deadline among its requests, so that each request is
@@ -83,8 +89,11 @@ type createRequest struct {
 	// kept with the key.
 	key   chirp.IdempotencyKey
 	token string
-	ctx   context.Context
-	done  chan createResult
+	// account is the account the draft posts as, nil for a guest; only its ID is trusted: the
+	// batch reads the account itself (batchAccounts).
+	account *chirp.TweetAccount
+	ctx     context.Context
+	done    chan createResult
 }
 
 type createResult struct {
@@ -93,12 +102,21 @@ type createResult struct {
 }
 
 func newCreateRequest(ctx context.Context, d chirp.Draft, tokenHash []byte) *createRequest {
-	return &createRequest{
+	r := &createRequest{
 		row:  tweetRow{Author: d.Author, Content: d.Content, EditTokenHash: tokenHash},
 		ctx:  ctx,
 		done: make(chan createResult, 1),
 	}
+	if d.Account != nil {
+		id := d.Account.ID
+		r.account = d.Account
+		r.row.AccountID, r.row.EditTokenHash = &id, noEditToken
+	}
+	return r
 }
+
+// scopedKey is the request's idempotency key in its account's scope (rows.go).
+func (r *createRequest) scopedKey() string { return scopedKey(r.key, r.account) }
 
 // wait returns the writer's answer.
 func (r *createRequest) wait() (chirp.Created, error) {
@@ -123,9 +141,7 @@ func (s *Store) writeCreates() {
 		case first := <-s.creates:
 			batch = append(batch[:0], first)
 		case <-purgeNow:
-			// A failed purge is tried again at the next tick; the keys it left are
-			// ignored by lookups meanwhile.
-			more, _ = s.purgeExpired(time.Now())
+			more = s.purge(time.Now())
 			continue
 		case <-s.closing:
 			return
@@ -142,6 +158,20 @@ func (s *Store) writeCreates() {
 		s.commitCreates(batch)
 		clear(batch) // let the requests go
 	}
+}
+
+// purge deletes a chunk of expired idempotency keys and, with WithSessionPurge, a chunk of idle
+// sessions, and reports whether either chunk was full (there may be more). A failed purge is
+// tried again at the next tick; the keys and sessions it left are ignored by lookups meanwhile.
+func (s *Store) purge(now time.Time) (more bool) {
+	more, _ = s.purgeExpired(now)
+	if s.sessionMaxIdle == 0 {
+		return more
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
+	defer cancel()
+	n, err := s.purgeIdleChunk(ctx, now, s.sessionMaxIdle)
+	return more || (err == nil && n == purgeChunk)
 }
 
 // commitCreates inserts a batch as one transaction and answers each request.
@@ -173,8 +203,8 @@ func (s *Store) commitCreates(batch []*createRequest) {
 			s.observer.Unsure()
 		} else if err == nil {
 			created := make([]chirp.Tweet, len(p.rows))
-			for i, r := range p.rows {
-				created[i] = r.tweet()
+			for i := range p.rows {
+				created[i] = p.tweet(i)
 			}
 			s.observer.Committed(created)
 		}
@@ -241,7 +271,11 @@ func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest
 		if err != nil {
 			return err
 		}
-		p = planBatch(batch, stored, now)
+		accounts, err := batchAccounts(tx, batch)
+		if err != nil {
+			return err
+		}
+		p = planBatch(batch, stored, accounts, now)
 		if len(p.rows) > 0 {
 			if err := tx.Create(&p.rows).Error; err != nil {
 				return err
@@ -251,7 +285,7 @@ func (s *Store) insertInOrder(txCtx, ctx context.Context, batch []*createRequest
 		for i, r := range p.makers {
 			if r.key != "" {
 				row := p.rows[i]
-				keys = append(keys, keyRow{Key: string(r.key), TweetID: row.ID, Author: row.Author,
+				keys = append(keys, keyRow{Key: r.scopedKey(), TweetID: row.ID, Author: row.Author,
 					Content: row.Content, EditToken: r.token, CreatedAt: now})
 			}
 		}

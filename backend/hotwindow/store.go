@@ -38,6 +38,41 @@ func (s *store) DeleteTweet(ctx context.Context, id int64) error {
 	return err
 }
 
+// WrapAccounts returns the account store that keeps the window in line with accounts' deletes,
+// over db, the database's. Deleting an account deletes its tweets (chirp.AccountStore's
+// DeleteAccount), and the window forgets them, as it forgets a deleted tweet, before the delete
+// returns: so before the caller announces any of them, and no read after it finds one. Serve
+// every account operation through it (it passes the others through).
+func (w *Window) WrapAccounts(db chirp.AccountStore) chirp.AccountStore {
+	return &accounts{AccountStore: db, w: w}
+}
+
+type accounts struct {
+	chirp.AccountStore
+	w *Window
+}
+
+func (a *accounts) DeleteAccount(ctx context.Context, accountID int64) ([]int64, error) {
+	deleted, err := a.AccountStore.DeleteAccount(ctx, accountID)
+	a.w.deletedAll(deleted, err)
+	return deleted, err
+}
+
+// deletedAll is wrote for a delete of several tweets at once (an account's): apply on success,
+// reload when its outcome is unknown, nothing else on any other failure (nothing was deleted).
+func (w *Window) deletedAll(ids []int64, err error) {
+	w.fill.Lock()
+	defer w.fill.Unlock()
+	switch {
+	case err == nil:
+		for _, id := range ids {
+			w.deleted(id)
+		}
+	case errors.Is(err, chirp.ErrOutcomeUnknown):
+		w.invalidate()
+	}
+}
+
 // wrote brings the window in line with an edit or delete of tweet id that returned err, before
 // the request is answered (and the change announced): apply on success; a tweet the database
 // says is not there leaves the window too; a failure whose outcome is unknown (the COMMIT was

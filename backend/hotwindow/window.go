@@ -327,7 +327,25 @@ func (w *Window) read(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, er
 	if !w.valid || len(w.pending) > 0 {
 		return nil, errStale
 	}
+	if q.AccountID != 0 {
+		return answer(ofAccount(w.tweets, q.AccountID), w.floor, q)
+	}
 	return answer(w.tweets, w.floor, q)
+}
+
+// ofAccount is the account's tweets among tweets (ascending). The window holds every tweet in
+// (floor, top], so it holds every one of the account's there too, and the read rule holds for
+// them as it does for all: a profile's page is answered from memory when it lies above floor.
+// That is what a profile's herd asks (each tab on it reads since_id at every announced tweet),
+// and a pass over at most Size+Size/4 tweets costs less than the database's round trip.
+func ofAccount(tweets []chirp.Tweet, accountID int64) []chirp.Tweet {
+	var mine []chirp.Tweet
+	for _, t := range tweets {
+		if t.Account != nil && t.Account.ID == accountID {
+			mine = append(mine, t)
+		}
+	}
+	return mine
 }
 
 // refresh makes a window that cannot answer able to: it reloads an invalid one, and reads the

@@ -37,9 +37,13 @@ func openObserved(t *testing.T, url string, w *hotwindow.Window) *gormstore.Stor
 	return db
 }
 
-// randomQuery is any valid page query over ids up to top: every parameter combination.
-func randomQuery(r *rand.Rand, top int64) chirp.PageQuery {
+// randomQuery is any valid page query over ids up to top: every parameter combination, of the
+// timeline or of one of accounts' tweets.
+func randomQuery(r *rand.Rand, top int64, accounts ...int64) chirp.PageQuery {
 	q := chirp.PageQuery{Limit: 1 + r.IntN(chirp.MaxPageSize), MaxID: chirp.NoMaxID}
+	if len(accounts) > 0 && r.IntN(2) == 0 {
+		q.AccountID = accounts[r.IntN(len(accounts))]
+	}
 	if r.IntN(3) == 0 {
 		q.Limit = 1 + r.IntN(25)
 	}
@@ -60,8 +64,24 @@ func randomQuery(r *rand.Rand, top int64) chirp.PageQuery {
 func same(a, b []chirp.Tweet) bool {
 	return slices.EqualFunc(a, b, func(x, y chirp.Tweet) bool {
 		return x.ID == y.ID && x.Author == y.Author && x.Content == y.Content &&
-			x.CreatedAt.Equal(y.CreatedAt) && x.UpdatedAt.Equal(y.UpdatedAt)
+			x.CreatedAt.Equal(y.CreatedAt) && x.UpdatedAt.Equal(y.UpdatedAt) &&
+			(x.Account == nil) == (y.Account == nil) && (x.Account == nil || *x.Account == *y.Account)
 	})
+}
+
+// newAccount creates an account in db, failing the test if it cannot.
+func newAccount(t *testing.T, db *gormstore.Store, handle string) chirp.Account {
+	t.Helper()
+	a, err := db.CreateAccount(context.Background(), chirp.NewAccount{Handle: handle, DisplayName: "Name of " + handle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// asAccount is the account as its tweets show it.
+func asAccount(a chirp.Account) *chirp.TweetAccount {
+	return &chirp.TweetAccount{ID: a.ID, Handle: a.Handle, DisplayName: a.DisplayName}
 }
 
 // The differential test: random creates (alone and in concurrent bursts, which the store
@@ -74,11 +94,25 @@ func TestWindowAnswersAsTheDatabase(t *testing.T) {
 		t.Logf("seed %d", seed)
 		r := rand.New(rand.NewPCG(seed, 7))
 		db, w, cached := open(t, url, hotwindow.Config{Size: 40})
+		accounts := w.WrapAccounts(db)
 		ctx := context.Background()
 		var live []chirp.Tweet // what was created and not deleted, for edits and deletes
 		var top int64
+		// Who posts: a guest, or one of two accounts (one of which is deleted now and then, and
+		// made anew); profiles are read of both, and of an account that never posts.
+		posters := []*chirp.TweetAccount{nil, asAccount(newAccount(t, db, "ann")), asAccount(newAccount(t, db, "bo"))}
+		silent := newAccount(t, db, "silent").ID
+		profiles := func() []int64 { return []int64{posters[1].ID, posters[2].ID, silent} }
+		var retired []int64 // deleted accounts, whose profiles are read too
+		draft := func(author, content string) chirp.Draft {
+			d, _ := chirp.NewDraft(author, content)
+			if d.Account = posters[r.IntN(len(posters))]; d.Account != nil {
+				d.Author = d.Account.DisplayName
+			}
+			return d
+		}
 		create := func(content string) {
-			d, _ := chirp.NewDraft("differ", content)
+			d := draft("differ", content)
 			tw, err := cached.CreateTweet(ctx, d, chirp.HashEditToken("token"))
 			if err != nil {
 				t.Error(err)
@@ -89,7 +123,7 @@ func TestWindowAnswersAsTheDatabase(t *testing.T) {
 		}
 		check := func(step int) {
 			for range 6 {
-				q := randomQuery(r, top)
+				q := randomQuery(r, top, append(profiles(), retired...)...)
 				want, wantErr := db.Tweets(ctx, q)
 				got, gotErr := cached.Tweets(ctx, q)
 				if (wantErr != nil) != (gotErr != nil) || !same(got, want) {
@@ -98,15 +132,15 @@ func TestWindowAnswersAsTheDatabase(t *testing.T) {
 			}
 		}
 		for step := range 400 {
-			switch op := r.IntN(10); {
+			switch op := r.IntN(11); {
 			case op < 4:
 				create(fmt.Sprint("tweet at step ", step))
 			case op == 4: // a burst, committed as one or more batches
 				var mu sync.Mutex
 				var wg sync.WaitGroup
 				for i := range 2 + r.IntN(8) {
+					d := draft("burst", fmt.Sprint("burst ", step, " ", i))
 					wg.Go(func() {
-						d, _ := chirp.NewDraft("burst", fmt.Sprint("burst ", step, " ", i))
 						tw, err := cached.CreateTweet(ctx, d, chirp.HashEditToken("token"))
 						if err != nil {
 							t.Error(err)
@@ -130,6 +164,27 @@ func TestWindowAnswersAsTheDatabase(t *testing.T) {
 					t.Fatal(err)
 				}
 				live = slices.Delete(live, i, i+1)
+			case op == 9 && r.IntN(4) == 0:
+				// An account goes with its tweets, and comes back as another.
+				gone := posters[2]
+				deleted, err := accounts.DeleteAccount(ctx, gone.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var mine []int64
+				live = slices.DeleteFunc(live, func(tw chirp.Tweet) bool {
+					if tw.Account != nil && tw.Account.ID == gone.ID {
+						mine = append(mine, tw.ID)
+						return true
+					}
+					return false
+				})
+				slices.Sort(mine) // bursts append in any order
+				if !slices.Equal(deleted, mine) {
+					t.Fatalf("step %d: deleted %v, want %v", step, deleted, mine)
+				}
+				retired = append(retired, gone.ID)
+				posters[2] = asAccount(newAccount(t, db, fmt.Sprint("bo", step)))
 			default:
 				// A delete of what is not there changes nothing, in both.
 				if err := cached.DeleteTweet(ctx, top+100); chirp.ErrorCode(err) != chirp.CodeNotFound {

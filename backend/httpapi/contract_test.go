@@ -188,7 +188,8 @@ func TestContractCatchesUndocumentedAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const tweet = `{"id":1,"author":"ann","content":"hi","created_at":"2026-11-25T10:00:00.000Z","updated_at":"2026-11-25T10:00:00.000Z"}`
+	const tweet = `{"id":1,"author":"ann","content":"hi","created_at":"2026-11-25T10:00:00.000Z","updated_at":"2026-11-25T10:00:00.000Z","account":null}`
+	accountTweet := strings.Replace(tweet, `"account":null`, `"account":{"handle":"ann","display_name":"Ann"}`, 1)
 	answer := func(status int, body string, headers ...string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -219,6 +220,13 @@ func TestContractCatchesUndocumentedAnswers(t *testing.T) {
 		{"RateLimitedWithoutRetryAfter", "POST", "/api/tweets", `{}`, answer(429, `{"error":{"code":"rate_limited","message":"x"}}`), true},
 		{"AcceptedAnUndocumentedBody", "POST", "/api/tweets", `{"author":"ann"}`,
 			answer(201, strings.Replace(tweet, `}`, `,"edit_token":"t"}`, 1), "Location", "/api/tweets/1"), true},
+		{"AccountTweet", "GET", "/api/tweets/1", "", answer(200, accountTweet), false},
+		{"TweetWithoutAccount", "GET", "/api/tweets/1", "", answer(200, strings.Replace(tweet, `,"account":null`, "", 1)), true},
+		{"AccountWithoutHandle", "GET", "/api/tweets/1", "", answer(200, strings.Replace(accountTweet, `"handle":"ann",`, "", 1)), true},
+		{"AccountTweetCreated", "POST", "/api/tweets", `{"content":"hi"}`, answer(201, accountTweet, "Location", "/api/tweets/1"), false},
+		{"SignedInWithoutToken", "POST", "/api/sessions", `{"handle":"ann","password":"long enough"}`,
+			answer(201, `{"account":{"handle":"ann","display_name":"Ann","created_at":"2026-11-25T10:00:00.000Z"}}`), true},
+		{"ConflictAs422", "POST", "/api/accounts", `{}`, answer(409, `{"error":{"code":"invalid","message":"x"}}`), true},
 		{"UndocumentedRoute", "GET", "/api/likes", "", answer(200, `[]`), true},
 		{"NotFoundAsText", "GET", "/nowhere", "", answer(404, `not found`), true},
 		{"NotFoundAsError", "GET", "/nowhere", "", answer(404, `{"error":{"code":"not_found","message":"no such route"}}`), false},

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/accounts"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
 )
@@ -69,6 +70,7 @@ func newServer(t *testing.T, databaseURL string, cfg httpapi.Config) *server {
 		cfg.Store = s.store
 	}
 	cfg.Announcer = s.events
+	withAccounts(t, &cfg, s.store)
 	ts := httptest.NewServer(checked(t, httpapi.New(cfg)))
 	t.Cleanup(ts.Close)
 	s.url = ts.URL
@@ -193,6 +195,10 @@ type tweetOut struct {
 	CreatedAt string  `json:"created_at"`
 	UpdatedAt string  `json:"updated_at"`
 	EditToken *string `json:"edit_token"`
+	Account   *struct {
+		Handle      string `json:"handle"`
+		DisplayName string `json:"display_name"`
+	} `json:"account"`
 }
 
 // post creates a tweet and returns it with its edit token.
@@ -230,6 +236,84 @@ func idsOf(tweets []tweetOut) []int64 {
 	}
 	return out
 }
+
+// testPasswords is one Hasher at the cheapest parameters accounts allows, shared by the
+// package's tests: making one hashes once.
+var testPasswords = sync.OnceValues(func() (*accounts.Hasher, error) {
+	return accounts.NewHasher(accounts.MinParams, 4)
+})
+
+// withAccounts gives cfg the store's accounts and the test hasher, unless the test chose.
+func withAccounts(t testing.TB, cfg *httpapi.Config, store *gormstore.Store) {
+	t.Helper()
+	if cfg.Accounts == nil {
+		cfg.Accounts = store
+	}
+	if cfg.Passwords == nil {
+		h, err := testPasswords()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Passwords = h
+	}
+}
+
+// bearer is the Authorization header of token, as do takes headers.
+func bearerOf(token string) []string { return []string{"Authorization", "Bearer " + token} }
+
+type signedInOut struct {
+	Token   string `json:"token"`
+	Account struct {
+		Handle      string `json:"handle"`
+		DisplayName string `json:"display_name"`
+		CreatedAt   string `json:"created_at"`
+	} `json:"account"`
+}
+
+// signUp creates an account with a password and returns its session token.
+func (s *server) signUp(handle, name, password string) string {
+	s.t.Helper()
+	b, _ := json.Marshal(map[string]string{"handle": handle, "display_name": name, "password": password})
+	r := s.do("POST", "/api/accounts", jsonType, string(b))
+	if r.status != http.StatusCreated {
+		s.t.Fatalf("sign up @%s: %d %s", handle, r.status, r.body)
+	}
+	var out signedInOut
+	r.json(s.t, &out)
+	return out.Token
+}
+
+// signIn sends a sign-in with handle and password.
+func (s *server) signIn(handle, password string, headers ...string) response {
+	s.t.Helper()
+	b, _ := json.Marshal(map[string]string{"handle": handle, "password": password})
+	return s.do("POST", "/api/sessions", jsonType, string(b), headers...)
+}
+
+// postAs creates a tweet with the session token and returns it.
+func (s *server) postAs(token, content string) tweetOut {
+	s.t.Helper()
+	b, _ := json.Marshal(map[string]string{"author": "mallory", "content": content})
+	r := s.do("POST", "/api/tweets", jsonType, string(b), bearerOf(token)...)
+	if r.status != http.StatusCreated {
+		s.t.Fatalf("create as an account: %d %s", r.status, r.body)
+	}
+	var tw tweetOut
+	r.json(s.t, &tw)
+	return tw
+}
+
+// clock is a time a test moves by hand; sessions are dated and judged by it.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now()} }
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+
+func (c *clock) advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func gormstoreOpen(url string) (*gormstore.Store, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -39,16 +39,24 @@ func clientOf(c *gin.Context) netip.Addr {
 func limitWrites(limit *ratelimit.Limiter, bites *limitlog.Log, errs errorWriter) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		key := clientaddr.Key(clientOf(c))
-		ok, wait := limit.Allow(key)
-		if ok {
-			c.Next()
+		if err := spend(c, limit, bites, "writes", key, "too many changes from your address"); err != nil {
+			errs.write(c, err)
 			return
 		}
-		secs := max(1, int(math.Ceil(wait.Seconds())))
-		bites.Bit("writes", key, slog.Int("per_minute", limit.PerMinute()), slog.Int("burst", limit.Burst()),
-			slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path))
-		c.Header("Retry-After", strconv.Itoa(secs))
-		errs.write(c, chirp.Errorf(chirp.CodeRateLimited,
-			"too many changes from your address: try again in %d s", secs))
+		c.Next()
 	}
+}
+
+// spend takes a token of key's budget in limit, or returns the 429 to answer (Retry-After set,
+// the bite logged under name); why begins the message.
+func spend(c *gin.Context, limit *ratelimit.Limiter, bites *limitlog.Log, name, key, why string) error {
+	ok, wait := limit.Allow(key)
+	if ok {
+		return nil
+	}
+	secs := max(1, int(math.Ceil(wait.Seconds())))
+	bites.Bit(name, key, slog.Int("per_minute", limit.PerMinute()), slog.Int("per_hour", limit.PerHour()),
+		slog.Int("burst", limit.Burst()), slog.String("method", c.Request.Method), slog.String("path", c.Request.URL.Path))
+	c.Header("Retry-After", strconv.Itoa(secs))
+	return chirp.Errorf(chirp.CodeRateLimited, "%s: try again in %d s", why, secs)
 }

@@ -4,7 +4,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -25,7 +24,9 @@ type router struct {
 func newRouter(t *testing.T, cfg httpapi.Config) *router {
 	t.Helper()
 	r := &router{t: t, logs: &testlog.Buffer{}}
-	cfg.Store = openStore(t, testdb.SQLiteURL(t))
+	store := openStore(t, testdb.SQLiteURL(t))
+	cfg.Store = store
+	withAccounts(t, &cfg, store)
 	cfg.Logger = slog.New(slog.NewTextHandler(r.logs, nil))
 	r.h = checked(t, httpapi.New(cfg))
 	return r
@@ -41,15 +42,7 @@ func (r *router) from(remote, xff, method, path string) response {
 	case method == http.MethodPost || method == http.MethodPatch:
 		body = `{"author":"ann","content":"hello"}`
 	}
-	req := httptest.NewRequest(method, path, strings.NewReader(body))
-	req.RemoteAddr = remote
-	req.Header.Set("Content-Type", contentType)
-	if xff != "" {
-		req.Header.Set("X-Forwarded-For", xff)
-	}
-	w := httptest.NewRecorder()
-	r.h.ServeHTTP(w, req)
-	return response{status: w.Code, header: w.Header(), body: w.Body.String()}
+	return r.send(remote, xff, method, path, contentType, body)
 }
 
 // post sends n POSTs from remote and returns the statuses.

@@ -156,7 +156,7 @@ func isAPI(path string) bool { return path == "/api" || strings.HasPrefix(path, 
 func apiCORS(allowed []string, errs errorWriter) gin.HandlerFunc {
 	policy := origins.New(allowed)
 	cfg := cors.Config{
-		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowMethods:  []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete},
 		AllowHeaders:  []string{"Content-Type", "Authorization", "Idempotency-Key", "X-Request-ID"},
 		ExposeHeaders: []string{"Location", "Link", "X-Request-ID", "Retry-After"},
 		MaxAge:        10 * time.Minute,

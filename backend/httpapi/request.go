@@ -160,11 +160,15 @@ func invalid(problems map[string]string, ruleErr error) error {
 	return nil
 }
 
-// parseID reads a path id: 1..2^63-1 in plain decimal (no sign, no leading zeros).
-func parseID(s string) (int64, error) {
+// parseID reads a tweet's path id.
+func parseID(s string) (int64, error) { return parseIDOf("tweet", s) }
+
+// parseIDOf reads the path id of a thing: 1..2^63-1 in plain decimal (no sign, no leading
+// zeros).
+func parseIDOf(thing, s string) (int64, error) {
 	id, ok := parseDecimal(s)
 	if !ok || id == 0 {
-		return 0, chirp.Errorf(chirp.CodeBadRequest, "tweet id %q must be a whole number from 1 to %d", s, int64(chirp.NoMaxID))
+		return 0, chirp.Errorf(chirp.CodeBadRequest, "%s id %q must be a whole number from 1 to %d", thing, s, int64(chirp.NoMaxID))
 	}
 	return id, nil
 }
@@ -226,9 +230,9 @@ func single(values url.Values, name string) (v string, present bool, err error) 
 	}
 }
 
-// nextLink is the Link header for the page after a full one: the same query, with max_id
-// moved to the last (oldest) id returned.
-func nextLink(q chirp.PageQuery, lastID int64) string {
+// nextLink is the Link header for the page after a full one: the same path and query, with
+// max_id moved to the last (oldest) id returned.
+func nextLink(path string, q chirp.PageQuery, lastID int64) string {
 	v := url.Values{}
 	v.Set("limit", strconv.Itoa(q.Limit))
 	v.Set("max_id", strconv.FormatInt(lastID, 10))
@@ -238,5 +242,5 @@ func nextLink(q chirp.PageQuery, lastID int64) string {
 	if q.Forward {
 		v.Set("min_id", strconv.FormatInt(q.MinID, 10))
 	}
-	return fmt.Sprintf(`</api/tweets?%s>; rel="next"`, v.Encode())
+	return fmt.Sprintf(`<%s?%s>; rel="next"`, path, v.Encode())
 }

@@ -53,6 +53,21 @@ type Config struct {
 	Ready func() error
 	// Requests is told of every answered request, for metrics; nil tells no one.
 	Requests RequestObserver
+
+	// Accounts stores accounts, sessions and passkeys; nil serves no account routes, and every
+	// tweet is then a guest's. Passwords must be set with it.
+	Accounts  chirp.AccountStore
+	Passwords Passwords
+	// SessionMaxIdle is how long a session lasts since its last use (SESSION_MAX_IDLE);
+	// 0 is 30 days.
+	SessionMaxIdle time.Duration
+	// SignedInPostsOnly refuses guests' posts with 401 (GUEST_POSTS=false).
+	SignedInPostsOnly bool
+	// SignInLimit is each client address's budget of sign-in attempts, SignInAccountLimit
+	// each handle's from any address; nil is none.
+	SignInLimit, SignInAccountLimit *ratelimit.Limiter
+	// Now is the clock sessions are dated and judged by; nil is time.Now.
+	Now func() time.Time
 }
 
 // RequestObserver hears of every request once it is answered: the route template that matched
@@ -79,6 +94,12 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Bites == nil {
 		cfg.Bites = limitlog.New(cfg.Logger, nil)
+	}
+	if cfg.SessionMaxIdle <= 0 {
+		cfg.SessionMaxIdle = 30 * 24 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	errs := errorWriter{log: cfg.Logger, outages: outage.New(cfg.Logger, "database", outageSummaryInterval)}
 	gin.SetMode(gin.ReleaseMode)
@@ -155,7 +176,7 @@ func New(cfg Config) http.Handler {
 		}
 	}
 
-	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, errs: errs}
+	t := &tweets{store: cfg.Store, announcer: cfg.Announcer, errs: errs, signedInOnly: cfg.SignedInPostsOnly}
 	api := r.Group("/api")
 	spec := specHandler()
 	getAndHead(api, "/openapi.json", spec)
@@ -165,7 +186,34 @@ func New(cfg Config) http.Handler {
 	api.POST("/tweets", writes, t.handle(t.create))
 	api.PATCH("/tweets/:id", writes, t.handle(t.update))
 	api.DELETE("/tweets/:id", writes, t.handle(t.delete))
+	if cfg.Accounts != nil {
+		t.sessions = &sessions{store: cfg.Accounts, maxIdle: cfg.SessionMaxIdle, now: cfg.Now}
+		routeAccounts(api, &accountRoutes{
+			store: cfg.Accounts, tweets: cfg.Store, passwords: cfg.Passwords, sessions: t.sessions,
+			announcer: cfg.Announcer, signIns: cfg.SignInLimit, signInsOf: cfg.SignInAccountLimit, bites: cfg.Bites,
+		}, writes, errs)
+	}
 	return r
+}
+
+// routeAccounts routes accounts, profiles and sessions. Creating an account counts on the
+// client's write budget; signing in on the sign-in limits (signIn spends them itself, since
+// one of them is by the handle in the body). Signing out is never limited.
+func routeAccounts(api gin.IRoutes, h *accountRoutes, writes gin.HandlerFunc, errs errorWriter) {
+	do := func(f func(c *gin.Context) error) gin.HandlerFunc { return handleWith(errs, f) }
+	api.POST("/accounts", writes, do(h.signUp))
+	getAndHead(api, "/accounts/:handle", do(h.profile))
+	getAndHead(api, "/accounts/:handle/tweets", do(h.profileTweets))
+	api.POST("/sessions", do(h.signIn))
+	getAndHead(api, "/sessions", do(h.listSessions))
+	api.DELETE("/sessions", do(h.signOutElsewhere))
+	api.DELETE("/sessions/current", do(h.signOut))
+	api.DELETE("/sessions/:id", do(h.endSession))
+	getAndHead(api, "/me", do(h.me))
+	api.DELETE("/me", writes, do(h.deleteMe))
+	api.PUT("/me/password", writes, do(h.setPassword))
+	getAndHead(api, "/me/passkeys", do(h.listPasskeys))
+	api.DELETE("/me/passkeys/:id", do(h.deletePasskey))
 }
 
 // getAndHead routes GET and HEAD of path to the same handlers: a HEAD answers as the GET

@@ -34,14 +34,20 @@ type Limiter struct {
 // New returns a Limiter that allows perMinute requests a minute per client with bursts of
 // burst, or nil (no limit) when either is 0. A nil *Limiter allows everything.
 func New(perMinute, burst int) *Limiter {
-	return newLimiter(perMinute, burst, DefaultMaxClients, time.Now)
+	return newLimiter(perMinute, time.Minute, burst, DefaultMaxClients, time.Now)
 }
 
-func newLimiter(perMinute, burst, maxClients int, now func() time.Time) *Limiter {
-	if perMinute <= 0 || burst <= 0 {
+// NewPerHour is New for a budget counted by the hour: one too small to be a whole number a
+// minute (a handle's sign-in attempts).
+func NewPerHour(perHour, burst int) *Limiter {
+	return newLimiter(perHour, time.Hour, burst, DefaultMaxClients, time.Now)
+}
+
+func newLimiter(n int, per time.Duration, burst, maxClients int, now func() time.Time) *Limiter {
+	if n <= 0 || burst <= 0 {
 		return nil
 	}
-	every := rate.Limit(float64(perMinute) / 60)
+	every := rate.Limit(float64(n) / per.Seconds())
 	return &Limiter{
 		every:   every,
 		burst:   burst,
@@ -111,6 +117,14 @@ func (l *Limiter) PerMinute() int {
 		return 0
 	}
 	return int(math.Round(float64(l.every) * 60))
+}
+
+// PerHour is how many requests a client may make an hour, on average.
+func (l *Limiter) PerHour() int {
+	if l == nil {
+		return 0
+	}
+	return int(math.Round(float64(l.every) * 3600))
 }
 
 // Burst is how many requests a client may make at once.

@@ -182,3 +182,27 @@ func BenchmarkAllow(b *testing.B) {
 		b.ReportMetric(float64(l.Clients()), "buckets")
 	})
 }
+
+// 20 an hour is one token every 3 minutes: a rate no whole number a minute can say.
+func TestPerHour(t *testing.T) {
+	c := &clock{t: time.Unix(1_000_000, 0)}
+	l := ratelimit.NewPerHourForTest(20, 2, c.now)
+	for i := range 2 {
+		if ok, _ := l.Allow("alice"); !ok {
+			t.Fatalf("attempt %d of the burst refused", i)
+		}
+	}
+	if ok, wait := l.Allow("alice"); ok || wait != 3*time.Minute {
+		t.Fatalf("past the burst: Allow = %v, %v; want refused for 3m", ok, wait)
+	}
+	c.advance(3 * time.Minute)
+	if ok, _ := l.Allow("alice"); !ok {
+		t.Fatal("refused after 3 minutes")
+	}
+	if l.PerHour() != 20 || l.Burst() != 2 {
+		t.Fatalf("reports %d/h burst %d", l.PerHour(), l.Burst())
+	}
+	if off := ratelimit.NewPerHour(0, 10); off.PerHour() != 0 {
+		t.Fatal("0 an hour is not off")
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
+	"github.com/chirp-social/chirp/backend/accounts"
 	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/config"
 	"github.com/chirp-social/chirp/backend/connlimit"
@@ -54,6 +56,11 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 	if err != nil {
 		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	// Each hash holds 19 MiB while it runs: two a core keeps the cores busy and memory bounded.
+	passwords, err := accounts.NewHasher(accounts.MinParams, runtime.GOMAXPROCS(0)*2)
+	if err != nil {
+		return nil, nil, err
+	}
 	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL), "event_bus", cfg.EventBus, "hot_window", held)
 
 	// One client address rule and one log of limit bites for the API, the socket server and the
@@ -61,6 +68,8 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 	clients := clientaddr.New(cfg.TrustedProxies)
 	bites := limitlog.New(log, tel.limits)
 	writes := ratelimit.New(cfg.WritesPerMinute, cfg.WriteBurst)
+	signIns := ratelimit.New(cfg.SignInPerMinute, config.SignInBurst)
+	signInsOf := ratelimit.NewPerHour(cfg.SignInAccountPerHour, config.SignInBurst)
 	logLimits(cfg, log, writes, clients)
 	conns := connLimiter(cfg, clients, bites)
 	var relays realtime.RelayPublisher // a nil *eventbus.Bus would not be a nil interface
@@ -110,6 +119,13 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 		SocketsFull:    sockets.Full,
 		Ready:          ready,
 		Requests:       tel.requests,
+
+		Accounts:           store,
+		Passwords:          passwords,
+		SessionMaxIdle:     cfg.SessionMaxIdle,
+		SignedInPostsOnly:  !cfg.GuestPosts,
+		SignInLimit:        signIns,
+		SignInAccountLimit: signInsOf,
 	})
 	srv := &http.Server{
 		Handler:           handler,
@@ -146,6 +162,8 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 func logLimits(cfg config.Config, log *slog.Logger, writes *ratelimit.Limiter, clients *clientaddr.Resolver) {
 	log.Info("limits",
 		"writes_per_minute", writes.PerMinute(), "write_burst", writes.Burst(),
+		"signin_per_minute", cfg.SignInPerMinute, "signin_account_per_hour", cfg.SignInAccountPerHour,
+		"signin_burst", config.SignInBurst, "guest_posts", cfg.GuestPosts, "session_max_idle", cfg.SessionMaxIdle,
 		"trusted_proxies", strings.Join(clients.Trusted(), ","),
 		"socket_max_per_ip", cfg.SocketMaxPerIP,
 		"socket_max_total", cfg.SocketMaxTotal,

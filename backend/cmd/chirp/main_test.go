@@ -34,8 +34,8 @@ type program struct {
 }
 
 // start runs the whole program as production does, on a free port, and waits until it serves.
-// The write limit and the sockets and connections per address are off unless env sets them:
-// these tests post and connect from one address.
+// The write and sign-in limits and the sockets and connections per address are off unless env
+// sets them: these tests post and connect from one address.
 func start(t testing.TB, env map[string]string) *program {
 	t.Helper()
 	env["HOST"] = "127.0.0.1"
@@ -43,7 +43,7 @@ func start(t testing.TB, env map[string]string) *program {
 	if _, ok := env["RATE_LIMIT_WRITES_PER_MINUTE"]; !ok {
 		env["RATE_LIMIT_WRITES_PER_MINUTE"] = "0"
 	}
-	for _, limit := range []string{"SOCKET_MAX_PER_IP", "SOCKET_MAX_PER_NET"} {
+	for _, limit := range []string{"SOCKET_MAX_PER_IP", "SOCKET_MAX_PER_NET", "SIGNIN_LIMIT_PER_MINUTE", "SIGNIN_ACCOUNT_LIMIT_PER_HOUR"} {
 		if _, ok := env[limit]; !ok {
 			env[limit] = "0"
 		}

@@ -66,7 +66,7 @@ func startProcess(t *testing.T, env map[string]string) *process {
 	t.Helper()
 	// As start() does: the limits are off unless env sets them (these tests load the server
 	// from one address), and the later entries win.
-	limitsOff := []string{"RATE_LIMIT_WRITES_PER_MINUTE=0", "SOCKET_MAX_PER_IP=0", "SOCKET_MAX_PER_NET=0", "CONN_MAX_PER_IP=0"}
+	limitsOff := []string{"RATE_LIMIT_WRITES_PER_MINUTE=0", "SIGNIN_LIMIT_PER_MINUTE=0", "SIGNIN_ACCOUNT_LIMIT_PER_HOUR=0", "SOCKET_MAX_PER_IP=0", "SOCKET_MAX_PER_NET=0", "CONN_MAX_PER_IP=0"}
 	return startBinary(t, 0, append(limitsOff, envList(env)...))
 }
 
