@@ -183,6 +183,11 @@ e2e('the profile at #/@handle shows only that account\'s tweets, goes live, link
   await until(async () => JSON.stringify(await a.ids()) === JSON.stringify([d2.id, d1.id]), 'only dan\'s tweets, newest first');
   assert.equal(await a.page.isHidden('#composer'), true, 'no composer on a profile');
   assert.match(await a.page.title(), /Dan \(@dan\)/);
+  // The skip link moves the focus to the list without leaving the profile (nor its place in the history).
+  await a.page.locator('a.skip').focus();
+  await a.page.keyboard.press('Enter');
+  assert.equal(await a.page.evaluate(() => location.hash), '#/@dan');
+  assert.equal(await a.page.evaluate(() => document.activeElement.id), 'feed');
 
   // Live: a tweet of eve's or a guest's is not offered here; dan's is.
   const t0 = Date.now();

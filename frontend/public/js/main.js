@@ -17,7 +17,7 @@ import { AccountBar } from './account-bar.js';
 import { SignInDialog, SignUpDialog } from './sign-in.js';
 import { SettingsDialog } from './settings.js';
 import { ProfileView } from './profile.js';
-import { Router } from './router.js';
+import { Router, placesStayOutOfHistory } from './router.js';
 import { passkeysWork } from './passkeys.js';
 import { loadLive } from './live.js';
 
@@ -126,6 +126,7 @@ accounts.refresh();
 
 router.go(location.hash);
 addEventListener('hashchange', () => router.go(location.hash, true));
+placesStayOutOfHistory();
 const live = loadLive(apiUrl, {
   onStatus: connectionStatus($('#connection')),
   onConnect: (first) => {

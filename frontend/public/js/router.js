@@ -20,7 +20,8 @@ export class Router {
 
   /** go shows the view of the fragment hash (not one of the page's views: nothing changes). `focus`: as a new page would have it. */
   async go(hash, focus = false) {
-    const route = parseRoute(hash);
+    // A place in a view (`#feed`) opened as the page loads is in the timeline.
+    const route = parseRoute(hash) ?? (this.shown ? null : { view: 'timeline' });
     if (!route || (this.shown && sameRoute(route, this.shown))) return;
     this.shown = route;
     const turn = ++this.turn;
@@ -57,4 +58,21 @@ export class Router {
 
 function sameRoute(a, b) {
   return a.view === b.view && (a.handle ?? '').toLowerCase() === (b.handle ?? '').toLowerCase();
+}
+
+/**
+ * placesStayOutOfHistory makes the page's links to places (the skip link's `#feed`) move the
+ * focus there without changing the fragment: in the history such a fragment would be no view,
+ * and Back from a profile to it would leave the profile shown.
+ */
+export function placesStayOutOfHistory(doc = document) {
+  doc.addEventListener('click', (e) => {
+    const link = e.target.closest?.('a[href^="#"]');
+    if (!link || parseRoute(link.getAttribute('href'))) return;
+    const target = doc.getElementById(link.getAttribute('href').slice(1));
+    if (!target) return;
+    e.preventDefault();
+    if (!target.hasAttribute('tabindex')) target.tabIndex = -1;
+    target.focus();
+  });
 }
