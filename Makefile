@@ -112,8 +112,9 @@ check: ## gofmt and go vet
 # Each Go fuzz target, as package:Target. `go test` runs their seeds (in the code and in the
 # package's testdata/fuzz) with the other tests; this looks further.
 FUZZ_TARGETS := httpapi:FuzzCreateTweet httpapi:FuzzEditTweet httpapi:FuzzListQuery \
+	httpapi:FuzzSignUp httpapi:FuzzSignIn httpapi:FuzzSetPassword \
 	realtime:FuzzClientPayload realtime:FuzzWebsocketFrame web:FuzzRequestHost hotwindow:FuzzAnswer .:FuzzParseIdempotencyKey \
-	accounts:FuzzParseHandle accounts:FuzzCheckPassword accounts:FuzzParsePHC
+	accounts:FuzzParseHandle accounts:FuzzCheckPassword accounts:FuzzParsePHC passkeys:FuzzParseCredential
 FUZZTIME ?= 2m
 
 .PHONY: fuzz

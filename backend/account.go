@@ -2,6 +2,7 @@ package chirp
 
 import (
 	"context"
+	"crypto/rand"
 	"time"
 )
 
@@ -12,8 +13,27 @@ type Account struct {
 	// Handle is the canonical, lower-case handle: two handles that differ only in case are one.
 	Handle      string
 	DisplayName string
-	CreatedAt   time.Time
+	// UserHandle is the account's WebAuthn user handle, which a passkey carries to name its
+	// account at a sign-in. Zero for an account made before passkeys that has not added one
+	// (AccountStore.EnsureUserHandle gives it one).
+	UserHandle UserHandle
+	CreatedAt  time.Time
 }
+
+// UserHandle is a WebAuthn user handle: 32 random bytes (WebAuthn allows up to 64), so that it
+// tells nothing about the account (WebAuthn §14.6.1), never shown to people. An array rather
+// than a slice, so that an Account stays comparable; the zero value is "none".
+type UserHandle [32]byte
+
+// NewUserHandle returns a fresh random user handle.
+func NewUserHandle() UserHandle {
+	var h UserHandle
+	rand.Read(h[:]) // never fails: crypto/rand ends the program rather than return an error
+	return h
+}
+
+// IsZero reports whether h is no handle at all.
+func (h UserHandle) IsZero() bool { return h == UserHandle{} }
 
 // NewAccount is what creating an account stores. The handle is already canonical and the
 // display name and password hash already checked: the store keeps what it is given.
@@ -22,6 +42,10 @@ type NewAccount struct {
 	DisplayName string
 	// PasswordHash is the password's hash as a PHC string, or "" for an account without one.
 	PasswordHash string
+	// UserHandle is the account's WebAuthn user handle (Account.UserHandle): a sign-up with a
+	// passkey gives the one its passkey was made with; when zero the store makes one, so that
+	// every new account has one.
+	UserHandle UserHandle
 	// Passkey, when set, is the account's first passkey, stored in the same transaction: an
 	// account created with a passkey never exists without it, taking its handle from everyone
 	// with no way to sign in. Its AccountID is ignored.
@@ -100,6 +124,9 @@ type AccountStore interface {
 	AccountByHandle(ctx context.Context, handle string) (Account, error)
 	// AccountByID finds an account; CodeNotFound when there is none.
 	AccountByID(ctx context.Context, id int64) (Account, error)
+	// EnsureUserHandle gives the account the WebAuthn user handle fresh unless it has one
+	// already, and returns the one it has; CodeNotFound when there is no such account.
+	EnsureUserHandle(ctx context.Context, accountID int64, fresh UserHandle) (UserHandle, error)
 	// PasswordHash is the account's password hash, or "" when it has no password; CodeNotFound
 	// when there is no such account.
 	PasswordHash(ctx context.Context, accountID int64) (string, error)
@@ -132,7 +159,8 @@ type AccountStore interface {
 	PasskeysOf(ctx context.Context, accountID int64) ([]Passkey, error)
 	// PasskeyByCredentialID finds the passkey a sign-in names; CodeNotFound when there is none.
 	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (Passkey, error)
-	// UpdateSignCount records a sign-in with the passkey.
+	// UpdateSignCount records a sign-in with the passkey, or with a zero UsedAt an attempt that
+	// was refused (its clone warning), leaving its last use as it was.
 	UpdateSignCount(ctx context.Context, id int64, u PasskeyUse) error
 	// DeletePasskey removes one of the account's passkeys; CodeNotFound when the account has no
 	// passkey with that id (another account's included).

@@ -27,3 +27,13 @@ func TestPasskeyBackupFlags(t *testing.T) {
 		})
 	}
 }
+
+func TestNewUserHandle(t *testing.T) {
+	a, b := chirp.NewUserHandle(), chirp.NewUserHandle()
+	if a.IsZero() || b.IsZero() || a == b {
+		t.Fatalf("user handles %x and %x", a, b)
+	}
+	if !(chirp.UserHandle{}).IsZero() {
+		t.Fatal("the zero handle is not zero")
+	}
+}

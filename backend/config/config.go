@@ -16,6 +16,7 @@ import (
 
 	"github.com/chirp-social/chirp/backend/clientaddr"
 	"github.com/chirp-social/chirp/backend/dburl"
+	"github.com/chirp-social/chirp/backend/passkeys"
 )
 
 // Config is the server's configuration.
@@ -84,12 +85,27 @@ type Config struct {
 	// GuestPosts lets anyone post with a display name and get an edit token; false takes
 	// posts only from signed-in accounts (a public deployment).
 	GuestPosts bool
+	// WebAuthnRPID and WebAuthnOrigins are the passkeys' relying party (WEBAUTHN_RP_ID) and
+	// the page origins that may use them (WEBAUTHN_ORIGINS), checked by package passkeys.
+	WebAuthnRPID    string
+	WebAuthnOrigins []string
 	// EventBus is how this process hears other processes' writes: EventBusPostgres (LISTEN/
 	// NOTIFY on the shared database) or EventBusLocal (one process, nothing to hear).
 	EventBus string
 	// EventBusHeartbeat is how long a listener may hear nothing on the bus before it sends a
 	// heartbeat; hearing nothing for three of them, it counts itself down (eventbus).
 	EventBusHeartbeat time.Duration
+}
+
+// commaList splits a comma-separated value, trimming each item and dropping empty ones.
+func commaList(v string) []string {
+	var out []string
+	for item := range strings.SplitSeq(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }
 
 // SignInBurst is how many sign-in attempts an address or a handle may make at once before its
@@ -167,6 +183,12 @@ func Load(getenv func(string) string) (Config, error) {
 	c.SignInAccountPerHour = count(get, "SIGNIN_ACCOUNT_LIMIT_PER_HOUR", "20", bad)
 	c.SessionMaxIdle = duration(get, "SESSION_MAX_IDLE", "720h", bad)
 	c.GuestPosts = boolean(get, "GUEST_POSTS", "true", bad)
+	c.WebAuthnRPID = get("WEBAUTHN_RP_ID", "localhost")
+	c.WebAuthnOrigins = commaList(get("WEBAUTHN_ORIGINS", "http://localhost:3000"))
+	rp := passkeys.Config{RPID: c.WebAuthnRPID, Origins: c.WebAuthnOrigins, RPDisplayName: passkeys.DisplayName}
+	if err := rp.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	c.SocketMaxPerIP = count(get, "SOCKET_MAX_PER_IP", "50", bad)
 	c.FileLimit = fileLimit()
 	total := get("SOCKET_MAX_TOTAL", "")

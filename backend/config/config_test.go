@@ -239,6 +239,11 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{"SESSION_MAX_IDLE", "0s"},
 		{"GUEST_POSTS", "yes"},
 		{"GUEST_POSTS", "off"},
+		{"WEBAUTHN_RP_ID", "https://chirp.example"},
+		{"WEBAUTHN_RP_ID", "localhost:3000"},
+		{"WEBAUTHN_ORIGINS", "http://localhost:3000/"},
+		{"WEBAUTHN_ORIGINS", "https://evil.example"}, // not within the default RP ID localhost
+		{"WEBAUTHN_ORIGINS", ","},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name+"="+tt.value, func(t *testing.T) {
@@ -299,6 +304,32 @@ func TestAccountSettings(t *testing.T) {
 	}
 	if c.SignInPerMinute != 0 || c.SignInAccountPerHour != 5 || c.SessionMaxIdle != 168*time.Hour || c.GuestPosts {
 		t.Fatalf("parsed sign-in %d/min, %d/h a handle, idle %v, guests %v", c.SignInPerMinute, c.SignInAccountPerHour, c.SessionMaxIdle, c.GuestPosts)
+	}
+}
+
+func TestWebAuthnSettings(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		rpID    string
+		origins []string
+	}{
+		{"Defaults", nil, "localhost", []string{"http://localhost:3000"}},
+		{"PublicDeployment", map[string]string{"WEBAUTHN_RP_ID": "chirp.example",
+			"WEBAUTHN_ORIGINS": " https://chirp.example , https://www.chirp.example,"},
+			"chirp.example", []string{"https://chirp.example", "https://www.chirp.example"}},
+		{"AnotherLocalPort", map[string]string{"WEBAUTHN_ORIGINS": "http://localhost:8080"},
+			"localhost", []string{"http://localhost:8080"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Load(env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.WebAuthnRPID != tc.rpID || !slices.Equal(c.WebAuthnOrigins, tc.origins) {
+				t.Fatalf("got %q %q; want %q %q", c.WebAuthnRPID, c.WebAuthnOrigins, tc.rpID, tc.origins)
+			}
+		})
 	}
 }
 

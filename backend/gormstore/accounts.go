@@ -17,22 +17,28 @@ var _ chirp.AccountStore = (*Store)(nil)
 // accountRow is the accounts table. The handle is stored canonical (lower-case) under a unique
 // index, so that two accounts can never have handles that differ only in case, whatever races.
 type accountRow struct {
-	ID           int64     `gorm:"primaryKey;autoIncrement"`
-	Handle       string    `gorm:"not null;uniqueIndex"`
-	DisplayName  string    `gorm:"not null"`
-	PasswordHash *string   // a PHC string; NULL for an account without a password
-	CreatedAt    time.Time `gorm:"not null;autoCreateTime:false"`
+	ID           int64   `gorm:"primaryKey;autoIncrement"`
+	Handle       string  `gorm:"not null;uniqueIndex"`
+	DisplayName  string  `gorm:"not null"`
+	PasswordHash *string // a PHC string; NULL for an account without a password
+	// UserHandle is the WebAuthn user handle, unique: a passkey names its account by it.
+	// NULL for an account made before passkeys until it adds one (both databases let a
+	// unique index hold many NULLs).
+	UserHandle []byte    `gorm:"uniqueIndex"`
+	CreatedAt  time.Time `gorm:"not null;autoCreateTime:false"`
 }
 
 func (accountRow) TableName() string { return "accounts" }
 
 func (r accountRow) account() chirp.Account {
-	return chirp.Account{ID: r.ID, Handle: r.Handle, DisplayName: r.DisplayName, CreatedAt: r.CreatedAt.UTC()}
+	a := chirp.Account{ID: r.ID, Handle: r.Handle, DisplayName: r.DisplayName, CreatedAt: r.CreatedAt.UTC()}
+	copy(a.UserHandle[:], r.UserHandle) // every stored handle is one this store took whole
+	return a
 }
 
 // accountColumns are what a read of an account needs: the password hash is read only for a
 // sign-in (PasswordHash).
-var accountColumns = []string{"id", "handle", "display_name", "created_at"}
+var accountColumns = []string{"id", "handle", "display_name", "user_handle", "created_at"}
 
 // storeTime is the store's clock: UTC, to the millisecond, so that what is returned is exactly
 // what is stored.
@@ -46,7 +52,10 @@ func (s *Store) CreateAccount(ctx context.Context, a chirp.NewAccount) (chirp.Ac
 	if a.Handle == "" || a.Handle != strings.ToLower(a.Handle) {
 		return chirp.Account{}, fmt.Errorf("create account: handle %q is not canonical", a.Handle)
 	}
-	row := accountRow{Handle: a.Handle, DisplayName: a.DisplayName, CreatedAt: storeTime(time.Now())}
+	if a.UserHandle.IsZero() {
+		a.UserHandle = chirp.NewUserHandle()
+	}
+	row := accountRow{Handle: a.Handle, DisplayName: a.DisplayName, UserHandle: a.UserHandle[:], CreatedAt: storeTime(time.Now())}
 	if a.PasswordHash != "" {
 		row.PasswordHash = &a.PasswordHash
 	}
@@ -91,6 +100,36 @@ func (s *Store) findAccount(ctx context.Context, where string, arg any) (chirp.A
 		return chirp.Account{}, chirp.AccountNotFound()
 	}
 	return rows[0].account(), nil
+}
+
+// EnsureUserHandle gives the account the user handle fresh unless it has one, and returns the
+// one it has. The update only fills a NULL, so of two concurrent calls the first wins and
+// both return its handle.
+func (s *Store) EnsureUserHandle(ctx context.Context, accountID int64, fresh chirp.UserHandle) (chirp.UserHandle, error) {
+	if fresh.IsZero() {
+		return chirp.UserHandle{}, errors.New("ensure user handle: the handle is zero")
+	}
+	var handle chirp.UserHandle
+	err := s.write(ctx, "give a user handle", func(tx *gorm.DB) error {
+		err := tx.Model(&accountRow{}).Where("id = ? AND user_handle IS NULL", accountID).
+			Update("user_handle", fresh[:]).Error
+		if err != nil {
+			return err
+		}
+		var rows []accountRow
+		if err := tx.Select("id", "user_handle").Where("id = ?", accountID).Limit(1).Find(&rows).Error; err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			return chirp.AccountNotFound()
+		}
+		handle = rows[0].account().UserHandle
+		return nil
+	})
+	if err != nil {
+		return chirp.UserHandle{}, err
+	}
+	return handle, nil
 }
 
 // PasswordHash is the account's password hash, or "" when it has none.

@@ -136,6 +136,26 @@ func OpenPreAccounts(ctx context.Context, databaseURL string) (*Store, error) {
 	return Open(ctx, databaseURL, func(s *Store) { s.schema = []any{&preAccountsTweetRow{}, &preAccountsKeyRow{}} })
 }
 
+// preUserHandleAccountRow is the accounts table as the first accounts code made it, before
+// WebAuthn user handles.
+type preUserHandleAccountRow struct {
+	ID           int64  `gorm:"primaryKey;autoIncrement"`
+	Handle       string `gorm:"not null;uniqueIndex"`
+	DisplayName  string `gorm:"not null"`
+	PasswordHash *string
+	CreatedAt    time.Time `gorm:"not null;autoCreateTime:false"`
+}
+
+func (preUserHandleAccountRow) TableName() string { return "accounts" }
+
+// OpenPreUserHandles opens the database as the first accounts code did, its accounts without
+// user handles.
+func OpenPreUserHandles(ctx context.Context, databaseURL string) (*Store, error) {
+	return Open(ctx, databaseURL, func(s *Store) {
+		s.schema = []any{&tweetRow{}, &keyRow{}, &preUserHandleAccountRow{}}
+	})
+}
+
 // SessionTouchEvery is how stale a session's last use may be before a use records it.
 const SessionTouchEvery = sessionTouchEvery
 

@@ -162,9 +162,9 @@ func storedKeys(tx *gorm.DB, batch []*createRequest, now time.Time) (map[string]
 	return stored, nil
 }
 
-// purgeInterval is how often the writer deletes expired idempotency keys; purgeChunk bounds
-// one purge's transaction, and a full chunk makes the writer purge again at once (between
-// batches, so creates do not wait for a long purge).
+// purgeInterval is how often the writer deletes expired idempotency keys and ceremonies;
+// purgeChunk bounds how many of each one purge's transaction deletes, and a full chunk makes
+// the writer purge again at once (between batches, so creates do not wait for a long purge).
 const (
 	purgeInterval = time.Minute
 	purgeChunk    = 1000
@@ -178,8 +178,9 @@ const (
 var purgeAgain = func() chan time.Time { c := make(chan time.Time); close(c); return c }()
 
 // purgeExpired deletes up to purgeChunk idempotency keys older than the window as of now, and
-// reports whether it deleted a full chunk (there may be more). The bound is in UTC, as every
-// stored time is: SQLite compares times as text.
+// up to purgeChunk ceremonies expired as of now, and reports whether it deleted a full chunk
+// of either (there may be more). The bounds are in UTC, as every stored time is: SQLite
+// compares times as text.
 func (s *Store) purgeExpired(now time.Time) (full bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), purgeTimeout)
 	defer cancel()
@@ -188,16 +189,21 @@ func (s *Store) purgeExpired(now time.Time) (full bool, err error) {
 		return false, err
 	}
 	defer release()
-	var deleted int64
 	err = s.transaction(ctx, ctx, func(tx *gorm.DB) error {
 		res := tx.Exec(`DELETE FROM idempotency_keys WHERE "key" IN
 			(SELECT "key" FROM idempotency_keys WHERE created_at <= ? LIMIT ?)`,
 			now.UTC().Add(-chirp.IdempotencyWindow), purgeChunk)
-		deleted = res.RowsAffected
+		if res.Error != nil {
+			return res.Error
+		}
+		full = res.RowsAffected == purgeChunk
+		res = tx.Exec(`DELETE FROM ceremonies WHERE id IN
+			(SELECT id FROM ceremonies WHERE expires_at <= ? LIMIT ?)`, now.UTC(), purgeChunk)
+		full = full || res.RowsAffected == purgeChunk
 		return res.Error
 	})
 	if err != nil {
-		return false, fmt.Errorf("purge idempotency keys: %w", classify(err))
+		return false, fmt.Errorf("purge idempotency keys and ceremonies: %w", classify(err))
 	}
-	return deleted == purgeChunk, nil
+	return full, nil
 }

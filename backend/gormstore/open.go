@@ -156,10 +156,11 @@ func openSQLite(ctx context.Context, path string) (*sql.DB, error) {
 // migrate creates or updates the schema. AutoMigrate is enough while tables only gain columns,
 // indexes and new tables: tweets, whose keyset pages scan its primary key, plus a nullable
 // account_id with an index on (account_id, id) (a database made before accounts keeps its
-// tweets as guests');
-// idempotency_keys, with an index on created_at for the purge; and accounts, sessions and
-// passkeys (docs/storage.md). On PostgreSQL an advisory lock makes two processes starting at
-// once take turns; on SQLite the immediate transaction does the same.
+// tweets as guests'); idempotency_keys, with an index on created_at for the purge; accounts
+// (with a nullable user_handle, which accounts made before passkeys lack), sessions and
+// passkeys; and ceremonies, with an index on expires_at for the purge (docs/storage.md). On
+// PostgreSQL an advisory lock makes two processes starting at once take turns; on SQLite the
+// immediate transaction does the same.
 func (s *Store) migrate(ctx context.Context) error {
 	models := s.schema
 	if models == nil {
@@ -192,5 +193,5 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // currentSchema is the models migrate brings up, each table after the tables it refers to.
 func currentSchema() []any {
-	return []any{&tweetRow{}, &keyRow{}, &accountRow{}, &sessionRow{}, &passkeyRow{}}
+	return []any{&tweetRow{}, &keyRow{}, &accountRow{}, &sessionRow{}, &passkeyRow{}, &ceremonyRow{}}
 }

@@ -145,16 +145,19 @@ func (s *Store) PasskeyByCredentialID(ctx context.Context, credentialID []byte) 
 }
 
 // UpdateSignCount records a sign-in with the passkey: its counter, clone warning and flags, as
-// the library requires after every successful sign-in, and when it was used.
+// the library requires after every successful sign-in, and when it was used; a zero UsedAt (a
+// refused sign-in) leaves the last use as it was.
 func (s *Store) UpdateSignCount(ctx context.Context, id int64, u chirp.PasskeyUse) error {
-	usedAt := storeTime(u.UsedAt)
+	changes := map[string]any{
+		"sign_count":    int64(u.SignCount),
+		"clone_warning": u.CloneWarning,
+		"flags":         int16(u.Flags),
+	}
+	if !u.UsedAt.IsZero() {
+		changes["last_used_at"] = storeTime(u.UsedAt)
+	}
 	return s.write(ctx, "record passkey use", func(tx *gorm.DB) error {
-		res := tx.Model(&passkeyRow{}).Where("id = ?", id).Updates(map[string]any{
-			"sign_count":    int64(u.SignCount),
-			"clone_warning": u.CloneWarning,
-			"flags":         int16(u.Flags),
-			"last_used_at":  usedAt,
-		})
+		res := tx.Model(&passkeyRow{}).Where("id = ?", id).Updates(changes)
 		if res.Error == nil && res.RowsAffected == 0 {
 			return chirp.PasskeyNotFound()
 		}

@@ -124,6 +124,16 @@ func TestUpdateSignCount(t *testing.T) {
 		if untouched, _ := s.PasskeyByCredentialID(ctx, other.CredentialID); !samePasskey(untouched, other) || !untouched.LastUsedAt.IsZero() {
 			t.Fatalf("another passkey changed: %+v", untouched)
 		}
+		// A refused sign-in (no UsedAt) records its warning and leaves the last use.
+		refused := chirp.PasskeyUse{SignCount: 41, CloneWarning: true, Flags: 0x1d}
+		if err := s.UpdateSignCount(ctx, key.ID, refused); err != nil {
+			t.Fatal(err)
+		}
+		got, err = s.PasskeyByCredentialID(ctx, key.CredentialID)
+		want.Flags = 0x1d
+		if err != nil || !samePasskey(got, want) || !got.LastUsedAt.Equal(used.Truncate(time.Millisecond)) {
+			t.Fatalf("after the refused use %+v, %v; want %+v used at %v", got, err, want, used)
+		}
 		if err := s.UpdateSignCount(ctx, other.ID+1000, use); chirp.ErrorCode(err) != chirp.CodeNotFound {
 			t.Fatalf("unknown passkey: %v", err)
 		}

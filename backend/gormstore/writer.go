@@ -125,7 +125,7 @@ func (r *createRequest) wait() (chirp.Created, error) {
 }
 
 // writeCreates is the one goroutine that commits this process's creates, in batches, and
-// purges expired idempotency keys between them.
+// purges expired idempotency keys and ceremonies between them.
 func (s *Store) writeCreates() {
 	defer close(s.writerDone)
 	purge := time.NewTicker(s.purgeEvery)
@@ -160,9 +160,10 @@ func (s *Store) writeCreates() {
 	}
 }
 
-// purge deletes a chunk of expired idempotency keys and, with WithSessionPurge, a chunk of idle
-// sessions, and reports whether either chunk was full (there may be more). A failed purge is
-// tried again at the next tick; the keys and sessions it left are ignored by lookups meanwhile.
+// purge deletes a chunk of expired idempotency keys, one of expired ceremonies and, with
+// WithSessionPurge, one of idle sessions, and reports whether any chunk was full (there may be
+// more). A failed purge is tried again at the next tick; the keys, ceremonies and sessions it
+// left are ignored by lookups meanwhile.
 func (s *Store) purge(now time.Time) (more bool) {
 	more, _ = s.purgeExpired(now)
 	if s.sessionMaxIdle == 0 {

@@ -88,7 +88,7 @@ func allFields(ruleErrs ...error) error {
 // signIn checks a handle and password and starts a session. Every way to fail costs one
 // password verification and gets the same answer.
 func (h *accountRoutes) signIn(c *gin.Context) error {
-	if err := spend(c, h.signIns, h.bites, "signin", clientaddr.Key(clientOf(c)), "too many sign-in attempts from your address"); err != nil {
+	if err := h.spendSignIn(c); err != nil {
 		return err
 	}
 	obj, err := readObject(c)
@@ -129,6 +129,12 @@ func (h *accountRoutes) signIn(c *gin.Context) error {
 		return wrongSignIn()
 	}
 	return h.sessions.start(c, a)
+}
+
+// spendSignIn takes a sign-in attempt from the client address's budget (SIGNIN_LIMIT_PER_MINUTE),
+// or returns the 429: every way of signing in (password, passkey) spends it first.
+func (h *accountRoutes) spendSignIn(c *gin.Context) error {
+	return spend(c, h.signIns, h.bites, "signin", clientaddr.Key(clientOf(c)), "too many sign-in attempts from your address")
 }
 
 // unknown spends on a sign-in with no password to check what a wrong password costs.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chirp-social/chirp/backend"
+	"github.com/chirp-social/chirp/backend/accounts"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
@@ -121,4 +124,57 @@ func benchCreate(b *testing.B, withKey bool) {
 			}
 		})
 	})
+}
+
+// BenchmarkSignIn measures POST /api/sessions through the router with the production hasher's
+// parameters (argon2id at accounts.MinParams, two hashes a core), right and wrong passwords in
+// turn, and reports the 99th percentile of one sign-in (p99-ms) beside the mean.
+func BenchmarkSignIn(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		url  func(testing.TB) string
+	}{{"SQLite", testdb.SQLiteURL}, {"Postgres", testdb.PostgresURL}} {
+		b.Run(db.name, func(b *testing.B) { benchSignIn(b, db.url(b)) })
+	}
+}
+
+func benchSignIn(b *testing.B, url string) {
+	ctx := context.Background()
+	s, err := gormstore.Open(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	hasher, err := accounts.NewHasher(accounts.MinParams, runtime.GOMAXPROCS(0)*2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := httpapi.New(httpapi.Config{Store: s, Accounts: s, Passwords: hasher})
+	const password = "correct horse battery staple"
+	body := `{"handle":"alice","display_name":"Alice","password":"` + password + `"}`
+	if w := serve(h, "POST", "/api/accounts", body); w.Code != http.StatusCreated {
+		b.Fatalf("sign up: %d %s", w.Code, w.Body)
+	}
+	bodies := []string{`{"handle":"alice","password":"` + password + `"}`, `{"handle":"alice","password":"a wrong guess"}`}
+	took := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		w := serve(h, "POST", "/api/sessions", bodies[i%2])
+		took = append(took, time.Since(start))
+		if w.Code != http.StatusCreated && w.Code != http.StatusUnauthorized {
+			b.Fatalf("sign in: %d %s", w.Code, w.Body)
+		}
+	}
+	slices.Sort(took)
+	b.ReportMetric(float64(took[len(took)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// serve sends one JSON request through h.
+func serve(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	return w
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/chirp-social/chirp/backend/accounts"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/httpapi"
+	"github.com/chirp-social/chirp/backend/passkeys"
 )
 
 // events records what the API announced.
@@ -243,11 +244,20 @@ var testPasswords = sync.OnceValues(func() (*accounts.Hasher, error) {
 	return accounts.NewHasher(accounts.MinParams, 4)
 })
 
-// withAccounts gives cfg the store's accounts and the test hasher, unless the test chose.
+// withAccounts gives cfg the store's accounts, the test hasher and passkeys for pages at
+// testOrigin, unless the test chose.
 func withAccounts(t testing.TB, cfg *httpapi.Config, store *gormstore.Store) {
 	t.Helper()
 	if cfg.Accounts == nil {
 		cfg.Accounts = store
+	}
+	if cfg.Passkeys == nil {
+		rp, err := passkeys.New(passkeys.Config{RPID: "localhost", Origins: []string{testOrigin}, RPDisplayName: passkeys.DisplayName},
+			cfg.Accounts, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Passkeys = rp
 	}
 	if cfg.Passwords == nil {
 		h, err := testPasswords()

@@ -197,3 +197,33 @@ func docsExampleKey(t *testing.T) string {
 	}
 	return string(m[1])
 }
+
+// An Idempotency-Key is the account's own: alice's retry replays her tweet, while the same key
+// from bob or a guest is another key and makes another tweet.
+func TestIdempotencyKeyPerAccount(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := newServer(t, url, httpapi.Config{})
+		alice := s.signUp("alice", "Alice", alicePassword)
+		bob := s.signUp("bob", "Bob", "bob's own passphrase")
+		postWithKey := func(headers ...string) tweetOut {
+			r := s.do("POST", "/api/tweets", jsonType, `{"content":"hello"}`, append([]string{"Idempotency-Key", key}, headers...)...)
+			if r.status != http.StatusCreated {
+				t.Fatalf("%d %s", r.status, r.body)
+			}
+			var tw tweetOut
+			r.json(t, &tw)
+			return tw
+		}
+		first := postWithKey(bearerOf(alice)...)
+		if again := postWithKey(bearerOf(alice)...); again.ID != first.ID || again.EditToken != nil {
+			t.Fatalf("alice's retry: %+v, want tweet %d replayed without an edit token", again, first.ID)
+		}
+		ofBob := postWithKey(bearerOf(bob)...)
+		r := s.do("POST", "/api/tweets", jsonType, `{"author":"guest","content":"hello"}`, "Idempotency-Key", key)
+		var guest tweetOut
+		r.json(t, &guest)
+		if ofBob.ID == first.ID || guest.ID == first.ID || guest.ID == ofBob.ID || ofBob.Account.Handle != "bob" || guest.Account != nil {
+			t.Fatalf("alice %d, bob %+v, guest %d %s: want three tweets", first.ID, ofBob, guest.ID, r.body)
+		}
+	})
+}

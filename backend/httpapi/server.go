@@ -66,6 +66,8 @@ type Config struct {
 	// SignInLimit is each client address's budget of sign-in attempts, SignInAccountLimit
 	// each handle's from any address; nil is none.
 	SignInLimit, SignInAccountLimit *ratelimit.Limiter
+	// Passkeys runs the passkey ceremonies (with Accounts); nil serves no passkey ceremonies.
+	Passkeys Passkeys
 	// Now is the clock sessions are dated and judged by; nil is time.Now.
 	Now func() time.Time
 }
@@ -187,11 +189,18 @@ func New(cfg Config) http.Handler {
 	api.PATCH("/tweets/:id", writes, t.handle(t.update))
 	api.DELETE("/tweets/:id", writes, t.handle(t.delete))
 	if cfg.Accounts != nil {
+		if cfg.Passwords == nil {
+			panic("httpapi: Config.Accounts without Passwords") // a wiring mistake, found at start
+		}
 		t.sessions = &sessions{store: cfg.Accounts, maxIdle: cfg.SessionMaxIdle, now: cfg.Now}
-		routeAccounts(api, &accountRoutes{
+		ar := &accountRoutes{
 			store: cfg.Accounts, tweets: cfg.Store, passwords: cfg.Passwords, sessions: t.sessions,
 			announcer: cfg.Announcer, signIns: cfg.SignInLimit, signInsOf: cfg.SignInAccountLimit, bites: cfg.Bites,
-		}, writes, errs)
+		}
+		routeAccounts(api, ar, writes, errs)
+		if cfg.Passkeys != nil {
+			routePasskeys(api, &passkeyRoutes{rp: cfg.Passkeys, accountRoutes: ar}, writes, errs)
+		}
 	}
 	return r
 }

@@ -65,7 +65,7 @@ func TestEveryRouteIsDocumented(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine, ok := httpapi.New(httpapi.Config{Store: memStore{}, Realtime: okHandler()}).(*gin.Engine)
+	engine, ok := httpapi.New(httpapi.Config{Store: memStore{}, Accounts: memAccounts{}, Passwords: plainPasswords{}, Realtime: okHandler()}).(*gin.Engine)
 	if !ok {
 		t.Fatal("httpapi.New is not a Gin engine any more: list its routes another way")
 	}

@@ -239,3 +239,21 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// The page's origin is where compose publishes the frontend: passkeys work at
+// http://localhost:${FRONTEND_PORT} without a WEBAUTHN_ORIGINS of its own.
+func TestWebAuthnOriginFollowsFrontendPort(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "http://localhost:3000"},
+		{map[string]string{"FRONTEND_PORT": "3100"}, "http://localhost:3100"},
+		{map[string]string{"FRONTEND_PORT": "3100", "WEBAUTHN_ORIGINS": "https://chirp.example"}, "https://chirp.example"},
+	} {
+		got := loadProject(t, tc.env).Services["backend"].Environment["WEBAUTHN_ORIGINS"]
+		if got == nil || *got != tc.want {
+			t.Errorf("%v: WEBAUTHN_ORIGINS %v, want %s", tc.env, deref(got), tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chirp-social/chirp/backend/internal/passkeytest"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 )
 
@@ -60,4 +61,46 @@ func TestAccountsAsConfigured(t *testing.T) {
 			t.Fatalf("want the account limits in the limits record:\n%s", logs)
 		}
 	})
+}
+
+// The program's passkeys are for the pages WEBAUTHN_ORIGINS names, within WEBAUTHN_RP_ID: a
+// sign-up and a sign-in from such a page work, one from another page is refused naming the
+// variable, and the settings are logged at start.
+func TestPasskeysAsConfigured(t *testing.T) {
+	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t),
+		"WEBAUTHN_RP_ID": "localhost", "WEBAUTHN_ORIGINS": "http://localhost:4000, http://app.localhost:4000"})
+	page := passkeytest.Page{Origin: "http://app.localhost:4000"}
+	ceremony := func(path, body string, answer func([]byte, passkeytest.Page) ([]byte, error), pg passkeytest.Page) (int, string) {
+		t.Helper()
+		status, out := sendJSON(t, "POST", p.base+path+"/options", body, "")
+		var o struct {
+			Ceremony  string          `json:"ceremony"`
+			PublicKey json.RawMessage `json:"publicKey"`
+		}
+		if err := json.Unmarshal([]byte(out), &o); status != http.StatusOK || err != nil {
+			t.Fatalf("%s/options: %d %s", path, status, out)
+		}
+		cred, err := answer(o.PublicKey, pg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"ceremony": o.Ceremony, "credential": json.RawMessage(cred)})
+		return sendJSON(t, "POST", p.base+path, string(b), "")
+	}
+	key := passkeytest.NewKey()
+	if status, body := ceremony("/api/passkeys/signup", `{"handle":"alice","display_name":"Alice"}`, key.Register, page); status != http.StatusCreated {
+		t.Fatalf("sign up: %d %s", status, body)
+	}
+	if status, body := ceremony("/api/passkeys/signin", `{}`, key.SignIn, page); status != http.StatusCreated ||
+		!strings.Contains(body, `"handle":"alice"`) {
+		t.Fatalf("sign in: %d %s", status, body)
+	}
+	status, body := ceremony("/api/passkeys/signin", `{}`, key.SignIn, passkeytest.Page{Origin: "http://localhost:3000"})
+	if status != http.StatusBadRequest || !strings.Contains(body,
+		"the page's origin http://localhost:3000 is not one of WEBAUTHN_ORIGINS (http://localhost:4000, http://app.localhost:4000)") {
+		t.Fatalf("from another page: %d %s", status, body)
+	}
+	if logs := p.logs.String(); !strings.Contains(logs, "msg=passkeys webauthn_rp_id=localhost webauthn_origins=http://localhost:4000,http://app.localhost:4000") {
+		t.Fatalf("want the passkey settings logged:\n%s", logs)
+	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/chirp-social/chirp/backend/httpapi"
 	"github.com/chirp-social/chirp/backend/limitlog"
 	"github.com/chirp-social/chirp/backend/metrics"
+	"github.com/chirp-social/chirp/backend/passkeys"
 	"github.com/chirp-social/chirp/backend/ratelimit"
 	"github.com/chirp-social/chirp/backend/realtime"
 	"github.com/chirp-social/chirp/backend/serving"
@@ -42,7 +43,7 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 		current = func() bool { return bus.Ready() == nil }
 	}
 	window := hotwindow.New(hotwindow.Config{Current: current})
-	storeOpts := []gormstore.Option{gormstore.WithCommitObserver(window), gormstore.WithBatchObserver(tel.batches)}
+	storeOpts := []gormstore.Option{gormstore.WithCommitObserver(window), gormstore.WithBatchObserver(tel.batches), gormstore.WithSessionPurge(cfg.SessionMaxIdle)}
 	if bus != nil {
 		storeOpts = append(storeOpts, gormstore.WithNotifier(bus))
 	}
@@ -61,6 +62,15 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 	if err != nil {
 		return nil, nil, err
 	}
+	accountStore := window.WrapAccounts(store)
+	rp, err := passkeys.New(passkeys.Config{RPID: cfg.WebAuthnRPID, Origins: cfg.WebAuthnOrigins, RPDisplayName: passkeys.DisplayName},
+		accountStore, store)
+	if err != nil {
+		return nil, nil, err // config.Load checked the same rules: unreachable in practice
+	}
+	// Said at start: a passkey works only on the pages these name, and a wrong one is the
+	// usual reason a deployment's passkeys fail.
+	log.Info("passkeys", "webauthn_rp_id", cfg.WebAuthnRPID, "webauthn_origins", strings.Join(cfg.WebAuthnOrigins, ","))
 	log.Info("database ready", "kind", databaseKind(cfg.DatabaseURL), "event_bus", cfg.EventBus, "hot_window", held)
 
 	// One client address rule and one log of limit bites for the API, the socket server and the
@@ -120,8 +130,9 @@ func newAPI(ctx context.Context, cfg config.Config, log *slog.Logger, closers *s
 		Ready:          ready,
 		Requests:       tel.requests,
 
-		Accounts:           store,
+		Accounts:           accountStore,
 		Passwords:          passwords,
+		Passkeys:           rp,
 		SessionMaxIdle:     cfg.SessionMaxIdle,
 		SignedInPostsOnly:  !cfg.GuestPosts,
 		SignInLimit:        signIns,

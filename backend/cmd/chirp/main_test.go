@@ -233,6 +233,8 @@ func TestRunRefusesBadInput(t *testing.T) {
 	}{
 		{"BadPort", []string{"chirp"}, map[string]string{"PORT": "x"}, "PORT="},
 		{"BadDatabaseURL", []string{"chirp"}, map[string]string{"DATABASE_URL": "mysql://x"}, "DATABASE_URL="},
+		{"OriginOutsideRPID", []string{"chirp"}, map[string]string{"WEBAUTHN_RP_ID": "chirp.example", "WEBAUTHN_ORIGINS": "https://evil.example"},
+			`WEBAUTHN_ORIGINS="https://evil.example": not within WEBAUTHN_RP_ID "chirp.example"`},
 		{"UnknownCommand", []string{"chirp", "frobnicate"}, nil, "unknown command"},
 		{"HealthcheckWithoutPort", []string{"chirp", "healthcheck"}, map[string]string{"PORT": "0"}, "PORT"},
 		{"DevBadPort", []string{"chirp", "dev"}, map[string]string{"PORT": "x"}, "PORT="},
