@@ -88,6 +88,17 @@ function fieldState(h, id) {
   }));
 }
 
+/** editAndDelete edits tweet id in tab `from`, waits for `to` to show the edit, then deletes it there and waits for `to` to lose it. */
+async function editAndDelete(from, to, id, text) {
+  await from.tweet(id).locator('[data-action="edit"]').click();
+  await from.tweet(id).locator('textarea').fill(text);
+  await from.tweet(id).locator('[data-action="save"]').click();
+  await until(async () => (await to.tweets()).find((t) => t.id === id)?.content === text, `${to.name} shows ${from.name}'s edit`);
+  await from.tweet(id).locator('[data-action="delete"]').click();
+  await from.page.locator('#confirm-delete button[value="delete"]').click();
+  await until(async () => !(await to.ids()).includes(id), `${to.name} loses the tweet ${from.name} deleted`);
+}
+
 // 1 ----------------------------------------------------------------------------------------
 e2e('the password way: sign up, post as @handle; another browser signs in, edits and deletes it; sign out everywhere else ends the first', { timeout: 90_000 }, async (ctx) => {
   const { api, web } = await localWorld(ctx);
@@ -131,14 +142,7 @@ e2e('the password way: sign up, post as @handle; another browser signs in, edits
   await waitSignedIn(b, 'alice');
 
   // B edits and deletes the tweet A posted; A sees both.
-  await b.tweet(id).locator('[data-action="edit"]').waitFor();
-  await b.tweet(id).locator('[data-action="edit"]').click();
-  await b.tweet(id).locator('textarea').fill('edited on B');
-  await b.tweet(id).locator('[data-action="save"]').click();
-  await until(async () => (await a.tweets()).find((t) => t.id === id)?.content === 'edited on B', 'A shows B\'s edit');
-  await b.tweet(id).locator('[data-action="delete"]').click();
-  await b.page.locator('#confirm-delete button[value="delete"]').click();
-  await until(async () => !(await a.ids()).includes(id), 'A loses the tweet B deleted');
+  await editAndDelete(b, a, id, 'edited on B');
 
   // B signs out everywhere else: A's next act finds itself signed out, and says so.
   await b.page.getByRole('button', { name: 'Account' }).click();
@@ -214,6 +218,69 @@ e2e('the profile at #/@handle shows only that account\'s tweets, goes live, link
 });
 
 // 3 ----------------------------------------------------------------------------------------
+/** virtualAuthenticator gives a context's page a platform authenticator that holds passkeys and verifies its user. */
+async function virtualAuthenticator(h) {
+  const cdp = await h.context.newCDPSession(h.page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return { cdp, authenticatorId };
+}
+
+e2e('passkeys: sign up in A; the passkey synced to B signs in there with no handle; B posts, A is offered it, edits and deletes it; A signs B out', { timeout: 90_000 }, async (ctx) => {
+  const { api, web } = await localWorld(ctx);
+  const a = await ctx.open(web, 'A');
+  const authA = await virtualAuthenticator(a);
+  await a.page.getByRole('button', { name: 'Sign up', exact: true }).click();
+  const up = a.page.locator('#signup');
+  await up.getByLabel('Handle').fill('pat');
+  await up.getByLabel('Display name').fill('Pat');
+  await up.getByRole('button', { name: 'Sign up with a passkey' }).click();
+  await waitSignedIn(a, 'pat');
+  const { credentials } = await authA.cdp.send('WebAuthn.getCredentials', { authenticatorId: authA.authenticatorId });
+  assert.equal(credentials.length, 1, 'A\'s authenticator holds one passkey');
+  assert.equal(credentials[0].isResidentCredential, true, 'a discoverable one');
+
+  const b = await ctx.open(web, 'B');
+  const authB = await virtualAuthenticator(b);
+  await authB.cdp.send('WebAuthn.addCredential', { authenticatorId: authB.authenticatorId, credential: credentials[0] });
+  await b.page.locator('#signed-out').getByRole('button', { name: 'Sign in' }).click();
+  await b.page.locator('#signin').getByRole('button', { name: 'Sign in with a passkey' }).click();
+  await waitSignedIn(b, 'pat');
+  assert.equal(await b.page.inputValue('#signin-handle'), '', 'no handle was typed');
+
+  const id = await b.post('from my second device');
+  await a.waitForButton('Show 1 new tweet');
+  await a.button().click();
+  await until(async () => (await a.ids())[0] === id, 'A shows B\'s tweet');
+  assert.equal(await a.tweet(id).locator('a.handle').textContent(), '@pat');
+
+  await editAndDelete(a, b, id, 'edited on the first device');
+
+  // The settings list the passkey; A signs out everywhere else, and B finds itself signed out.
+  await a.page.getByRole('button', { name: 'Account' }).click();
+  await until(async () => (await a.page.locator('#passkey-list li button').count()) === 1, 'A lists one passkey');
+  // This device holds the passkey already (the server excludes it), and it is pat's last way in.
+  await a.page.locator('#settings').getByRole('button', { name: 'Add a passkey' }).click();
+  await until(async () => /already holds a passkey/.test(await a.page.textContent('#settings .dialog-error')), 'adding a second passkey on the same device is refused, in words');
+  await a.page.locator('#passkey-list').getByRole('button', { name: 'Remove' }).click();
+  await until(async () => /last way to sign in/.test(await a.page.textContent('#settings .dialog-error')), 'the last way in is kept, and the page says why');
+  assert.equal(await a.page.locator('#passkey-list li button').count(), 1);
+  await a.page.locator('#settings').getByRole('button', { name: 'Sign out everywhere else' }).click();
+  await until(async () => (await a.page.textContent('#settings .settings-status')) === 'Signed out 1 other session.', 'one other session ended');
+  await a.page.locator('#settings').press('Escape');
+
+  await b.page.fill('#content', 'am I still signed in?');
+  await b.page.click('#composer button[type=submit]');
+  await waitSignedOut(b);
+  const me = await apiRequest(api.url, 'GET', '/api/me', { token: await a.page.evaluate(() => JSON.parse(localStorage.getItem('chirp.session')).token) });
+  assert.equal(me.status, 200, 'A\'s session lives on');
+  assertClean(a, { allow: [/status of 409/] });
+  assertClean(b, { allow: [/status of 401/] });
+});
+
+// 4 ----------------------------------------------------------------------------------------
 /** scan fails the test with every WCAG A/AA violation and best-practice finding of axe in h's page. */
 async function scan(h, label, failures) {
   const { violations } = await axeScan(h.page);

@@ -54,7 +54,8 @@ export class SettingsDialog {
     this.again.hidden = true;
     this.list.replaceChildren();
     openDialog(this.dialog);
-    this.#do(() => this.#showPasskeys());
+    // The list loads beside whatever the reader does first: it holds no button back.
+    this.#showPasskeys().catch((err) => { if (this.dialog.open) this.error.textContent = refusal(err); });
   }
 
   async #showPasskeys() {
