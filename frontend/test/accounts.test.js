@@ -88,6 +88,16 @@ function fieldState(h, id) {
   }));
 }
 
+/** virtualAuthenticator gives a context's page a platform authenticator that holds passkeys and verifies its user. */
+async function virtualAuthenticator(h) {
+  const cdp = await h.context.newCDPSession(h.page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  return { cdp, authenticatorId };
+}
+
 /** editAndDelete edits tweet id in tab `from`, waits for `to` to show the edit, then deletes it there and waits for `to` to lose it. */
 async function editAndDelete(from, to, id, text) {
   await from.tweet(id).locator('[data-action="edit"]').click();
@@ -159,6 +169,17 @@ e2e('the password way: sign up, post as @handle; another browser signs in, edits
   assert.equal(await a.page.inputValue('#content'), 'posted after my session ended', 'the text is kept');
   assert.equal(await a.page.isVisible('#name'), true, 'the guest\'s name field is back');
 
+  // B adds a passkey of its device to the password account, and removes it again.
+  await virtualAuthenticator(b);
+  await b.page.getByRole('button', { name: 'Account' }).click();
+  await b.page.locator('#settings').getByRole('button', { name: 'Add a passkey' }).click();
+  await until(async () => (await b.page.locator('#passkey-list li button').count()) === 1, 'B lists the passkey it added');
+  assert.match(await b.page.textContent('#passkey-list li'), /^Passkey 1, added .*, never used/);
+  await b.page.locator('#passkey-list').getByRole('button', { name: 'Remove' }).click();
+  await until(async () => (await b.page.textContent('#passkey-list')) === 'No passkeys yet.', 'B removed it');
+  assert.equal(await b.page.textContent('#settings .settings-status'), 'Passkey removed.');
+  await b.page.locator('#settings').press('Escape');
+
   // B's own sign-out.
   await b.page.getByRole('button', { name: 'Sign out' }).click();
   await waitSignedOut(b);
@@ -218,16 +239,6 @@ e2e('the profile at #/@handle shows only that account\'s tweets, goes live, link
 });
 
 // 3 ----------------------------------------------------------------------------------------
-/** virtualAuthenticator gives a context's page a platform authenticator that holds passkeys and verifies its user. */
-async function virtualAuthenticator(h) {
-  const cdp = await h.context.newCDPSession(h.page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
-  });
-  return { cdp, authenticatorId };
-}
-
 e2e('passkeys: sign up in A; the passkey synced to B signs in there with no handle; B posts, A is offered it, edits and deletes it; A signs B out', { timeout: 90_000 }, async (ctx) => {
   const { api, web } = await localWorld(ctx);
   const a = await ctx.open(web, 'A');
@@ -331,3 +342,47 @@ for (const scheme of ['light', 'dark']) {
     assert.deepEqual(failures, []);
   });
 }
+
+// 5 ----------------------------------------------------------------------------------------
+e2e('deleting an account: confirmed; a sign-in too old (403) is explained and a fresh one offered; then the tweets go everywhere and the page is signed out', { timeout: 60_000 }, async (ctx) => {
+  const { api, web } = await localWorld(ctx);
+  const gil = await signUpApi(api.url, 'gil', 'gil has a password');
+  const posted = await postAs(api.url, gil.token, 'soon gone');
+  const a = await ctx.open(web, 'A');
+  const b = await ctx.open(web, 'B');
+  await signInWithPassword(a, 'gil', 'gil has a password');
+  await waitSignedIn(a, 'gil');
+  // The server's answer for a session older than 10 minutes, once.
+  let refused = false;
+  await a.page.route('**/api/me', (route) => {
+    if (route.request().method() !== 'DELETE' || refused) return route.fallback();
+    refused = true;
+    return route.fulfill({
+      status: 403,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'forbidden', message: 'sign in again to delete your account (within the last 10 minutes)' } }),
+    });
+  });
+  await a.page.getByRole('button', { name: 'Account' }).click();
+  await a.page.locator('#settings [data-action="delete-account"]').click();
+  await a.page.locator('#confirm-delete-account button[value="delete"]').click();
+  await until(async () => /within the last 10 minutes/.test(await a.page.textContent('#settings .dialog-error')), 'the 403 is explained');
+  assert.equal(await a.page.evaluate(() => document.activeElement.dataset.action), 'signin-again', 'the offer to sign in again has the focus');
+  await a.page.keyboard.press('Enter');
+  await a.page.locator('#signin').waitFor({ state: 'visible' });
+  await a.page.locator('#signin').getByLabel('Handle').fill('gil');
+  await a.page.locator('#signin').getByLabel('Password').fill('gil has a password');
+  await a.page.locator('#signin').getByLabel('Password').press('Enter');
+  await a.page.locator('#signin').waitFor({ state: 'hidden' });
+  assert.equal((await apiRequest(api.url, 'GET', '/api/sessions', { token: gil.token })).body.length, 2, 'the replaced session was ended, not left behind');
+
+  await a.page.getByRole('button', { name: 'Account' }).click();
+  await a.page.locator('#settings [data-action="delete-account"]').click();
+  await a.page.locator('#confirm-delete-account button[value="delete"]').click();
+  await waitSignedOut(a);
+  assert.equal((await headerState(a)).note, 'Your account is deleted.');
+  await until(async () => !(await b.ids()).includes(posted.id), 'B loses the account\'s tweet');
+  assert.equal((await apiRequest(api.url, 'GET', '/api/accounts/gil')).status, 404);
+  assertClean(a, { allow: [/status of 403/] });
+  assertClean(b);
+});
