@@ -163,7 +163,8 @@ type AccountStore interface {
 	// was refused (its clone warning), leaving its last use as it was.
 	UpdateSignCount(ctx context.Context, id int64, u PasskeyUse) error
 	// DeletePasskey removes one of the account's passkeys; CodeNotFound when the account has no
-	// passkey with that id (another account's included).
+	// passkey with that id (another account's included), LastWayIn when the account has no
+	// password and no other passkey.
 	DeletePasskey(ctx context.Context, accountID, id int64) error
 }
 
@@ -181,6 +182,11 @@ func SessionNotFound() *Error { return Errorf(CodeNotFound, "no such session") }
 
 // PasskeyNotFound is the error for a passkey that does not exist or is another account's.
 func PasskeyNotFound() *Error { return Errorf(CodeNotFound, "no such passkey") }
+
+// LastWayIn is the error for removing an account's last way to sign in.
+func LastWayIn() *Error {
+	return Errorf(CodeConflict, "this passkey is your last way to sign in: add a password or another passkey first")
+}
 
 // PasskeyTaken is the error for a passkey registered already.
 func PasskeyTaken() *Error { return Errorf(CodeConflict, "this passkey is registered already") }

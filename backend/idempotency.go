@@ -9,8 +9,9 @@ import (
 
 // IdempotencyKey is what a client sends as Idempotency-Key with a create, so that a retry of
 // the same post (after a lost answer, a reload, a network change) answers the tweet it already
-// made instead of making another. The key alone is the scope, from any client address: only
-// the client that made it knows it. The empty key means "none".
+// made instead of making another. The key and the account that posts (none for a guest) are
+// the scope, from any client address: only the client that made it knows it, and the same key
+// from another account, or from a guest, is another key. The empty key means "none".
 type IdempotencyKey string
 
 // IdempotencyWindow is how long a key is remembered, and with it the tweet's edit token in

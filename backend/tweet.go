@@ -80,7 +80,9 @@ func (q PageQuery) Validate() error {
 // reader walking forward with SinceID or MinID never skips one.
 type TweetStore interface {
 	// CreateTweet stores a new tweet whose edit token hashes to tokenHash; it returns once
-	// the tweet is committed.
+	// the tweet is committed. A draft with an Account makes that account's tweet, returned with
+	// the account as stored: tokenHash is ignored (it has no edit token), and when the account
+	// is gone the create fails with CodeNotFound and stores nothing.
 	CreateTweet(ctx context.Context, d Draft, tokenHash []byte) (Tweet, error)
 	// CreateTweetOnce is CreateTweet under an idempotency key. The first create with key
 	// stores the tweet, and keeps key, the draft and token in clear for IdempotencyWindow,
@@ -88,14 +90,17 @@ type TweetStore interface {
 	// the same draft (after the text rules) stores nothing and returns the original tweet (as
 	// created, even if edited or deleted since) and token, Replayed; with a different draft it
 	// fails with KeyReused. Concurrent creates with one key make one tweet, and each of them
-	// returns it.
+	// returns it. A key is the account's alone (or the guests'): the same key from another
+	// account or a guest is another key. An account's tweet keeps no token: it and its replays
+	// answer EditToken "".
 	CreateTweetOnce(ctx context.Context, d Draft, token string, key IdempotencyKey) (Created, error)
 	// Tweet returns one tweet, or an error with CodeNotFound.
 	Tweet(ctx context.Context, id int64) (Tweet, error)
-	// Tweets returns one page of the timeline, newest first.
+	// Tweets returns one page of the timeline, or of one account's tweets, newest first.
 	Tweets(ctx context.Context, q PageQuery) ([]Tweet, error)
 	// AuthorizeEdit checks that token is the edit token of tweet id: CodeNotFound when there is
-	// no such tweet, CodeForbidden when the token is wrong.
+	// no such tweet, CodeForbidden when the token is wrong, and for every token when the tweet
+	// is an account's (only that account's session may change it, which the caller checks).
 	AuthorizeEdit(ctx context.Context, id int64, token string) error
 	// UpdateTweet replaces a tweet's content and moves its UpdatedAt forward.
 	UpdateTweet(ctx context.Context, id int64, e Edit) (Tweet, error)

@@ -52,7 +52,7 @@ serve() {
   db="bench_$$_$RANDOM"; p=$(port); url="http://127.0.0.1:$p"; server_log="$work/$label.log"
   psql "$DATABASE_URL" -Xqc "create database $db" >/dev/null
   (cd "$dir" && exec env PORT="$p" HOST=127.0.0.1 DATABASE_URL="$pg_scheme://$pg_server/$db$pg_query" \
-     RATE_LIMIT_WRITES_PER_MINUTE=0 SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 CONN_MAX_PER_IP=0 CONN_MAX_TOTAL=0 LOG_LEVEL=warn "$@" >"$server_log" 2>&1) &
+     RATE_LIMIT_WRITES_PER_MINUTE=0 SIGNIN_LIMIT_PER_MINUTE=0 SIGNIN_ACCOUNT_LIMIT_PER_HOUR=0 SOCKET_MAX_PER_IP=0 SOCKET_MAX_TOTAL=0 CONN_MAX_PER_IP=0 CONN_MAX_TOTAL=0 LOG_LEVEL=warn "$@" >"$server_log" 2>&1) &
   pid=$!
   for _ in $(seq 300); do curl -fs "$url/readyz" >/dev/null 2>&1 && return; sleep 0.1; done
   echo "$label ($*) was not ready at $url/readyz within 30 s; its log:" >&2

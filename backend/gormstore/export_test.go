@@ -46,8 +46,8 @@ func PurgeExpired(s *Store, now time.Time) (full bool, err error) { return s.pur
 
 // OpenPurgingEvery is Open with the writer purging expired keys every d instead of every
 // minute.
-func OpenPurgingEvery(ctx context.Context, databaseURL string, d time.Duration) (*Store, error) {
-	return open(ctx, databaseURL, d)
+func OpenPurgingEvery(ctx context.Context, databaseURL string, d time.Duration, opts ...Option) (*Store, error) {
+	return open(ctx, databaseURL, d, opts...)
 }
 
 // PurgeChunk is how many keys one purge deletes at most.
@@ -68,8 +68,7 @@ type BatchCreate struct {
 func CommitBatch(s *Store, creates []BatchCreate) ([]chirp.Created, []error) {
 	batch := make([]*createRequest, len(creates))
 	for i, c := range creates {
-		batch[i] = newCreateRequest(context.Background(), c.Draft, chirp.HashEditToken(c.Token))
-		batch[i].key, batch[i].token = c.Key, c.Token
+		batch[i] = newKeyedRequest(context.Background(), c.Draft, c.Token, c.Key)
 	}
 	s.commitCreates(batch)
 	created, errs := make([]chirp.Created, len(batch)), make([]error, len(batch))

@@ -348,19 +348,11 @@ func checkKeyInFlight(t *testing.T, url string, otherProcess, firstFails bool) {
 	}
 	key := chirp.IdempotencyKey(fmt.Sprintf("in-flight-key-%v-%v-q7Zx2Lm9", otherProcess, firstFails))
 	before := len(list(t, s, chirp.PageQuery{Limit: 100, MaxID: chirp.NoMaxID}))
-	held, release := make(chan struct{}, 1), make(chan struct{})
-	var once sync.Once
-	gormstore.SetBeforeCommit(s, func(context.Context, []int64) error {
-		var err error
-		once.Do(func() {
-			held <- struct{}{}
-			err = awaitRelease(release)
-			if err == nil && firstFails {
-				err = fmt.Errorf("the first batch fails")
-			}
-		})
-		return err
-	})
+	var failure error
+	if firstFails {
+		failure = errors.New("the first batch fails")
+	}
+	held, release := holdFirstBatch(s, failure)
 	type result struct {
 		c   chirp.Created
 		err error

@@ -3,6 +3,7 @@ package gormstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -118,6 +119,8 @@ func batchAccounts(tx *gorm.DB, batch []*createRequest) (map[int64]*chirp.TweetA
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids) // one per account, however many of its creates the batch holds
 	var rows []accountRow
 	if err := tx.Select("id", "handle", "display_name").Where("id IN ?", ids).Find(&rows).Error; err != nil {
 		return nil, err

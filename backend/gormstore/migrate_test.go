@@ -2,6 +2,7 @@ package gormstore_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -68,12 +69,35 @@ func TestMigrateFromBeforeAccounts(t *testing.T) {
 		a := newAccount(t, s, "alice")
 		newSession(t, s, a.ID, 1, time.Now())
 		addPasskey(t, s, a.ID, 1)
+		// The key column was widened for an account's scope around the longest key.
+		mine, err := s.CreateTweetOnce(ctx, accountDraft(t, shown(a), "alice's"), "t", longestKey())
+		if err != nil {
+			t.Fatalf("the longest key of an account: %v", err)
+		}
 		// Guests' tweets are no one's: deleting an account leaves them.
-		if deleted, err := s.DeleteAccount(ctx, a.ID); err != nil || len(deleted) != 0 {
-			t.Fatalf("delete account: %v, %v", deleted, err)
+		if deleted, err := s.DeleteAccount(ctx, a.ID); err != nil || !slices.Equal(deleted, []int64{mine.Tweet.ID}) {
+			t.Fatalf("delete account: %v, %v; want alice's tweet %d alone", deleted, err, mine.Tweet.ID)
 		}
 		if _, err := s.Tweet(ctx, guestID); err != nil {
 			t.Fatalf("the old tweet after an account's delete: %v", err)
+		}
+	})
+}
+
+// A database made by the first code with accounts, whose index of tweets.account_id was on
+// that column alone, migrates to the index on (account_id, id) and drops the old one, which
+// the new one makes useless.
+func TestMigrateReplacesTheAccountIndex(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		if err := gormstore.DB(s).Exec("CREATE INDEX idx_tweets_account_id ON tweets (account_id)").Error; err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		s = openStore(t, url)
+		m := gormstore.DB(s).Migrator()
+		if m.HasIndex("tweets", "idx_tweets_account_id") || !m.HasIndex("tweets", "idx_tweets_account_id_id") {
+			t.Fatalf("old index left: %v, new index there: %v", m.HasIndex("tweets", "idx_tweets_account_id"), m.HasIndex("tweets", "idx_tweets_account_id_id"))
 		}
 	})
 }

@@ -178,6 +178,11 @@ func (s *Store) migrate(ctx context.Context) error {
 		if s.schema != nil {
 			return nil
 		}
+		if s.postgres {
+			if err := widenKeyColumn(tx); err != nil {
+				return err
+			}
+		}
 		// The first index of tweets.account_id, on it alone, is idx_tweets_account_id_id's
 		// prefix: every query it served, the new one serves, and profiles' pages better.
 		if m := tx.Migrator(); m.HasIndex("tweets", "idx_tweets_account_id") {
@@ -187,6 +192,28 @@ func (s *Store) migrate(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("migrate schema: %w", classify(err))
+	}
+	return nil
+}
+
+// keyColumnSize is the length of idempotency_keys.key, as keyRow's tag declares it: the longest
+// scoped key (scopedKey).
+const keyColumnSize = 276
+
+// widenKeyColumn makes PostgreSQL's idempotency_keys.key as long as keyColumnSize, in a database
+// made when it was 255. AutoMigrate does not: GORM's PostgreSQL migrator takes varchar(255) and
+// varchar(276) for one type. Widening a varchar is a change of the catalogue alone in
+// PostgreSQL: no row is rewritten, the primary key's index stays. (SQLite declares it text, of
+// any length.)
+func widenKeyColumn(tx *gorm.DB) error {
+	columns, err := tx.Migrator().ColumnTypes(&keyRow{})
+	if err != nil {
+		return err
+	}
+	for _, c := range columns {
+		if n, ok := c.Length(); c.Name() == "key" && ok && n < keyColumnSize {
+			return tx.Exec(fmt.Sprintf(`ALTER TABLE idempotency_keys ALTER COLUMN "key" TYPE varchar(%d)`, keyColumnSize)).Error
+		}
 	}
 	return nil
 }

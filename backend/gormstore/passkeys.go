@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/chirp-social/chirp/backend"
 )
@@ -166,9 +167,38 @@ func (s *Store) UpdateSignCount(ctx context.Context, id int64, u chirp.PasskeyUs
 }
 
 // DeletePasskey removes one of the account's passkeys. The account is part of the condition,
-// so another account's passkey id is not found, never deleted.
+// so another account's passkey is not found. It refuses to remove the account's last way to
+// sign in (no password, no other passkey): the check and the delete are one transaction with
+// the account's row locked, so two deletes at once cannot each see the other's passkey left.
 func (s *Store) DeletePasskey(ctx context.Context, accountID, id int64) error {
 	return s.write(ctx, "delete passkey", func(tx *gorm.DB) error {
+		owner := tx.Model(&accountRow{}).Select("password_hash").Where("id = ?", accountID).Limit(1)
+		if s.postgres {
+			// SQLite needs no lock: its writes take turns (acquireWrite).
+			owner = owner.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		}
+		var accounts []accountRow
+		if err := owner.Find(&accounts).Error; err != nil {
+			return err
+		}
+		if len(accounts) == 0 {
+			return chirp.PasskeyNotFound()
+		}
+		var kept int64
+		err := tx.Model(&passkeyRow{}).Where("account_id = ? AND id <> ?", accountID, id).Count(&kept).Error
+		if err != nil {
+			return err
+		}
+		if kept == 0 && accounts[0].PasswordHash == nil {
+			var mine int64
+			if err := tx.Model(&passkeyRow{}).Where("id = ? AND account_id = ?", id, accountID).Count(&mine).Error; err != nil {
+				return err
+			}
+			if mine == 0 {
+				return chirp.PasskeyNotFound()
+			}
+			return chirp.LastWayIn()
+		}
 		res := tx.Where("id = ? AND account_id = ?", id, accountID).Delete(&passkeyRow{})
 		if res.Error == nil && res.RowsAffected == 0 {
 			return chirp.PasskeyNotFound()

@@ -3,13 +3,17 @@ package gormstore_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
+	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 func withAccount(p chirp.Passkey, accountID int64) chirp.Passkey {
@@ -163,6 +167,89 @@ func TestDeletePasskey(t *testing.T) {
 			}
 			if err := s.DeletePasskey(ctx, alice.ID, aliceKey.ID); chirp.ErrorCode(err) != chirp.CodeNotFound {
 				t.Fatalf("second delete: %v", err)
+			}
+		})
+	})
+}
+
+func TestDeletePasskeyKeepsTheLastWayIn(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		ctx := context.Background()
+		// An account made with a passkey has no password: its passkeys are its only way in.
+		passkeyOnly := func(handle string, n byte) chirp.Account {
+			first := testPasskey(n)
+			a, err := s.CreateAccount(ctx, chirp.NewAccount{Handle: handle, DisplayName: handle, Passkey: &first})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return a
+		}
+		t.Run("TheOnlyPasskeyStays", func(t *testing.T) {
+			carol := passkeyOnly("carol", 10)
+			keys, err := s.PasskeysOf(ctx, carol.ID)
+			if err != nil || len(keys) != 1 {
+				t.Fatalf("%+v, %v", keys, err)
+			}
+			if err := s.DeletePasskey(ctx, carol.ID, keys[0].ID); chirp.ErrorCode(err) != chirp.CodeConflict {
+				t.Fatalf("deleting the last way in: %v, want conflict", err)
+			}
+			if err := s.DeletePasskey(ctx, carol.ID, keys[0].ID+1000); chirp.ErrorCode(err) != chirp.CodeNotFound {
+				t.Fatalf("an unknown passkey: %v, want not found", err)
+			}
+			if got, _ := s.PasskeysOf(ctx, carol.ID); len(got) != 1 {
+				t.Fatalf("carol's passkeys after the refusal: %+v", got)
+			}
+		})
+		t.Run("WithAPasswordTheLastPasskeyGoes", func(t *testing.T) {
+			dave := newAccount(t, s, "dave")
+			key := addPasskey(t, s, dave.ID, 11)
+			if err := s.DeletePasskey(ctx, dave.ID, key.ID); err != nil {
+				t.Fatal(err)
+			}
+		})
+		// Two devices each remove one of the two passkeys at once: one of them must be refused,
+		// whichever commits first, or the account is locked out for good.
+		t.Run("TwoDeletesAtOnceLeaveOne", func(t *testing.T) {
+			for round := range 10 {
+				erin := passkeyOnly("erin"+string(rune('a'+round)), byte(20+2*round))
+				addPasskey(t, s, erin.ID, byte(21+2*round))
+				keys, err := s.PasskeysOf(ctx, erin.ID)
+				if err != nil || len(keys) != 2 {
+					t.Fatalf("%+v, %v", keys, err)
+				}
+				var hold *sql.Tx
+				if strings.HasPrefix(url, "postgres") {
+					// Rows locked elsewhere stall both deletes after whatever they read first,
+					// so both have read before either deletes: the interleaving that loses the
+					// account unless the check itself waits for the other delete.
+					hold = testdb.HoldInTransaction(t, url, fmt.Sprintf("SELECT id FROM passkeys WHERE account_id = %d FOR UPDATE", erin.ID))
+				}
+				errs := make(chan error, 2)
+				for _, k := range keys {
+					go func() { errs <- s.DeletePasskey(ctx, erin.ID, k.ID) }()
+				}
+				if hold != nil {
+					waiting := testdb.Open(t, url)
+					testkit.Eventually(t, "both deletes wait on a lock", func() bool {
+						var n int
+						err := waiting.QueryRow(`SELECT count(*) FROM pg_stat_activity
+							WHERE datname = current_database() AND wait_event_type = 'Lock'`).Scan(&n)
+						return err == nil && n == 2
+					})
+					hold.Rollback()
+				}
+				var codes []chirp.Code
+				for range 2 {
+					codes = append(codes, chirp.ErrorCode(<-errs))
+				}
+				slices.Sort(codes)
+				if !slices.Equal(codes, []chirp.Code{"", chirp.CodeConflict}) {
+					t.Fatalf("round %d: the two deletes answered %q, want one success and one conflict", round, codes)
+				}
+				if got, _ := s.PasskeysOf(ctx, erin.ID); len(got) != 1 {
+					t.Fatalf("round %d: %d passkeys left, want 1", round, len(got))
+				}
 			}
 		})
 	})

@@ -88,7 +88,7 @@ func (v tweetView) tweet() chirp.Tweet {
 // tweet: the replay is the original answer, even after an edit or a delete.
 //
 // Key is the key within its scope (scopedKey), so that one key sent by two accounts, or by an
-// account and a guest, is two keys: hence its size, the longest scoped key.
+// account and a guest, is two keys: hence its size, the longest scoped key (keyColumnSize).
 type keyRow struct {
 	Key       string    `gorm:"primaryKey;size:276"`
 	TweetID   int64     `gorm:"not null"`

@@ -5,12 +5,14 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chirp-social/chirp/backend"
 	"github.com/chirp-social/chirp/backend/gormstore"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
+	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
 // tokenHash is the hash of the n-th test token: 32 bytes, as a real token's SHA-256.
@@ -192,4 +194,91 @@ func TestDeleteSessions(t *testing.T) {
 			}
 		})
 	})
+}
+
+// The purge deletes exactly the sessions SessionByTokenHash no longer opens, of every account,
+// however many (more than one chunk), and says how many.
+func TestPurgeIdleSessions(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		ctx := context.Background()
+		alice, bob := newAccount(t, s, "alice"), newAccount(t, s, "bob")
+		now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+		tests := []struct {
+			name    string
+			account int64
+			idle    time.Duration
+			purged  bool
+		}{
+			{"Fresh", alice.ID, 0, false},
+			{"IdleExactlyMaxIdle", alice.ID, maxIdle, false},
+			{"IdleAMillisecondLonger", alice.ID, maxIdle + time.Millisecond, true},
+			{"IdleForYears", bob.ID, 3 * 365 * 24 * time.Hour, true},
+			{"AnotherAccountsFresh", bob.ID, time.Hour, false},
+		}
+		for i, tt := range tests {
+			newSession(t, s, tt.account, i, now.Add(-tt.idle))
+		}
+		// A backlog beyond one chunk, as a store that never purged would have.
+		// One statement: a transaction each would take most of a minute on SQLite.
+		backlog := gormstore.PurgeChunk + 7
+		values, args := make([]string, backlog), make([]any, 0, 4*backlog)
+		for i := range backlog {
+			at := now.Add(-maxIdle - time.Duration(i+1)*time.Second)
+			values[i] = "(?, ?, ?, ?)"
+			args = append(args, bob.ID, tokenHash(1000+i), at, at)
+		}
+		err := gormstore.DB(s).Exec("INSERT INTO sessions (account_id, token_hash, created_at, last_used_at) VALUES "+
+			strings.Join(values, ", "), args...).Error
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.PurgeIdleSessions(ctx, now, maxIdle)
+		if want := int64(backlog + 2); err != nil || n != want {
+			t.Fatalf("purged %d, %v; want %d", n, err, want)
+		}
+		for i, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				_, err := s.SessionByTokenHash(ctx, tokenHash(i), now, maxIdle)
+				if found := err == nil; found == tt.purged {
+					t.Fatalf("after the purge: %v; want purged %v", err, tt.purged)
+				}
+			})
+		}
+		if n, err := s.PurgeIdleSessions(ctx, now, maxIdle); err != nil || n != 0 {
+			t.Fatalf("second purge: %d, %v", n, err)
+		}
+	})
+}
+
+// A store opened WithSessionPurge purges idle sessions on its own, as it purges expired keys.
+func TestWriterPurgesIdleSessions(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := gormstore.OpenPurgingEvery(ctx, url, 20*time.Millisecond, gormstore.WithSessionPurge(maxIdle))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		a := newAccount(t, s, "alice")
+		now := time.Now()
+		idle := newSession(t, s, a.ID, 1, now.Add(-maxIdle-time.Minute))
+		live := newSession(t, s, a.ID, 2, now)
+		alive := func(id int64) bool { return countWhere(t, s, "sessions", "id = ?", id) == 1 }
+		testkit.Eventually(t, "the writer to purge the idle session", func() bool { return !alive(idle.ID) })
+		if !alive(live.ID) {
+			t.Fatal("the writer purged a live session")
+		}
+	})
+}
+
+// countWhere counts the table's rows that match the condition.
+func countWhere(t *testing.T, s *gormstore.Store, table, where string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	if err := gormstore.DB(s).Table(table).Where(where, args...).Count(&n).Error; err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
-func openStore(t *testing.T, url string) *gormstore.Store {
+func openStore(t testing.TB, url string) *gormstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -325,6 +325,25 @@ func checkCommitOrder(t *testing.T, s, bStore *gormstore.Store) {
 // pg_stat_activity as waiting on the advisory lock. Elsewhere the wait happens where it cannot
 // be observed (in Go, or in SQLite's busy loop), so B gets a generous moment to finish instead:
 // if it finishes, the order was broken.
+// holdFirstBatch holds the store's next create batch between its insert and its commit: held
+// receives once it is held, and closing release lets it go on, to commit, or to fail with
+// failure when that is not nil. Later batches are not held.
+func holdFirstBatch(s *gormstore.Store, failure error) (held <-chan struct{}, release chan struct{}) {
+	heldOnce, release := make(chan struct{}, 1), make(chan struct{})
+	var once sync.Once
+	gormstore.SetBeforeCommit(s, func(context.Context, []int64) error {
+		var err error
+		once.Do(func() {
+			heldOnce <- struct{}{}
+			if err = awaitRelease(release); err == nil {
+				err = failure
+			}
+		})
+		return err
+	})
+	return heldOnce, release
+}
+
 func waitBlockedOrDone[T any](t *testing.T, s *gormstore.Store, otherProcess bool, done chan T) bool {
 	t.Helper()
 	observable := otherProcess && gormstore.IsPostgres(s)

@@ -42,12 +42,7 @@ func (s *Store) CreateTweetOnce(ctx context.Context, d chirp.Draft, token string
 	if _, err := chirp.ParseIdempotencyKey(string(key)); err != nil {
 		return chirp.Created{}, err
 	}
-	req := newCreateRequest(ctx, d, chirp.HashEditToken(token))
-	req.key = key
-	if d.Account == nil { // an account's tweet has no edit token to keep, nor to replay
-		req.token = token
-	}
-	return s.create(ctx, req)
+	return s.create(ctx, newKeyedRequest(ctx, d, token, key))
 }
 
 // create hands req to the writer and waits for its answer.
@@ -111,6 +106,17 @@ func newCreateRequest(ctx context.Context, d chirp.Draft, tokenHash []byte) *cre
 		id := d.Account.ID
 		r.account = d.Account
 		r.row.AccountID, r.row.EditTokenHash = &id, noEditToken
+	}
+	return r
+}
+
+// newKeyedRequest is a create under key whose edit token is token, kept with the key; an
+// account's tweet has none to keep (nor to replay).
+func newKeyedRequest(ctx context.Context, d chirp.Draft, token string, key chirp.IdempotencyKey) *createRequest {
+	r := newCreateRequest(ctx, d, chirp.HashEditToken(token))
+	r.key = key
+	if d.Account == nil {
+		r.token = token
 	}
 	return r
 }

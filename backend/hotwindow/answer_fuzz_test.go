@@ -8,35 +8,19 @@ import (
 	"github.com/chirp-social/chirp/backend/internal/testkit"
 )
 
-// pageOf is the database's answer to q over every tweet (ascending ids): the reference.
-func pageOf(all []chirp.Tweet, q chirp.PageQuery) []chirp.Tweet {
-	var in []chirp.Tweet
-	for _, t := range all {
-		lower := q.SinceID
-		if q.Forward {
-			lower = q.MinID
-		}
-		if t.ID > lower && t.ID < q.MaxID {
-			in = append(in, t)
-		}
-	}
-	if q.Forward {
-		in = in[:min(len(in), q.Limit)]
-	} else {
-		in = in[max(0, len(in)-q.Limit):]
-	}
-	slices.Reverse(in)
-	return in
-}
-
 // Whatever the window holds and whatever is asked, an answer from memory is the database's:
 // the database holds the window's tweets and, below its floor, others the window cannot know.
+// Tweets are a guest's or one of two accounts' (by id), and a query reads the timeline or one
+// of those accounts' profiles.
 func FuzzAnswer(f *testing.F) {
-	f.Add([]byte{3, 5, 9, 12}, []byte{1, 2}, int64(4), uint8(2), int64(0), int64(0), false, int64(0))
-	f.Add([]byte{1, 2, 3}, []byte{}, int64(0), uint8(20), int64(0), int64(1), true, int64(3))
-	f.Fuzz(func(t *testing.T, above, below []byte, floor int64, limit uint8, since, minID int64, forward bool, maxID int64) {
+	f.Add([]byte{3, 5, 9, 12}, []byte{1, 2}, int64(4), uint8(2), int64(0), int64(0), false, int64(0), uint8(0))
+	f.Add([]byte{1, 2, 3}, []byte{}, int64(0), uint8(20), int64(0), int64(1), true, int64(3), uint8(0))
+	f.Add([]byte{3, 4, 6, 7, 9, 10}, []byte{1, 2, 4}, int64(4), uint8(2), int64(0), int64(0), false, int64(0), uint8(1))
+	f.Add([]byte{3, 4, 6, 7, 9, 10}, []byte{1, 2, 4}, int64(4), uint8(1), int64(0), int64(4), true, int64(0), uint8(2))
+	f.Fuzz(func(t *testing.T, above, below []byte, floor int64, limit uint8, since, minID int64, forward bool, maxID int64, profile uint8) {
 		floor = max(floor, 0) % 300
-		q := chirp.PageQuery{Limit: 1 + int(limit)%chirp.MaxPageSize, MaxID: chirp.NoMaxID, Forward: forward}
+		q := chirp.PageQuery{Limit: 1 + int(limit)%chirp.MaxPageSize, MaxID: chirp.NoMaxID, Forward: forward,
+			AccountID: int64(profile % 3)}
 		if maxID > 0 {
 			q.MaxID = maxID % 600
 		}
@@ -54,13 +38,13 @@ func FuzzAnswer(f *testing.F) {
 		for _, b := range below {
 			if id := int64(b) % (floor + 1); id > 0 && !seen[id] {
 				seen[id] = true
-				all = append(all, chirp.Tweet{ID: id})
+				all = append(all, tweetOf(id))
 			}
 		}
 		for _, b := range above {
 			if id := floor + 1 + int64(b); !seen[id] {
 				seen[id] = true
-				window = append(window, chirp.Tweet{ID: id})
+				window = append(window, tweetOf(id))
 			}
 		}
 		slices.SortFunc(window, func(a, b chirp.Tweet) int { return cmpID(a.ID, b.ID) })
@@ -71,8 +55,17 @@ func FuzzAnswer(f *testing.F) {
 		if err != nil {
 			return // to the database: always allowed
 		}
-		if want := pageOf(all, q); !slices.Equal(testkit.IDs(got), testkit.IDs(want)) {
+		if want := testkit.Page(all, q); !slices.Equal(testkit.IDs(got), testkit.IDs(want)) {
 			t.Fatalf("floor %d, query %+v: window %v, database %v", floor, q, testkit.IDs(got), testkit.IDs(want))
 		}
 	})
+}
+
+// tweetOf is tweet id, a guest's or account 1's or 2's by id.
+func tweetOf(id int64) chirp.Tweet {
+	t := chirp.Tweet{ID: id}
+	if a := id % 3; a != 0 {
+		t.Account = &chirp.TweetAccount{ID: a}
+	}
+	return t
 }

@@ -327,9 +327,6 @@ func (w *Window) read(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, er
 	if !w.valid || len(w.pending) > 0 {
 		return nil, errStale
 	}
-	if q.AccountID != 0 {
-		return answer(ofAccount(w.tweets, q.AccountID), w.floor, q)
-	}
 	return answer(w.tweets, w.floor, q)
 }
 
@@ -372,6 +369,9 @@ func (w *Window) refresh(ctx context.Context) error {
 // answer is q's page from tweets (ascending), complete for ids above floor, or errStale when
 // the answer may reach below floor.
 func answer(tweets []chirp.Tweet, floor int64, q chirp.PageQuery) ([]chirp.Tweet, error) {
+	if q.AccountID != 0 {
+		tweets = ofAccount(tweets, q.AccountID)
+	}
 	// Indexes of the first tweet above the lower bound and of the first at or above MaxID.
 	hi, _ := slices.BinarySearchFunc(tweets, q.MaxID, func(t chirp.Tweet, id int64) int { return cmpID(t.ID, id) })
 	if q.Forward {

@@ -182,6 +182,7 @@ func New(cfg Config) http.Handler {
 	api := r.Group("/api")
 	spec := specHandler()
 	getAndHead(api, "/openapi.json", spec)
+	getAndHead(api, "/settings", settings(cfg))
 	getAndHead(api, "/tweets", t.handle(t.list))
 	getAndHead(api, "/tweets/:id", t.handle(t.get))
 	writes := limitWrites(cfg.WriteLimit, cfg.Bites, errs)

@@ -106,15 +106,18 @@ func TestHeadAnswersAsGet(t *testing.T) {
 	}
 	s := newServer(t, testdb.SQLiteURL(t), httpapi.Config{Realtime: okHandler()})
 	tw, _ := s.post("alice", "hello")
+	token := s.signUp("alice", "Alice", alicePassword)
+	s.postAs(token, "signed in")
 	for _, path := range []string{"/healthz", "/readyz", "/api/openapi.json", "/api/tweets", "/api/tweets?limit=0",
-		"/api/tweets/" + itoa(tw.ID), "/api/tweets/999999", "/api/tweets/x"} {
+		"/api/tweets/" + itoa(tw.ID), "/api/tweets/999999", "/api/tweets/x", "/api/accounts/alice", "/api/accounts/nobody",
+		"/api/accounts/alice/tweets?limit=1", "/api/me", "/api/sessions", "/api/me/passkeys"} {
 		t.Run(path, func(t *testing.T) {
 			s := s.on(t)
-			get, head := s.do("GET", path, "", ""), s.do("HEAD", path, "", "")
+			get, head := s.do("GET", path, "", "", bearerOf(token)...), s.do("HEAD", path, "", "", bearerOf(token)...)
 			if head.status != get.status || head.body != "" {
 				t.Fatalf("HEAD: %d, %d bytes; GET: %d", head.status, len(head.body), get.status)
 			}
-			for _, h := range []string{"Content-Type", "Cache-Control", "Content-Length"} {
+			for _, h := range []string{"Content-Type", "Cache-Control", "Content-Length", "Link"} {
 				if head.header.Get(h) != get.header.Get(h) {
 					t.Errorf("%s: HEAD %q, GET %q", h, head.header.Get(h), get.header.Get(h))
 				}

@@ -48,7 +48,7 @@ type party struct {
 	clock *clock
 }
 
-func newParty(t *testing.T, url string) *party {
+func newParty(t testing.TB, url string) *party {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -67,7 +67,7 @@ func newParty(t *testing.T, url string) *party {
 }
 
 // signUp makes an account with a new key, failing the test if it cannot.
-func (p *party) signUp(t *testing.T, handle string) (chirp.Account, *passkeytest.Key) {
+func (p *party) signUp(t testing.TB, handle string) (chirp.Account, *passkeytest.Key) {
 	t.Helper()
 	key := passkeytest.NewKey()
 	a, err := p.trySignUp(handle, key, page)
@@ -421,5 +421,36 @@ func TestRegistrationRefused(t *testing.T) {
 			_, err := p.rp.BeginAdd(ctx, 999999)
 			wantError(t, err, chirp.CodeNotFound, "")
 		})
+	})
+}
+
+// An account made before passkeys (no user handle) gets one when it first adds a passkey, and
+// signs in with it.
+func TestAddToAnAccountWithoutUserHandle(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		p := newParty(t, url)
+		ctx := context.Background()
+		early, err := p.store.CreateAccount(ctx, chirp.NewAccount{Handle: "early", DisplayName: "Early", PasswordHash: "$argon2id$x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As the code before passkeys left it.
+		if _, err := p.store.Pool().ExecContext(ctx, "UPDATE accounts SET user_handle = NULL WHERE id = $1", early.ID); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := p.store.AccountByID(ctx, early.ID); !a.UserHandle.IsZero() {
+			t.Fatalf("the account still has user handle %x", a.UserHandle)
+		}
+		key := passkeytest.NewKey()
+		if _, err := p.add(early.ID, key, page); err != nil {
+			t.Fatal(err)
+		}
+		got, err := p.store.AccountByID(ctx, early.ID)
+		if err != nil || got.UserHandle.IsZero() || string(key.UserHandle) != string(got.UserHandle[:]) {
+			t.Fatalf("after adding: %+v, %v; the passkey holds %x", got, err, key.UserHandle)
+		}
+		if signedIn, err := p.signIn(key, page); err != nil || signedIn != got {
+			t.Fatalf("sign in: %+v, %v; want %+v", signedIn, err, got)
+		}
 	})
 }

@@ -45,7 +45,7 @@ func startChirp(t *testing.T) chirp {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "HOST=127.0.0.1", "PORT="+strconv.Itoa(port),
 		"DATABASE_URL=sqlite://"+filepath.Join(dir, "chirp.db"), "EVENT_BUS=local", "LOG_LEVEL=warn",
-		"RATE_LIMIT_WRITES_PER_MINUTE=0", "SOCKET_MAX_PER_IP=0", "SOCKET_MAX_TOTAL=0", "CONN_MAX_PER_IP=0", "CONN_MAX_TOTAL=0")
+		"RATE_LIMIT_WRITES_PER_MINUTE=0", "SIGNIN_LIMIT_PER_MINUTE=0", "SIGNIN_ACCOUNT_LIMIT_PER_HOUR=0", "SOCKET_MAX_PER_IP=0", "SOCKET_MAX_TOTAL=0", "CONN_MAX_PER_IP=0", "CONN_MAX_TOTAL=0")
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting chirp: %v", err)

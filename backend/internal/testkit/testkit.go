@@ -7,6 +7,7 @@
 package testkit
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -78,4 +79,29 @@ func IDs(tweets []chirp.Tweet) []int64 {
 		out[i] = tw.ID
 	}
 	return out
+}
+
+// Page is the answer to q over every tweet there is (ascending ids), by the keyset rules
+// applied one tweet at a time: the reference the stores' answers are compared with.
+func Page(all []chirp.Tweet, q chirp.PageQuery) []chirp.Tweet {
+	lower := q.SinceID
+	if q.Forward {
+		lower = q.MinID
+	}
+	var in []chirp.Tweet
+	for _, t := range all {
+		if q.AccountID != 0 && (t.Account == nil || t.Account.ID != q.AccountID) {
+			continue
+		}
+		if t.ID > lower && t.ID < q.MaxID {
+			in = append(in, t)
+		}
+	}
+	if q.Forward {
+		in = in[:min(len(in), q.Limit)]
+	} else {
+		in = in[max(0, len(in)-q.Limit):]
+	}
+	slices.Reverse(in)
+	return in
 }

@@ -40,14 +40,14 @@ export async function startServer({ env = {}, port = 0, dir } = {}) {
 
 /**
  * runChirp starts the binary (args: [] for the API, ['web'] for the page server) on
- * 127.0.0.1 (with the write limit off unless env sets RATE_LIMIT_WRITES_PER_MINUTE), reads its port from the `listening` log record, and waits until readyPath answers.
+ * 127.0.0.1 (with the write and sign-in limits off unless env sets them), reads its port from the `listening` log record, and waits until readyPath answers.
  * Returns {url, port, proc, logs(), stop(), kill()}.
  */
 export async function runChirp({ args = [], env = {}, readyPath }) {
   const name = ['chirp', ...args].join(' ');
   const proc = spawn(chirpBin, args, {
     // The write limit is off unless a test sets it: the tests post many tweets from one address.
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'debug', RATE_LIMIT_WRITES_PER_MINUTE: '0', ...env },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', LOG_LEVEL: 'debug', RATE_LIMIT_WRITES_PER_MINUTE: '0', SIGNIN_LIMIT_PER_MINUTE: '0', SIGNIN_ACCOUNT_LIMIT_PER_HOUR: '0', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let logs = '';
