@@ -374,7 +374,8 @@ e2e('deleting an account: confirmed; a sign-in too old (403) is explained and a 
   await a.page.locator('#signin').getByLabel('Password').fill('gil has a password');
   await a.page.locator('#signin').getByLabel('Password').press('Enter');
   await a.page.locator('#signin').waitFor({ state: 'hidden' });
-  assert.equal((await apiRequest(api.url, 'GET', '/api/sessions', { token: gil.token })).body.length, 2, 'the replaced session was ended, not left behind');
+  // The API's session and the new one; the replaced one is ended (after the sign-in, not before it).
+  await until(async () => (await apiRequest(api.url, 'GET', '/api/sessions', { token: gil.token })).body.length === 2, 'the replaced session ended, not left behind');
 
   await a.page.getByRole('button', { name: 'Account' }).click();
   await a.page.locator('#settings [data-action="delete-account"]').click();
@@ -386,3 +387,41 @@ e2e('deleting an account: confirmed; a sign-in too old (403) is explained and a 
   assertClean(a, { allow: [/status of 403/] });
   assertClean(b);
 });
+
+// 6 ----------------------------------------------------------------------------------------
+e2e('GUEST_POSTS=false: signed out, "Sign in to post" stands where the name field was; signed in, the composer posts', {}, async (ctx) => {
+  const { web } = await localWorld(ctx, { GUEST_POSTS: 'false' });
+  const a = await ctx.open(web, 'A');
+  await a.page.locator('#sign-in-first').waitFor({ state: 'visible' });
+  assert.equal(await a.page.isHidden('#composer'), true, 'no composer for a guest');
+  assert.equal(await a.page.isHidden('#name'), true);
+  await a.page.locator('#sign-in-first').getByRole('button', { name: 'Sign up' }).click();
+  const d = a.page.locator('#signup');
+  await d.getByLabel('Handle').fill('carol');
+  await d.getByLabel('Display name').fill('Carol');
+  await d.getByLabel('Password').fill('carol has a password');
+  await d.getByLabel('Password').press('Enter');
+  await waitSignedIn(a, 'carol');
+  assert.equal(await a.page.isVisible('#composer'), true);
+  assert.equal(await a.page.isHidden('#sign-in-first'), true);
+  const id = await a.post('accounts only here');
+  assert.equal(await a.tweet(id).locator('a.handle').textContent(), '@carol');
+  // Signed out again, the name field does not come back.
+  await a.page.getByRole('button', { name: 'Sign out' }).click();
+  await a.page.locator('#sign-in-first').waitFor({ state: 'visible' });
+  assert.equal(await a.page.isHidden('#composer'), true);
+  assertClean(a);
+});
+
+for (const scheme of ['light', 'dark']) {
+  e2e(`axe-core on "Sign in to post" (GUEST_POSTS=false), ${scheme} scheme`, {}, async (ctx) => {
+    const failures = [];
+    const { web } = await localWorld(ctx, { GUEST_POSTS: 'false' });
+    const a = await ctx.open(web, 'A', { contextOptions: a11yContext(scheme) });
+    await a.page.locator('#sign-in-first').waitFor({ state: 'visible' });
+    await scan(a, 'sign in to post', failures);
+    assert.deepEqual(failures, []);
+  });
+}
+
+

@@ -123,6 +123,10 @@ session.onChange((_, why) => showAccount(why));
 addEventListener('storage', (e) => { if (e.key === null || e.key === session.key) session.reload(); });
 showAccount();
 accounts.refresh();
+api.settings().then((answer) => {
+  guestPosts = answer?.guest_posts !== false;
+  showAccount();
+}, () => { /* an older server, or none yet: it takes guest posts */ });
 
 router.go(location.hash);
 addEventListener('hashchange', () => router.go(location.hash, true));
