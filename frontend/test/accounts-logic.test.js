@@ -209,3 +209,73 @@ test('passkeys: the browser\'s refusals in words; server errors left to the call
   assert.equal(passkeysWork({}), false);
   assert.equal(passkeysWork({ PublicKeyCredential: { parseCreationOptionsFromJSON() {}, parseRequestOptionsFromJSON() {} }, navigator: { credentials: {} } }), true);
 });
+
+/** recorder is a view whose every method call is recorded as [name, ...args]. */
+function recorder(calls) {
+  return new Proxy({}, { get: (_, name) => (...args) => { calls.push([name, ...args]); } });
+}
+
+/** deferred is a promise with its resolve. */
+function deferred() {
+  let resolve;
+  const promise = new Promise((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
+test('controller: a stopped controller\'s late answers show nowhere; it pages the list it was given', async () => {
+  const { TimelineController } = await import('../public/js/controller.js');
+  const { TweetStore } = await import('../public/js/store.js');
+  const calls = [];
+  const asked = [];
+  const page = deferred();
+  const c = new TimelineController({
+    api: {},
+    list: (params) => { asked.push(params); return page.promise; },
+    store: new TweetStore(),
+    tokens: {},
+    timeline: recorder(calls),
+    paging: recorder(calls),
+    newTweets: recorder(calls),
+  });
+  const loading = c.load();
+  assert.deepEqual(asked, [{ limit: 20 }], 'the first page is asked of the list given');
+  c.stop();
+  const before = calls.length;
+  page.resolve([{ id: 1, author: 'a', content: 'x', created_at: 'x', updated_at: 'x', account: { handle: 'dan' } }]);
+  await loading;
+  assert.deepEqual(calls.slice(before), [], 'nothing reached the views after stop');
+  assert.equal(c.store.size, 1, 'its own store still took the page');
+});
+
+test('router: a profile whose account answers after the reader left shows nothing; an unknown handle is "no such account"', async () => {
+  const { Router } = await import('../public/js/router.js');
+  const shown = [];
+  const dan = deferred();
+  const api = {
+    account: (h) => (h === 'dan' ? dan.promise : Promise.reject(new ApiError(404, 'not_found', 'no such account'))),
+    tweets: () => Promise.resolve([]),
+    accountTweets: () => Promise.resolve([]),
+  };
+  const view = {
+    timeline: () => { shown.push('timeline'); return 'Chirp'; },
+    loading: (h) => shown.push(`loading ${h}`),
+    account: (a) => { shown.push(`account ${a.handle}`); return a.handle; },
+    noSuchAccount: (h, err) => { shown.push(`none ${h} ${err.status}`); return 'none'; },
+    focus() {},
+  };
+  const lists = [];
+  const router = new Router({
+    api, view, clear: () => shown.push('clear'), retitle: () => {},
+    controllerFor: (list) => { lists.push(list); return { load() {}, stop() { shown.push('stop'); } }; },
+  });
+  const going = router.go('#/@dan');
+  await router.go('#/');
+  dan.resolve({ handle: 'dan', display_name: 'Dan' });
+  await going;
+  assert.deepEqual(shown, ['clear', 'loading dan', 'clear', 'timeline']);
+  assert.equal(lists.length, 1, 'one controller: the timeline\'s');
+  await router.go('#feed');
+  assert.equal(shown.at(-1), 'timeline', 'a place in the view changes nothing');
+  await router.go('#/@nobody');
+  assert.deepEqual(shown.slice(-4), ['stop', 'clear', 'loading nobody', 'none nobody 404']);
+});
