@@ -1,6 +1,8 @@
 // The composer: name and text, the live count, what is wrong with each field, and asking to post
 // (with an idempotency key kept across retries of the same post), then how that went. The name
-// and an unsent draft survive reloads.
+// and an unsent draft survive reloads. Signed in, there is no name: the account posts
+// (`showAccount`); signed out where the server takes no guest posts, "Sign in to post" stands in
+// its place.
 import { cleanText, textProblem, fieldMessage, charactersLeft, MAX_CONTENT, MAX_AUTHOR } from './format.js';
 
 const NAME = 'chirp.name';
@@ -9,14 +11,19 @@ const DRAFT_KEY = 'chirp.draftKey';
 
 export class Composer {
   /**
-   * @param {object} deps {form, storage, onPost(author, content, idempotencyKey) (posts and
-   *   shows the tweet; resolves to it, or rejects with an ApiError)}
+   * @param {object} deps {form, signInFirst (what stands in the form's place when only accounts
+   *   may post), storage, onPost(author, content, idempotencyKey) (posts and shows the tweet;
+   *   resolves to it, or rejects with an ApiError)}
    */
-  constructor({ form, storage = globalThis.localStorage, onPost }) {
+  constructor({ form, signInFirst, storage = globalThis.localStorage, onPost }) {
     this.form = form;
+    this.signInFirst = signInFirst;
     this.storage = storage;
     this.onPost = onPost;
+    this.account = null; // the account posting, or null for a guest
     this.name = form.querySelector('#name');
+    this.nameField = form.querySelector('#name-field');
+    this.postingAs = form.querySelector('#posting-as');
     this.text = form.querySelector('#content');
     this.counter = form.querySelector('#counter');
     this.error = form.querySelector('#compose-error');
@@ -64,7 +71,7 @@ export class Composer {
     this.counter.classList.toggle('over', left < 0);
     this.counter.classList.toggle('near', left >= 0 && left <= 20);
     const text = this.#check(this.text, this.textProblem, 'text', MAX_CONTENT, true, this.tried);
-    const name = this.#check(this.name, this.nameProblem, 'name', MAX_AUTHOR, false, this.typed || this.tried);
+    const name = this.account ? '' : this.#check(this.name, this.nameProblem, 'name', MAX_AUTHOR, false, this.typed || this.tried);
     this.button.disabled = this.sending || text !== '' || name !== '';
   }
 
@@ -76,6 +83,22 @@ export class Composer {
     if (message.textContent !== shown) message.textContent = shown;
     field.setAttribute('aria-invalid', String(shown !== ''));
     return problem;
+  }
+
+  /**
+   * showAccount shows who posts: `account` (the signed-in one, or null) and, signed out,
+   * whether the server takes guest posts (else "Sign in to post" in the form's place).
+   */
+  showAccount(account, guestPosts) {
+    this.account = account;
+    this.nameField.hidden = Boolean(account);
+    this.postingAs.hidden = !account;
+    this.postingAs.textContent = account ? `Posting as @${account.handle}` : '';
+    const closed = !account && !guestPosts;
+    if (closed && this.form.contains(document.activeElement)) this.signInFirst.querySelector('button')?.focus();
+    this.form.hidden = closed;
+    this.signInFirst.hidden = !closed;
+    this.update();
   }
 
   #tried() {
@@ -108,7 +131,7 @@ export class Composer {
     this.button.textContent = 'Posting…';
     this.error.textContent = '';
     try {
-      await this.onPost(this.name.value, this.text.value, this.#key());
+      await this.onPost(this.account ? this.account.display_name : this.name.value, this.text.value, this.#key());
       this.text.value = '';
       this.storage.removeItem(DRAFT);
       this.storage.removeItem(DRAFT_KEY);
@@ -160,6 +183,7 @@ function describe(err) {
     const parts = Object.entries(err.fields).map(([field, problem]) => `${field === 'author' ? 'Name' : 'Text'} ${problem}.`);
     if (parts.length) return parts.join(' ');
   }
+  if (err.status === 401) return 'You are signed out: sign in to post. Your text is kept.';
   if (err.status === 429) {
     return err.retryAfter ? `Too many posts — try again in ${err.retryAfter} s.` : 'Too many posts — wait a moment and try again.';
   }

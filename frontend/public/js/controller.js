@@ -1,6 +1,7 @@
 // The timeline's one owner: the only module that changes the store of tweets on screen and asks
 // the API about the timeline. The views render what it tells them and report what the reader
-// asks for; the live connection reports events. No DOM here.
+// asks for; the live connection reports events. No DOM here. The same controller serves every
+// list of tweets (the timeline, an account's profile): it is given the list's endpoint.
 //
 // New tweets: events only say "something happened"; the controller asks the API what is above
 // the newest tweet it has loaded in order and offers what it has not shown. Edits and deletes
@@ -15,12 +16,20 @@ const WALK = 100;
 
 export class TimelineController {
   /**
-   * @param {object} deps {api, store (a TweetStore, changed here only), tokens (the edit
-   *   tokens), timeline (a TimelineView), paging (a PagingView), newTweets (a NewTweetsView),
-   *   announce (tells the other tabs that this one posted), pageSize}
+   * @param {object} deps {api, list(params) (a page of the list shown, with the timeline's
+   *   parameters; the timeline's own by default), store (a TweetStore, changed here only),
+   *   tokens (the edit tokens), timeline (a TimelineView), paging (a PagingView), newTweets (a
+   *   NewTweetsView), announce (tells the other tabs that this one posted), pageSize}
    */
-  constructor({ api, store, tokens, timeline, paging, newTweets, announce = () => {}, pageSize = 20 }) {
-    Object.assign(this, { api, store, tokens, timeline, paging, newTweets, announce, pageSize });
+  constructor({ api, list = (params) => api.tweets(params), store, tokens, timeline, paging, newTweets, announce = () => {}, pageSize = 20 }) {
+    Object.assign(this, { api, list, store, tokens, announce, pageSize });
+    this.stopped = false;
+    // A controller left behind (the reader went to another list) may still be waiting for
+    // answers: they change its own store, never the screen.
+    const live = () => !this.stopped;
+    this.timeline = scoped(timeline, live);
+    this.paging = scoped(paging, live);
+    this.newTweets = scoped(newTweets, live);
     this.loaded = false; // the first page is on screen
     this.first = null; // the first page's load, while it is on its way
     this.firstFailed = null; // why the first page failed
@@ -30,6 +39,11 @@ export class TimelineController {
     this.posting = Promise.resolve();
     this.checker = new Coalescer(() => this.#checkNew(), 1000);
     this.rechecker = new Coalescer(() => this.#recheckShown(), 1000);
+  }
+
+  /** stop leaves the screen to another controller: what is still on its way shows nowhere. */
+  stop() {
+    this.stopped = true;
   }
 
   /** load loads the first page (at the start, and when the reader tries again), then checks what is new. */
@@ -48,7 +62,7 @@ export class TimelineController {
     this.olderFailed = null;
     this.paging.olderLoading();
     try {
-      const page = await this.api.tweets({ limit: this.pageSize, max_id: this.store.oldest });
+      const page = await this.list({ limit: this.pageSize, max_id: this.store.oldest });
       this.#show(this.store.addOlder(page, this.pageSize));
     } catch (err) {
       this.olderFailed = err;
@@ -68,7 +82,7 @@ export class TimelineController {
       // more than a page waits.
       const added = [];
       for (let i = 0; i < 1000; i++) {
-        const page = await this.api.tweets({ min_id: this.store.newestInOrder, limit: WALK });
+        const page = await this.list({ min_id: this.store.newestInOrder, limit: WALK });
         added.push(...this.store.addNewer(page));
         if (page.length < WALK) break;
       }
@@ -92,7 +106,8 @@ export class TimelineController {
 
   async #post(author, content, idempotencyKey) {
     const tweet = await this.api.create(author, content, idempotencyKey);
-    this.tokens.set(tweet.id, tweet.edit_token);
+    // An account's tweet has no edit token: the session is its key, on every device.
+    if (tweet.edit_token) this.tokens.set(tweet.id, tweet.edit_token);
     const { edit_token: _, ...shown } = tweet;
     this.#show(this.store.addOwn(shown));
     this.announce();
@@ -101,19 +116,24 @@ export class TimelineController {
 
   /** edit saves one's own tweet's new text; rejects with an ApiError. */
   async edit(id, content) {
-    this.store.update(await this.api.update(id, content, this.tokens.get(id)));
+    this.store.update(await this.api.update(id, content, this.#editToken(id)));
   }
 
   /** delete deletes one's own tweet; rejects with an ApiError. */
   async delete(id) {
     try {
-      await this.api.remove(id, this.tokens.get(id));
+      await this.api.remove(id, this.#editToken(id));
     } catch (err) {
       // Gone already: as deleted as the reader wanted.
       if (err.status !== 404) throw err;
     }
     this.tokens.delete(id);
     this.#remove(id);
+  }
+
+  /** #editToken is a guest tweet's edit token; null for an account's, which the session opens. */
+  #editToken(id) {
+    return this.store.get(id)?.account ? null : this.tokens.get(id);
   }
 
   /** newTweet: the server says a tweet was posted. */
@@ -164,7 +184,7 @@ export class TimelineController {
     this.paging.firstLoading();
     this.timeline.busy(true);
     try {
-      const page = await this.api.tweets({ limit: this.pageSize });
+      const page = await this.list({ limit: this.pageSize });
       this.#show(this.store.addFirst(page, this.pageSize));
       this.loaded = true;
       this.firstFailed = null;
@@ -193,7 +213,7 @@ export class TimelineController {
 
   async #checkNew() {
     if (!this.loaded) return;
-    const page = await this.api.tweets({ since_id: this.store.newestInOrder, limit: WALK });
+    const page = await this.list({ since_id: this.store.newestInOrder, limit: WALK });
     // The server announces a create to the poster too, and the event (and this read) can beat the
     // POST's own answer: count what is unseen once that answer has put the tweet in the store.
     await this.posting;
@@ -202,7 +222,7 @@ export class TimelineController {
 
   async #recheckShown() {
     if (!this.loaded) return;
-    const { updated, removed } = await recheck(this.store, this.api);
+    const { updated, removed } = await recheck(this.store, { tweets: (params) => this.list(params) });
     // Events handled while the walk was on its way may have applied a later edit, or the delete.
     for (const t of updated) {
       if (isNewer(t, this.store.get(t.id)) && this.store.update(t)) this.timeline.replace(t.id);
@@ -224,4 +244,14 @@ export class TimelineController {
   #showEdges() {
     this.paging.showEdges({ loaded: this.loaded, count: this.store.size, reachedEnd: this.store.reachedEnd });
   }
+}
+
+/** scoped is view with its methods doing nothing once live() is false. */
+function scoped(view, live) {
+  return new Proxy(view, {
+    get(target, key) {
+      const v = target[key];
+      return typeof v === 'function' ? (...args) => (live() ? v.apply(target, args) : undefined) : v;
+    },
+  });
 }

@@ -31,6 +31,12 @@ export class NewTweetsView {
     document.title = `(${more ? '100+' : count}) ${this.baseTitle}`;
   }
 
+  /** retitle changes the page's title (another view), under the count while tweets wait. */
+  retitle(title) {
+    this.baseTitle = title;
+    if (this.button.hidden) document.title = title;
+  }
+
   /** busy disables the button while the tweets it offers load. */
   busy(on) { this.button.disabled = on; }
 

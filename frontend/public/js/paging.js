@@ -21,6 +21,13 @@ export class PagingView {
     this.sight.observe(this.older);
   }
 
+  /** reset takes every notice away and "Show older" back to its rest (another list is shown). */
+  reset() {
+    this.failure.hidden = true;
+    this.olderDone(null);
+    this.showEdges({ loaded: false, count: 0, reachedEnd: false });
+  }
+
   /** firstLoading takes away the first page's failure while it loads again. */
   firstLoading() { this.failure.hidden = true; }
 

@@ -1,6 +1,7 @@
 // The timeline on screen: tweets as DOM nodes (text only, never HTML from the network), newest
 // first, and the editing and deleting of one's own tweets. It changes no tweet itself: it
 // reports the reader's edits and deletes (onEdit, onDelete) and shows what the controller says.
+import { profileHref } from './route.js';
 import { linkParts, relativeTime, cleanText, textProblem, MAX_CONTENT, charactersLeft, avatarLetter } from './format.js';
 
 const el = (tag, props = {}, ...children) => {
@@ -8,7 +9,7 @@ const el = (tag, props = {}, ...children) => {
   for (const [k, v] of Object.entries(props)) {
     if (k === 'class') node.className = v;
     else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'role' || k === 'dir' || k === 'rel' || k === 'for') node.setAttribute(k, v);
+    else if (k.startsWith('data-') || k.startsWith('aria-') || k === 'role' || k === 'dir' || k === 'rel' || k === 'for' || k === 'href') node.setAttribute(k, v);
     else node[k] = v;
   }
   node.append(...children);
@@ -67,6 +68,16 @@ export class TimelineView {
     this.#node(id)?.remove();
   }
 
+  /** rerender draws every tweet again (who may edit which changed: a sign-in, a sign-out). */
+  rerender() {
+    for (const li of [...this.list.children]) this.replace(Number(li.dataset.id), true);
+  }
+
+  /** clear takes every tweet away (another list is about to be shown). */
+  clear() {
+    this.list.replaceChildren();
+  }
+
   /** busy marks the list as loading (aria-busy) or not. */
   busy(on) {
     if (on) this.list.setAttribute('aria-busy', 'true');
@@ -105,9 +116,10 @@ export class TimelineView {
     const time = el('time', { dateTime: t.created_at, title: created.toLocaleString(), text: relativeTime(created) });
     const head = el('header', { class: 'tweet-head' },
       el('span', { class: 'avatar', 'aria-hidden': 'true', text: avatarLetter(t.author) }),
-      el('strong', { class: 'author', dir: 'auto', text: t.author }),
-      el('span', { class: 'dot', 'aria-hidden': 'true', text: '·' }),
-      time);
+      el('strong', { class: 'author', dir: 'auto', text: t.author }));
+    // An account's handle is what tells it apart from a guest who typed the same name.
+    if (t.account) head.append(el('a', { class: 'handle', href: profileHref(t.account.handle), text: `@${t.account.handle}` }));
+    head.append(el('span', { class: 'dot', 'aria-hidden': 'true', text: '·' }), time);
     if (t.updated_at !== t.created_at) {
       head.append(el('span', { class: 'edited', title: `Edited ${new Date(t.updated_at).toLocaleString()}`, text: 'edited' }));
     }
