@@ -1,6 +1,7 @@
 // Unit tests of the page's account logic that needs no browser: the session kept and told, the
 // API client's session token and its end at a 401, the routes of the fragment, the account
-// controller's ceremonies over a fake API, and the words for refusals and field problems.
+// controller's ceremonies over a fake API, the words for refusals and field problems, and the
+// account dialog's devices and password part.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Session } from '../public/js/session.js';
@@ -9,6 +10,8 @@ import { parseRoute, profileHref } from '../public/js/route.js';
 import { AccountController } from '../public/js/accounts.js';
 import { sentence, fieldProblems, refusal } from '../public/js/forms.js';
 import { passkeyProblem, passkeysWork } from '../public/js/passkeys.js';
+import { describeDevices, afterRemoval } from '../public/js/devices.js';
+import { passwordWords } from '../public/js/settings.js';
 
 /** memoryStorage is localStorage's interface over a Map. */
 function memoryStorage() {
@@ -278,4 +281,83 @@ test('router: a profile whose account answers after the reader left shows nothin
   assert.equal(shown.at(-1), 'timeline', 'a place in the view changes nothing');
   await router.go('#/@nobody');
   assert.deepEqual(shown.slice(-4), ['stop', 'clear', 'loading nobody', 'none nobody 404']);
+});
+
+test('api: devices and the password go to their routes with the session', async () => {
+  const f = recordingFetch(204);
+  const api = new Api('http://x', f, { token: () => TOKEN, ended() {} });
+  await api.sessions();
+  await api.signOutSession(7);
+  await api.setPassword('pw');
+  assert.deepEqual(f.calls.map((c) => [c.method, c.url, c.headers.Authorization]), [
+    ['GET', 'http://x/api/sessions', `Bearer ${TOKEN}`],
+    ['DELETE', 'http://x/api/sessions/7', `Bearer ${TOKEN}`],
+    ['PUT', 'http://x/api/me/password', `Bearer ${TOKEN}`],
+  ]);
+});
+
+test('accounts: a password set is kept as has_password; a refused one (403, 422) changes nothing', async () => {
+  const session = new Session(memoryStorage());
+  session.signedInAs({ token: TOKEN, account: { ...alice, has_password: false } });
+  const forbidden = new ApiError(403, 'forbidden', 'sign in again to change your password (within the last 10 minutes)');
+  let answer = forbidden;
+  const { api, asked } = fakeApi({ setPassword: () => (answer instanceof Error ? Promise.reject(answer) : answer), me: { ...alice, has_password: false, passkeys: 1 } });
+  const accounts = new AccountController({ api, session });
+  const seen = [];
+  session.onChange((x, why) => seen.push([why, x.me.has_password]));
+  await assert.rejects(accounts.setPassword('a fine password'), forbidden);
+  assert.equal(session.me.has_password, false);
+  answer = null;
+  await accounts.setPassword('a fine password');
+  assert.deepEqual(asked.filter(([n]) => n === 'setPassword').map(([, pw]) => pw), ['a fine password', 'a fine password']);
+  assert.equal(session.me.has_password, true);
+  assert.equal(new Session(session.storage).me.has_password, true, 'kept for the next page load');
+  const me = await accounts.account();
+  assert.equal(me.passkeys, 1);
+  assert.deepEqual(seen, [['refreshed', true], ['refreshed', false]], 'told at the change, and when /api/me answered');
+});
+
+test('accounts: devices are listed and one signed out by its id', async () => {
+  const session = new Session(memoryStorage());
+  session.signedInAs({ token: TOKEN, account: alice });
+  const list = [{ id: 2, created_at: 'x', last_used_at: 'y', current: true }];
+  const { api, asked } = fakeApi({ sessions: list, signOutSession: null });
+  const accounts = new AccountController({ api, session });
+  assert.deepEqual(await accounts.deviceList(), list);
+  await accounts.endSession(9);
+  assert.deepEqual(asked, [['sessions'], ['signOutSession', 9]]);
+});
+
+test('devices: this device first, the others in the server\'s order, said with their times', () => {
+  const when = (s) => `<${s}>`;
+  const rows = describeDevices([
+    { id: 5, created_at: 't5', last_used_at: 'u5', current: false },
+    { id: 4, created_at: 't4', last_used_at: 'u4', current: true },
+    { id: 3, created_at: 't3', last_used_at: 'u3', current: false },
+  ], when);
+  assert.deepEqual(rows, [
+    { id: 4, current: true, text: 'This device' },
+    { id: 5, current: false, text: 'Signed in <t5>, last used <u5>' },
+    { id: 3, current: false, text: 'Signed in <t3>, last used <u3>' },
+  ]);
+  assert.deepEqual(describeDevices([]), []);
+  // The real formatting names the time, so two sign-ins of one day read apart.
+  const [a, b] = describeDevices([
+    { id: 1, created_at: '2026-12-05T09:00:00.000Z', last_used_at: '2026-12-05T09:00:00.000Z', current: false },
+    { id: 2, created_at: '2026-12-05T15:30:00.000Z', last_used_at: '2026-12-05T15:30:00.000Z', current: false },
+  ]);
+  assert.notEqual(a.text, b.text);
+});
+
+test('devices: after a removal the focus goes to the row that took its place, else the one before, else none', () => {
+  assert.equal(afterRemoval(['a', 'b', 'c'], 0), 'b');
+  assert.equal(afterRemoval(['a', 'b', 'c'], 1), 'c');
+  assert.equal(afterRemoval(['a', 'b', 'c'], 2), 'b');
+  assert.equal(afterRemoval(['a'], 0), null);
+});
+
+test('password: "Add a password" for a passkey-only account, "Change password" otherwise', () => {
+  assert.deepEqual(passwordWords(false), { about: 'You sign in with passkeys only. A password is another way in.', submit: 'Add a password', done: 'Password added.' });
+  assert.equal(passwordWords(true).submit, 'Change password');
+  assert.equal(passwordWords(true).done, 'Password changed.');
 });

@@ -2,8 +2,9 @@
 // the real API and `chirp web`: the password way (sign up, post as @handle, another browser
 // signs in, edits and deletes, "sign out everywhere else" ends the first), the passkey way with
 // Chromium's virtual authenticator (a passkey copied to a second context, as a synced passkey
-// reaches a second device), the composer when the server takes no guest posts, the profile
-// view, and axe-core on every new state in both colour schemes.
+// reaches a second device), a password added to a passkey account and changed, the signed-in
+// devices listed and one signed out from another, the composer when the server takes no guest
+// posts, the profile view, and axe-core on every new state in both colour schemes.
 //
 // The page is served at http://localhost:<port>: a passkey's relying party is localhost
 // (WEBAUTHN_RP_ID), and the API is told that origin (WEBAUTHN_ORIGINS).
@@ -425,3 +426,126 @@ for (const scheme of ['light', 'dark']) {
 }
 
 
+
+// 7 ----------------------------------------------------------------------------------------
+/** openAccount opens the account dialog of h and waits for its device list. */
+async function openAccount(h) {
+  await h.page.getByRole('button', { name: 'Account' }).click();
+  await until(async () => (await h.page.locator('#device-list li').count()) > 0, `${h.name}: the device list`);
+}
+
+/** devices is what the account dialog's device list shows: [{text, button (its name), describedBy (the text it is described by)}]. */
+function devices(h) {
+  return h.page.$$eval('#device-list li', (items) => items.map((li) => {
+    const b = li.querySelector('button');
+    return {
+      text: li.querySelector('span').textContent,
+      button: b?.textContent ?? null,
+      describedBy: b ? document.getElementById(b.getAttribute('aria-describedby'))?.textContent : null,
+    };
+  }));
+}
+
+/** forbidOnce answers h's next PUT /api/me/password as the server does for a sign-in older than 10 minutes. */
+async function forbidOnce(h) {
+  let refused = false;
+  await h.page.route('**/api/me/password', (route) => {
+    if (refused) return route.fallback();
+    refused = true;
+    return route.fulfill({
+      status: 403,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'forbidden', message: 'sign in again to change your password (within the last 10 minutes)' } }),
+    });
+  });
+}
+
+e2e('a passkey account adds a password and signs in with it elsewhere; the devices are listed and one signed out from the other; a change after an old sign-in asks for a fresh one', { timeout: 120_000 }, async (ctx) => {
+  const { api, web } = await localWorld(ctx);
+  const a = await ctx.open(web, 'A');
+  await virtualAuthenticator(a);
+  await a.page.getByRole('button', { name: 'Sign up', exact: true }).click();
+  await a.page.locator('#signup').getByLabel('Handle').fill('quinn');
+  await a.page.locator('#signup').getByLabel('Display name').fill('Quinn');
+  await a.page.locator('#signup').getByRole('button', { name: 'Sign up with a passkey' }).click();
+  await waitSignedIn(a, 'quinn');
+
+  // Passkeys only: the dialog offers to add a password, with its rules shown before anything is typed.
+  await openAccount(a);
+  assert.deepEqual(await devices(a), [{ text: 'This device', button: null, describedBy: null }]);
+  const settings = a.page.locator('#settings');
+  const add = settings.getByRole('button', { name: 'Add a password' });
+  await add.waitFor({ state: 'visible' });
+  assert.equal(await a.page.textContent('#password-about'), 'You sign in with passkeys only. A password is another way in.');
+  assert.equal(await a.page.getAttribute('#new-password', 'autocomplete'), 'new-password');
+  assert.match((await a.page.textContent('#new-password-hint')), /8 to 128 characters.*commonest/);
+  await add.click();
+  await until(async () => (await fieldState(a, 'new-password')).invalid, 'a blank password is refused at its field');
+  assert.equal((await fieldState(a, 'new-password')).message, 'Password is required.');
+  await settings.getByLabel('New password').fill('password');
+  await add.click();
+  await until(async () => /most common/.test((await fieldState(a, 'new-password')).message), 'a common password is refused at its field');
+  assert.equal(await a.page.evaluate(() => document.activeElement.id), 'new-password', 'the focus is on the refused field');
+  assert.equal(await a.page.textContent('#settings .dialog-error'), '', 'said at the field, not in the alert');
+  await settings.getByLabel('New password').fill('quinn has a password now');
+  await settings.getByLabel('New password').press('Enter');
+  await until(async () => (await a.page.textContent('#settings .settings-status')) === 'Password added.', 'the dialog says the password was added');
+  assert.deepEqual(await fieldState(a, 'new-password'), { invalid: false, message: '' });
+  assert.equal(await a.page.inputValue('#new-password'), '', 'the field is emptied');
+  assert.equal(await settings.getByRole('button', { name: 'Change password' }).count(), 1, 'now it changes the password');
+  assert.equal(await a.page.textContent('#password-about'), 'You can sign in with your password.');
+  await settings.press('Escape');
+
+  // Another browser signs in with it; A's dialog lists that device, and signs it out from there, by keyboard.
+  const b = await ctx.open(web, 'B');
+  await signInWithPassword(b, 'quinn', 'quinn has a password now');
+  await waitSignedIn(b, 'quinn');
+  await openAccount(a);
+  await until(async () => (await devices(a)).length === 2, 'A lists B');
+  const [mine, other] = await devices(a);
+  assert.deepEqual(mine, { text: 'This device', button: null, describedBy: null });
+  assert.match(other.text, /^Signed in .+, last used .+$/);
+  assert.equal(other.button, 'Sign out');
+  assert.equal(other.describedBy, other.text, 'the button is described by its row');
+  await a.page.locator('#device-list button').focus();
+  await a.page.keyboard.press('Enter');
+  await until(async () => (await devices(a)).length === 1, 'B is gone from the list');
+  assert.equal(await a.page.textContent('#settings .settings-status'), 'Signed out that device.');
+  assert.equal(await a.page.evaluate(() => document.activeElement.dataset.action), 'others', 'no device left: the focus is on "Sign out everywhere else"');
+  await b.page.fill('#content', 'am I still here?');
+  await b.page.click('#composer button[type=submit]');
+  await waitSignedOut(b);
+  assert.match((await headerState(b)).note, /signed out/i);
+
+  // "Sign out everywhere else" ends B's next session and the list shows it gone.
+  await settings.press('Escape');
+  await signInWithPassword(b, 'quinn', 'quinn has a password now');
+  await waitSignedIn(b, 'quinn');
+  await openAccount(a);
+  await until(async () => (await devices(a)).length === 2, 'A lists B again');
+  await settings.getByRole('button', { name: 'Sign out everywhere else' }).click();
+  await until(async () => (await devices(a)).length === 1, 'the list follows "Sign out everywhere else"');
+  assert.equal(await a.page.textContent('#settings .settings-status'), 'Signed out 1 other session.');
+
+  // A change after a sign-in older than 10 minutes: explained, and a fresh sign-in offered beside it.
+  await forbidOnce(a);
+  await settings.getByLabel('New password').fill('quinn changed it');
+  await settings.getByRole('button', { name: 'Change password' }).click();
+  await until(async () => /within the last 10 minutes/.test(await a.page.textContent('#settings .dialog-error')), 'the 403 is explained');
+  assert.equal(await a.page.evaluate(() => document.activeElement.closest('form')?.dataset.form + ' ' + document.activeElement.dataset.action), 'password signin-again', 'the password part\'s "Sign in again" has the focus');
+  assert.equal((await fieldState(a, 'new-password')).invalid, false, 'not the field\'s fault');
+  await a.page.keyboard.press('Enter');
+  await a.page.locator('#signin').waitFor({ state: 'visible' });
+  await a.page.locator('#signin').getByLabel('Handle').fill('quinn');
+  await a.page.locator('#signin').getByLabel('Password').fill('quinn has a password now');
+  await a.page.locator('#signin').getByLabel('Password').press('Enter');
+  await a.page.locator('#signin').waitFor({ state: 'hidden' });
+  await openAccount(a);
+  await settings.getByLabel('New password').fill('quinn changed it');
+  await settings.getByRole('button', { name: 'Change password' }).click();
+  await until(async () => (await a.page.textContent('#settings .settings-status')) === 'Password changed.', 'the fresh sign-in changes it');
+  assert.equal((await apiRequest(api.url, 'POST', '/api/sessions', { body: { handle: 'quinn', password: 'quinn changed it' } })).status, 201, 'the new password signs in');
+  assert.equal((await apiRequest(api.url, 'POST', '/api/sessions', { body: { handle: 'quinn', password: 'quinn has a password now' } })).status, 401, 'the old one does not');
+  assertClean(a, { allow: [/status of (403|422)/] });
+  assertClean(b, { allow: [/status of 401/] });
+});

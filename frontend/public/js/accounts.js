@@ -1,7 +1,8 @@
 // The account's one owner: signing up and in (with a passkey or a password), out, out
-// everywhere else, the passkeys, and deleting the account. It asks the API and keeps the answer
-// in the Session, whose listeners redraw the page; the dialogs report what the reader asks for
-// and show how it went. No DOM here (the passkey ceremonies are passed in).
+// everywhere else or on one other device, the password added or changed, the passkeys, and
+// deleting the account. It asks the API and keeps the answer in the Session, whose listeners
+// redraw the page; the dialogs report what the reader asks for and show how it went. No DOM
+// here (the passkey ceremonies are passed in).
 import { createPasskey, usePasskey } from './passkeys.js';
 
 export class AccountController {
@@ -38,8 +39,21 @@ export class AccountController {
   async refresh() {
     if (!this.session.signedIn) return;
     try {
-      this.session.refreshed(await this.api.me());
+      await this.account();
     } catch { /* a 401 signed the page out (Api); anything else leaves it as it was */ }
+  }
+
+  /** account reads the account as /api/me describes it now (has_password, passkeys), keeps it and resolves to it. */
+  async account() {
+    const me = await this.api.me();
+    this.session.refreshed(me);
+    return me;
+  }
+
+  /** setPassword adds a password, or changes it (the server asks for a sign-in within 10 minutes then: 403). */
+  async setPassword(password) {
+    await this.api.setPassword(password);
+    this.session.refreshed({ ...this.session.me, has_password: true });
   }
 
   /** signOut ends this session; the page is signed out whatever the server answers. */
@@ -54,6 +68,12 @@ export class AccountController {
   async signOutOthers() {
     return (await this.api.signOutOthers())?.ended ?? 0;
   }
+
+  /** deviceList lists the account's sessions (GET /api/sessions: id, created_at, last_used_at, current). */
+  deviceList() { return this.api.sessions(); }
+
+  /** endSession signs out another device of the account. */
+  endSession(id) { return this.api.signOutSession(id); }
 
   passkeyList() { return this.api.passkeys(); }
 

@@ -134,6 +134,12 @@ export class Api {
   /** endSession ends a session this page no longer uses (replaced by a new sign-in). */
   endSession(token) { return this.request('DELETE', '/api/sessions/current', { headers: { Authorization: `Bearer ${token}` } }); }
   signOutOthers() { return this.request('DELETE', '/api/sessions', { asAccount: true }); }
+  /** sessions lists the account's sessions (its signed-in devices), newest first. */
+  sessions() { return this.request('GET', '/api/sessions', { asAccount: true }); }
+  /** signOutSession ends one session of the account (another device) by its id. */
+  signOutSession(id) { return this.request('DELETE', `/api/sessions/${id}`, { asAccount: true }); }
+  /** setPassword adds the account's password or changes it (fresh sign-in to change: 403). */
+  setPassword(password) { return this.request('PUT', '/api/me/password', { body: { password }, asAccount: true }); }
   passkeys() { return this.request('GET', '/api/me/passkeys', { asAccount: true }); }
   removePasskey(id) { return this.request('DELETE', `/api/me/passkeys/${id}`, { asAccount: true }); }
 }

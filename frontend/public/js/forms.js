@@ -1,6 +1,6 @@
 // What the account dialogs share: a problem shown at its field (the message under it, named by
-// aria-describedby, and aria-invalid), the words for a refusal that is about no field, and a
-// dialog that gives the focus back when it closes.
+// aria-describedby, and aria-invalid), the words for a refusal that is about no field, a row of
+// a list with its button, and a dialog that gives the focus back when it closes.
 
 /** sentence makes a server's message ("handle is required") a sentence. */
 export function sentence(message) {
@@ -57,4 +57,28 @@ export function openDialog(dialog, fallback = () => null) {
     const target = back?.isConnected && back.checkVisibility?.() ? back : fallback();
     target?.focus();
   }, { once: true });
+}
+
+/**
+ * listRow is a row of a dialog's list (a passkey, a device): its words (the element `id`) and,
+ * with an action, a button (data-action, data-id) described by them, so that a screen reader
+ * says which row's "Remove" it is.
+ */
+export function listRow({ id, text, action = null, label = '', dataId = '' }) {
+  const li = document.createElement('li');
+  const what = document.createElement('span');
+  what.id = id;
+  what.textContent = text;
+  li.append(what);
+  if (action) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'link danger';
+    button.dataset.action = action;
+    button.dataset.id = dataId;
+    button.textContent = label;
+    button.setAttribute('aria-describedby', id);
+    li.append(button);
+  }
+  return li;
 }
