@@ -325,7 +325,19 @@ for (const scheme of ['light', 'dark']) {
     await scan(a, 'signed in (header, composer, own account tweet)', failures);
     await a.page.getByRole('button', { name: 'Account' }).click();
     await until(async () => (await a.page.locator('#passkey-list li').count()) === 1, 'the passkey list');
-    await scan(a, 'settings dialog', failures);
+    // Two devices: the API's sign-up and this page's sign-in, the other with its "Sign out".
+    await until(async () => (await a.page.locator('#device-list li').count()) === 2, 'the device list');
+    await a.page.locator('#settings').getByRole('button', { name: 'Change password' }).waitFor({ state: 'visible' });
+    await scan(a, 'settings dialog (devices, password, passkeys)', failures);
+    await a.page.locator('#settings').getByLabel('New password').fill('short');
+    await a.page.locator('#settings').getByRole('button', { name: 'Change password' }).click();
+    await until(async () => (await fieldState(a, 'new-password')).invalid, 'a short password refused at its field');
+    await scan(a, 'settings: password refused at its field', failures);
+    await forbidOnce(a, 'PUT', '**/api/me/password', 'change your password');
+    await a.page.locator('#settings').getByLabel('New password').fill('fay changes her password');
+    await a.page.locator('#settings').getByRole('button', { name: 'Change password' }).click();
+    await a.page.locator('#settings form [data-action="signin-again"]').waitFor({ state: 'visible' });
+    await scan(a, 'settings: a fresh sign-in asked for', failures);
     await a.page.locator('#settings [data-action="delete-account"]').click();
     await a.page.locator('#confirm-delete-account').waitFor({ state: 'visible' });
     await scan(a, 'delete account confirmation', failures);
@@ -344,6 +356,23 @@ for (const scheme of ['light', 'dark']) {
   });
 }
 
+/**
+ * forbidOnce answers h's next `method` to `url` as the server does for a sign-in older than 10
+ * minutes: 403 "sign in again to <what> …".
+ */
+async function forbidOnce(h, method, url, what) {
+  let refused = false;
+  await h.page.route(url, (route) => {
+    if (route.request().method() !== method || refused) return route.fallback();
+    refused = true;
+    return route.fulfill({
+      status: 403,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'forbidden', message: `sign in again to ${what} (within the last 10 minutes)` } }),
+    });
+  });
+}
+
 // 5 ----------------------------------------------------------------------------------------
 e2e('deleting an account: confirmed; a sign-in too old (403) is explained and a fresh one offered; then the tweets go everywhere and the page is signed out', { timeout: 60_000 }, async (ctx) => {
   const { api, web } = await localWorld(ctx);
@@ -353,17 +382,7 @@ e2e('deleting an account: confirmed; a sign-in too old (403) is explained and a 
   const b = await ctx.open(web, 'B');
   await signInWithPassword(a, 'gil', 'gil has a password');
   await waitSignedIn(a, 'gil');
-  // The server's answer for a session older than 10 minutes, once.
-  let refused = false;
-  await a.page.route('**/api/me', (route) => {
-    if (route.request().method() !== 'DELETE' || refused) return route.fallback();
-    refused = true;
-    return route.fulfill({
-      status: 403,
-      contentType: 'application/json',
-      body: JSON.stringify({ error: { code: 'forbidden', message: 'sign in again to delete your account (within the last 10 minutes)' } }),
-    });
-  });
+  await forbidOnce(a, 'DELETE', '**/api/me', 'delete your account');
   await a.page.getByRole('button', { name: 'Account' }).click();
   await a.page.locator('#settings [data-action="delete-account"]').click();
   await a.page.locator('#confirm-delete-account button[value="delete"]').click();
@@ -446,20 +465,6 @@ function devices(h) {
   }));
 }
 
-/** forbidOnce answers h's next PUT /api/me/password as the server does for a sign-in older than 10 minutes. */
-async function forbidOnce(h) {
-  let refused = false;
-  await h.page.route('**/api/me/password', (route) => {
-    if (refused) return route.fallback();
-    refused = true;
-    return route.fulfill({
-      status: 403,
-      contentType: 'application/json',
-      body: JSON.stringify({ error: { code: 'forbidden', message: 'sign in again to change your password (within the last 10 minutes)' } }),
-    });
-  });
-}
-
 e2e('a passkey account adds a password and signs in with it elsewhere; the devices are listed and one signed out from the other; a change after an old sign-in asks for a fresh one', { timeout: 120_000 }, async (ctx) => {
   const { api, web } = await localWorld(ctx);
   const a = await ctx.open(web, 'A');
@@ -528,7 +533,7 @@ e2e('a passkey account adds a password and signs in with it elsewhere; the devic
   assert.equal(await a.page.textContent('#settings .settings-status'), 'Signed out 1 other session.');
 
   // A change after a sign-in older than 10 minutes: explained, and a fresh sign-in offered beside it.
-  await forbidOnce(a);
+  await forbidOnce(a, 'PUT', '**/api/me/password', 'change your password');
   await settings.getByLabel('New password').fill('quinn changed it');
   await settings.getByRole('button', { name: 'Change password' }).click();
   await until(async () => /within the last 10 minutes/.test(await a.page.textContent('#settings .dialog-error')), 'the 403 is explained');
