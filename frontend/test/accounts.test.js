@@ -539,6 +539,7 @@ e2e('a passkey account adds a password and signs in with it elsewhere; the devic
   await until(async () => /within the last 10 minutes/.test(await a.page.textContent('#settings .dialog-error')), 'the 403 is explained');
   assert.equal(await a.page.evaluate(() => document.activeElement.closest('form')?.dataset.form + ' ' + document.activeElement.dataset.action), 'password signin-again', 'the password part\'s "Sign in again" has the focus');
   assert.equal((await fieldState(a, 'new-password')).invalid, false, 'not the field\'s fault');
+  assert.equal(await a.page.textContent('#settings .settings-status'), '', 'the earlier "Signed out 1 other session." is not left beside the refusal');
   await a.page.keyboard.press('Enter');
   await a.page.locator('#signin').waitFor({ state: 'visible' });
   await a.page.locator('#signin').getByLabel('Handle').fill('quinn');

@@ -192,11 +192,12 @@ export class SettingsDialog {
     });
   }
 
-  /** #do runs one ask at a time, showing its failure in the dialog's alert. */
+  /** #do runs one ask at a time, showing its failure in the dialog's alert (and no older success beside it). */
   async #do(ask) {
     if (this.dialog.getAttribute('aria-busy') === 'true') return;
     this.dialog.setAttribute('aria-busy', 'true');
     this.error.textContent = '';
+    this.status.textContent = '';
     try {
       await ask();
     } catch (err) {
