@@ -194,7 +194,9 @@ func (h *accountRoutes) deleteMe(c *gin.Context) error {
 }
 
 // setPassword gives the account a password or replaces it. Replacing one needs a fresh
-// sign-in: a session left open on a shared computer must not lock its owner out.
+// sign-in: a session left open on a shared computer must not lock its owner out. It also ends
+// the account's other sessions: a password is changed because it may be known to someone, who
+// must not stay signed in with it. Adding a first password leaves them be.
 func (h *accountRoutes) setPassword(c *gin.Context) error {
 	who, err := h.sessions.require(c)
 	if err != nil {
@@ -225,6 +227,11 @@ func (h *accountRoutes) setPassword(c *gin.Context) error {
 	}
 	if err := h.store.SetPasswordHash(ctx, who.account.ID, encoded); err != nil {
 		return err
+	}
+	if old != "" {
+		if _, err := h.store.DeleteOtherSessions(ctx, who.account.ID, who.session.ID); err != nil {
+			return err
+		}
 	}
 	c.Status(http.StatusNoContent)
 	return nil

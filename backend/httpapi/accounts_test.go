@@ -164,11 +164,17 @@ func passwordless(t *testing.T, s *server, handle string) (chirp.Account, string
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, sessionOf(t, s, a.ID)
+}
+
+// sessionOf signs the account in once more, as another device would, and returns the token.
+func sessionOf(t *testing.T, s *server, accountID int64) string {
+	t.Helper()
 	token, hash := accounts.NewSessionToken()
-	if _, err := s.store.CreateSession(ctx, a.ID, hash, time.Now()); err != nil {
+	if _, err := s.store.CreateSession(context.Background(), accountID, hash, time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	return a, token
+	return token
 }
 
 // countingPasswords counts the password verifications behind each answer.
@@ -421,13 +427,18 @@ func TestSetPassword(t *testing.T) {
 		}
 		t.Run("FirstPasswordOfAPasskeyAccount", func(t *testing.T) {
 			s := s.on(t)
-			_, token := passwordless(t, s, "carol")
+			carol, token := passwordless(t, s, "carol")
 			clk.advance(time.Hour) // no fresh sign-in needed to add a first way
 			if me, _ := s.me(token); me.HasPassword {
 				t.Fatal("has a password already")
 			}
+			other := sessionOf(t, s, carol.ID)
 			if r := put(token, "carol's new passphrase"); r.status != http.StatusNoContent {
 				t.Fatalf("%d %s", r.status, r.body)
+			}
+			// Adding a first password leaks nothing: the account's other devices stay in.
+			if _, r := s.me(other); r.status != http.StatusOK {
+				t.Fatalf("another session after adding a password: %d %s", r.status, r.body)
 			}
 			if r := s.signIn("carol", "carol's new passphrase"); r.status != http.StatusCreated {
 				t.Fatalf("sign in with it: %d %s", r.status, r.body)
@@ -447,6 +458,13 @@ func TestSetPassword(t *testing.T) {
 			}
 			if r := put(fresh.Token, "a different passphrase"); r.status != http.StatusNoContent {
 				t.Fatalf("fresh: %d %s", r.status, r.body)
+			}
+			// A password is changed after a leak: whoever signed in with the old one is out.
+			if _, r := s.me(token); r.status != http.StatusUnauthorized {
+				t.Fatalf("the other session after the change: %d %s", r.status, r.body)
+			}
+			if _, r := s.me(fresh.Token); r.status != http.StatusOK {
+				t.Fatalf("the session that changed it: %d %s", r.status, r.body)
 			}
 			if r := s.signIn("alice", alicePassword); r.status != http.StatusUnauthorized {
 				t.Fatalf("the old password: %d", r.status)

@@ -359,5 +359,5 @@ test('devices: after a removal the focus goes to the row that took its place, el
 test('password: "Add a password" for a passkey-only account, "Change password" otherwise', () => {
   assert.deepEqual(passwordWords(false), { about: 'You sign in with passkeys only. A password is another way in.', submit: 'Add a password', done: 'Password added.' });
   assert.equal(passwordWords(true).submit, 'Change password');
-  assert.equal(passwordWords(true).done, 'Password changed.');
+  assert.equal(passwordWords(true).done, 'Password changed. Your other devices are signed out.');
 });

@@ -546,10 +546,20 @@ e2e('a passkey account adds a password and signs in with it elsewhere; the devic
   await a.page.locator('#signin').getByLabel('Password').fill('quinn has a password now');
   await a.page.locator('#signin').getByLabel('Password').press('Enter');
   await a.page.locator('#signin').waitFor({ state: 'hidden' });
+  // B, signed out everywhere else above, finds it out at its next act, signs in again with the
+  // password A is about to change, and the change signs it out.
+  await b.page.fill('#content', 'signed out everywhere else?');
+  await b.page.click('#composer button[type=submit]');
+  await waitSignedOut(b);
+  await signInWithPassword(b, 'quinn', 'quinn has a password now');
+  await waitSignedIn(b, 'quinn');
   await openAccount(a);
   await settings.getByLabel('New password').fill('quinn changed it');
   await settings.getByRole('button', { name: 'Change password' }).click();
-  await until(async () => (await a.page.textContent('#settings .settings-status')) === 'Password changed.', 'the fresh sign-in changes it');
+  await until(async () => (await a.page.textContent('#settings .settings-status')) === 'Password changed. Your other devices are signed out.', 'the fresh sign-in changes it');
+  await b.page.fill('#content', 'still here after the change?');
+  await b.page.click('#composer button[type=submit]');
+  await waitSignedOut(b);
   assert.equal((await apiRequest(api.url, 'POST', '/api/sessions', { body: { handle: 'quinn', password: 'quinn changed it' } })).status, 201, 'the new password signs in');
   assert.equal((await apiRequest(api.url, 'POST', '/api/sessions', { body: { handle: 'quinn', password: 'quinn has a password now' } })).status, 401, 'the old one does not');
   assertClean(a, { allow: [/status of (403|422)/] });

@@ -10,7 +10,7 @@ import { describeDevices, afterRemoval, drawDevices } from './devices.js';
 /** passwordWords are the password part's words for an account with a password or without (passkeys only). */
 export function passwordWords(hasPassword) {
   return hasPassword
-    ? { about: 'You can sign in with your password.', submit: 'Change password', done: 'Password changed.' }
+    ? { about: 'You can sign in with your password.', submit: 'Change password', done: 'Password changed. Your other devices are signed out.' }
     : { about: 'You sign in with passkeys only. A password is another way in.', submit: 'Add a password', done: 'Password added.' };
 }
 
