@@ -24,11 +24,7 @@ import (
 func TestClientHangUpIsNotAnOutage(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, url string) {
 		p := start(t, map[string]string{"DATABASE_URL": url, "METRICS_ADDR": "127.0.0.1:0", "LOG_LEVEL": "debug"})
-		m := regexp.MustCompile(`msg="metrics listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(p.logs.String())
-		if m == nil {
-			t.Fatalf("no metrics listener in the logs:\n%s", p.logs)
-		}
-		addr := m[1]
+		addr := p.sideAddr(t, "metrics listening")
 
 		// Tweets to edit (again and again) and to delete (each once), with their tokens.
 		type owned struct {

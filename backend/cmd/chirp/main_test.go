@@ -20,6 +20,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/chirp-social/chirp/backend/internal/listening"
 	"github.com/chirp-social/chirp/backend/internal/testdb"
 	"github.com/chirp-social/chirp/backend/internal/testkit"
 	"github.com/chirp-social/chirp/backend/internal/testlog"
@@ -31,6 +32,17 @@ type program struct {
 	env    map[string]string
 	cancel context.CancelFunc
 	done   chan error
+}
+
+// sideAddr is the address of a side listener the program logged it listens on (msg, e.g.
+// "metrics listening"), ending the test when there is none.
+func (p *program) sideAddr(t testing.TB, msg string) string {
+	t.Helper()
+	addr, ok := listening.Addr(p.logs.String(), msg)
+	if !ok {
+		t.Fatalf("no %q record in the logs:\n%s", msg, p.logs)
+	}
+	return addr
 }
 
 // start runs the whole program as production does, on a free port, and waits until it serves.
@@ -57,7 +69,6 @@ func start(t testing.TB, env map[string]string) *program {
 		p.done <- run(ctx, []string{"chirp"}, func(k string) string { return env[k] }, io.Discard, p.logs)
 	}()
 	t.Cleanup(func() { p.stop(t) })
-	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for p.base == "" {
 		if time.Now().After(deadline) {
@@ -68,9 +79,9 @@ func start(t testing.TB, env map[string]string) *program {
 			t.Fatalf("run ended early: %v\n%s", err, p.logs)
 		case <-time.After(10 * time.Millisecond):
 		}
-		if m := listening.FindStringSubmatch(p.logs.String()); m != nil {
-			p.base = "http://" + m[1]
-			env["PORT"] = strings.Split(m[1], ":")[1]
+		if addr, ok := listening.Addr(p.logs.String(), "listening"); ok {
+			p.base = "http://" + addr
+			env["PORT"] = strings.Split(addr, ":")[1]
 		}
 	}
 	for {
@@ -154,11 +165,7 @@ func TestRunServesAndStops(t *testing.T) {
 
 func TestDebugAddrServesPprof(t *testing.T) {
 	p := start(t, map[string]string{"DATABASE_URL": testdb.SQLiteURL(t), "DEBUG_ADDR": "127.0.0.1:0"})
-	m := regexp.MustCompile(`msg="debug listening" addr=(127\.0\.0\.1:\d+)`).FindStringSubmatch(p.logs.String())
-	if m == nil {
-		t.Fatalf("no debug listener in the logs:\n%s", p.logs)
-	}
-	resp, err := http.Get("http://" + m[1] + "/debug/pprof/goroutine?debug=1")
+	resp, err := http.Get("http://" + p.sideAddr(t, "debug listening") + "/debug/pprof/goroutine?debug=1")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("pprof: %v %v", err, resp)
 	}
@@ -345,12 +352,11 @@ func runInBackground(t *testing.T, args []string, env map[string]string, names .
 		return runErr
 	}
 	t.Cleanup(func() { stop() })
-	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+) server=(\w+)`)
 	for deadline := time.Now().Add(30 * time.Second); len(addrs) < len(names); {
 		addrs = map[string]string{}
-		for _, m := range listening.FindAllStringSubmatch(logs.String(), -1) {
-			if slices.Contains(names, m[2]) {
-				addrs[m[2]] = m[1]
+		for server, addr := range listening.Servers(logs.String()) {
+			if slices.Contains(names, server) {
+				addrs[server] = addr
 			}
 		}
 		if time.Now().After(deadline) {

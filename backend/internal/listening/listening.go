@@ -22,3 +22,17 @@ func Addr(log, msg string) (string, bool) {
 	}
 	return m[1], true
 }
+
+// serverRecord is a `listening` record of one of the process's servers: `chirp dev` writes one
+// for the API and one for the page, told apart by server=.
+var serverRecord = regexp.MustCompile(`(?m)(?:^|\s)msg=listening addr=(\S+) server=(\S+)`)
+
+// Servers maps each server named in a `listening` record of log (server=api, server=page, …) to
+// its address; empty when there is none yet.
+func Servers(log string) map[string]string {
+	addrs := map[string]string{}
+	for _, m := range serverRecord.FindAllStringSubmatch(log, -1) {
+		addrs[m[2]] = m[1]
+	}
+	return addrs
+}

@@ -28,3 +28,18 @@ func TestAddrReadsWhatTheTextHandlerWrites(t *testing.T) {
 		t.Errorf("Addr of a record not written = %q", got)
 	}
 }
+
+func TestServersNamesEachServersAddress(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&buf, nil))
+	if got := listening.Servers(buf.String()); len(got) != 0 {
+		t.Fatalf("before any record: %v", got)
+	}
+	log.Info("debug listening", "addr", "127.0.0.1:6060")
+	log.Info("listening", "addr", "127.0.0.1:8000", "server", "api")
+	log.Info("listening", "addr", "127.0.0.1:3000", "server", "page")
+	got := listening.Servers(buf.String())
+	if len(got) != 2 || got["api"] != "127.0.0.1:8000" || got["page"] != "127.0.0.1:3000" {
+		t.Fatalf("Servers = %v", got)
+	}
+}
