@@ -109,6 +109,10 @@ type Aside struct {
 	http   *http.Server
 	log    *slog.Logger
 	served chan error
+	// once runs the shutdown once: a closer stack and an error path may both stop a side
+	// listener, and the second must get the first's answer, not wait for a second Serve result.
+	once    sync.Once
+	stopped error
 }
 
 // ServeAside binds addr and serves h there, and logs `NAME listening addr=…`, which tests and
@@ -133,8 +137,13 @@ func ServeAside(log *slog.Logger, name, variable, addr string, h http.Handler) (
 
 // Stop shuts the server down as Run does its servers: it stops accepting and has until timeout
 // to finish what it is serving (a profile being taken, a scrape), then what is still open is
-// closed.
+// closed. Stopping it again returns the first Stop's answer (its timeout is then moot).
 func (a *Aside) Stop(timeout time.Duration) error {
+	a.once.Do(func() { a.stopped = a.stopNow(timeout) })
+	return a.stopped
+}
+
+func (a *Aside) stopNow(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	shutdown(ctx, a.log, a.name, timeout, a.http)

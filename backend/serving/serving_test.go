@@ -170,3 +170,18 @@ func TestAsideStopCutsAtTheTimeout(t *testing.T) {
 		t.Fatalf("the cut is not logged:\n%s", logs.String())
 	}
 }
+
+// TestAsideStopsTwice: a second Stop (a closer stack and an error path both stopping it) gets
+// the first one's answer at once rather than waiting for ever on a server that already ended.
+func TestAsideStopsTwice(t *testing.T) {
+	var logs testlog.Buffer
+	a, _ := aside(t, &logs, http.NotFoundHandler())
+	if err := a.Stop(time.Second); err != nil {
+		t.Fatalf("first Stop: %v", err)
+	}
+	again := make(chan error, 1)
+	go func() { again <- a.Stop(time.Second) }()
+	if err := testkit.Recv(t, again, "a second Stop never returned"); err != nil {
+		t.Fatalf("second Stop: %v", err)
+	}
+}
