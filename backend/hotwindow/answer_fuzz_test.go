@@ -1,6 +1,7 @@
 package hotwindow
 
 import (
+	"cmp"
 	"slices"
 	"testing"
 
@@ -47,9 +48,9 @@ func FuzzAnswer(f *testing.F) {
 				window = append(window, tweetOf(id))
 			}
 		}
-		slices.SortFunc(window, func(a, b chirp.Tweet) int { return cmpID(a.ID, b.ID) })
+		slices.SortFunc(window, func(a, b chirp.Tweet) int { return cmp.Compare(a.ID, b.ID) })
 		all = append(all, window...)
-		slices.SortFunc(all, func(a, b chirp.Tweet) int { return cmpID(a.ID, b.ID) })
+		slices.SortFunc(all, func(a, b chirp.Tweet) int { return cmp.Compare(a.ID, b.ID) })
 
 		got, err := answer(window, floor, q)
 		if err != nil {

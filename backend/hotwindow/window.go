@@ -330,21 +330,6 @@ func (w *Window) read(ctx context.Context, q chirp.PageQuery) ([]chirp.Tweet, er
 	return answer(w.tweets, w.floor, q)
 }
 
-// ofAccount is the account's tweets among tweets (ascending). The window holds every tweet in
-// (floor, top], so it holds every one of the account's there too, and the read rule holds for
-// them as it does for all: a profile's page is answered from memory when it lies above floor.
-// That is what a profile's herd asks (each tab on it reads since_id at every announced tweet),
-// and a pass over at most Size+Size/4 tweets costs less than the database's round trip.
-func ofAccount(tweets []chirp.Tweet, accountID int64) []chirp.Tweet {
-	var mine []chirp.Tweet
-	for _, t := range tweets {
-		if t.Account != nil && t.Account.ID == accountID {
-			mine = append(mine, t)
-		}
-	}
-	return mine
-}
-
 // refresh makes a window that cannot answer able to: it reloads an invalid one, and reads the
 // gap below the pending creates of a valid one, within ctx. The caller holds fill.
 func (w *Window) refresh(ctx context.Context) error {
@@ -364,65 +349,6 @@ func (w *Window) refresh(ctx context.Context) error {
 		return w.catchUp(ctx, below)
 	}
 	return nil
-}
-
-// answer is q's page from tweets (ascending), complete for ids above floor, or errStale when
-// the answer may reach below floor.
-func answer(tweets []chirp.Tweet, floor int64, q chirp.PageQuery) ([]chirp.Tweet, error) {
-	if q.AccountID != 0 {
-		tweets = ofAccount(tweets, q.AccountID)
-	}
-	// Indexes of the first tweet above the lower bound and of the first at or above MaxID.
-	hi, _ := slices.BinarySearchFunc(tweets, q.MaxID, func(t chirp.Tweet, id int64) int { return cmpID(t.ID, id) })
-	if q.Forward {
-		if q.MinID < floor {
-			return nil, errStale
-		}
-		lo := above(tweets, q.MinID)
-		if lo >= hi {
-			return []chirp.Tweet{}, nil
-		}
-		return newestFirst(tweets[lo:min(hi, lo+q.Limit)]), nil
-	}
-	lo := above(tweets, q.SinceID)
-	if hi-lo >= q.Limit {
-		return newestFirst(tweets[hi-q.Limit : hi]), nil
-	}
-	if q.SinceID < floor {
-		return nil, errStale
-	}
-	if lo >= hi {
-		return []chirp.Tweet{}, nil
-	}
-	return newestFirst(tweets[lo:hi]), nil
-}
-
-func cmpID(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// above is the index of the first tweet whose id is above id.
-func above(tweets []chirp.Tweet, id int64) int {
-	i, found := slices.BinarySearchFunc(tweets, id, func(t chirp.Tweet, id int64) int { return cmpID(t.ID, id) })
-	if found {
-		i++
-	}
-	return i
-}
-
-// newestFirst copies ascending tweets into a page, newest first: the caller owns it.
-func newestFirst(asc []chirp.Tweet) []chirp.Tweet {
-	page := make([]chirp.Tweet, len(asc))
-	for i, t := range asc {
-		page[len(asc)-1-i] = t
-	}
-	return page
 }
 
 // edited replaces a tweet the window holds (or has pending) by a newer version of it.
@@ -449,7 +375,3 @@ func (w *Window) deleted(id int64) {
 }
 
 func (w *Window) find(id int64) (int, bool) { return findIn(w.tweets, id) }
-
-func findIn(tweets []chirp.Tweet, id int64) (int, bool) {
-	return slices.BinarySearchFunc(tweets, id, func(t chirp.Tweet, id int64) int { return cmpID(t.ID, id) })
-}
