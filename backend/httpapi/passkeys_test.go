@@ -248,3 +248,19 @@ func TestPasskeySignInLimit(t *testing.T) {
 		}
 	})
 }
+
+// Each options step stores a ceremony row, so a client asking for options in a loop spends its
+// write budget like a poster: the table grows only as fast as the limit lets it.
+func TestPasskeyOptionsSpendTheWriteBudget(t *testing.T) {
+	// A burst of 2 that refills once a minute: the third ask in a row is over budget.
+	s := newServer(t, testdb.SQLiteURL(t), httpapi.Config{WriteLimit: ratelimit.New(1, 2)})
+	for i, want := range []int{http.StatusOK, http.StatusOK, http.StatusTooManyRequests} {
+		r := s.do("POST", "/api/passkeys/signin/options", jsonType, `{}`)
+		if r.status != want {
+			t.Fatalf("options %d: %d %s, want %d", i+1, r.status, r.body, want)
+		}
+		if want == http.StatusTooManyRequests && (r.errorCode(t) != "rate_limited" || r.header.Get("Retry-After") == "") {
+			t.Fatalf("refused without the limit's answer: %v %s", r.header, r.body)
+		}
+	}
+}
