@@ -132,6 +132,9 @@ type AccountStore interface {
 	PasswordHash(ctx context.Context, accountID int64) (string, error)
 	// SetPasswordHash gives the account a password, or replaces it.
 	SetPasswordHash(ctx context.Context, accountID int64, hash string) error
+	// ReplacePasswordHash replaces the account's password and ends every session of it but
+	// keepSessionID, in one transaction.
+	ReplacePasswordHash(ctx context.Context, accountID int64, hash string, keepSessionID int64) error
 	// DeleteAccount deletes the account with its sessions, passkeys and tweets, in one
 	// transaction, and returns the ids of the deleted tweets for the caller to announce.
 	DeleteAccount(ctx context.Context, accountID int64) (deletedTweets []int64, err error)

@@ -153,13 +153,29 @@ func (s *Store) SetPasswordHash(ctx context.Context, accountID int64, hash strin
 	if hash == "" {
 		return errors.New("set password hash: the hash is empty")
 	}
-	return s.write(ctx, "set password hash", func(tx *gorm.DB) error {
-		res := tx.Model(&accountRow{}).Where("id = ?", accountID).Update("password_hash", hash)
-		if res.Error == nil && res.RowsAffected == 0 {
-			return chirp.AccountNotFound()
+	return s.write(ctx, "set password hash", func(tx *gorm.DB) error { return setPasswordHash(tx, accountID, hash) })
+}
+
+// ReplacePasswordHash replaces the account's password and ends its sessions but keepSessionID,
+// in one transaction: a changed password never leaves the old one's sessions open.
+func (s *Store) ReplacePasswordHash(ctx context.Context, accountID int64, hash string, keepSessionID int64) error {
+	if hash == "" {
+		return errors.New("replace password hash: the hash is empty")
+	}
+	return s.write(ctx, "replace password hash", func(tx *gorm.DB) error {
+		if err := setPasswordHash(tx, accountID, hash); err != nil {
+			return err
 		}
-		return res.Error
+		return tx.Where("account_id = ? AND id <> ?", accountID, keepSessionID).Delete(&sessionRow{}).Error
 	})
+}
+
+func setPasswordHash(tx *gorm.DB, accountID int64, hash string) error {
+	res := tx.Model(&accountRow{}).Where("id = ?", accountID).Update("password_hash", hash)
+	if res.Error == nil && res.RowsAffected == 0 {
+		return chirp.AccountNotFound()
+	}
+	return res.Error
 }
 
 // DeleteAccount deletes the account, its tweets and (by the foreign keys' cascade) its sessions

@@ -402,3 +402,31 @@ func TestAccountWritesWaitOutAnotherProcess(t *testing.T) {
 		t.Fatalf("the create answered 503 was stored: %v", err)
 	}
 }
+
+func TestReplacePasswordHashEndsTheOtherSessions(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, url string) {
+		s := openStore(t, url)
+		ctx := context.Background()
+		now := time.Now()
+		alice, bob := newAccount(t, s, "alice"), newAccount(t, s, "bob")
+		kept, other := newSession(t, s, alice.ID, 1, now), newSession(t, s, alice.ID, 2, now)
+		bobs := newSession(t, s, bob.ID, 3, now)
+		const changed = "$argon2id$v=19$m=19456,t=2,p=1$bmV3c2FsdA$bmV3aGFzaA"
+		if err := s.ReplacePasswordHash(ctx, alice.ID, changed, kept.ID); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.PasswordHash(ctx, alice.ID); err != nil || got != changed {
+			t.Fatalf("alice's hash %q, %v", got, err)
+		}
+		live, err := s.ListSessions(ctx, alice.ID, now, time.Hour)
+		if err != nil || len(live) != 1 || live[0].ID != kept.ID {
+			t.Fatalf("alice's sessions %+v, %v; want only %d (not %d)", live, err, kept.ID, other.ID)
+		}
+		if live, err := s.ListSessions(ctx, bob.ID, now, time.Hour); err != nil || len(live) != 1 || live[0].ID != bobs.ID {
+			t.Fatalf("bob's sessions %+v, %v: another account's change ended them", live, err)
+		}
+		if err := s.ReplacePasswordHash(ctx, bob.ID+1000, changed, 0); chirp.ErrorCode(err) != chirp.CodeNotFound {
+			t.Fatalf("an unknown account: %v", err)
+		}
+	})
+}

@@ -225,13 +225,13 @@ func (h *accountRoutes) setPassword(c *gin.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.store.SetPasswordHash(ctx, who.account.ID, encoded); err != nil {
-		return err
+	if old == "" {
+		err = h.store.SetPasswordHash(ctx, who.account.ID, encoded)
+	} else {
+		err = h.store.ReplacePasswordHash(ctx, who.account.ID, encoded, who.session.ID)
 	}
-	if old != "" {
-		if _, err := h.store.DeleteOtherSessions(ctx, who.account.ID, who.session.ID); err != nil {
-			return err
-		}
+	if err != nil {
+		return err
 	}
 	c.Status(http.StatusNoContent)
 	return nil

@@ -57,6 +57,7 @@ func (memAccounts) PasswordHash(context.Context, int64) (string, error) {
 }
 
 func (memAccounts) SetPasswordHash(context.Context, int64, string) error             { return nil }
+func (memAccounts) ReplacePasswordHash(context.Context, int64, string, int64) error  { return nil }
 func (memAccounts) DeleteAccount(context.Context, int64) ([]int64, error)            { return nil, nil }
 func (memAccounts) DeleteSession(context.Context, int64, int64) error                { return nil }
 func (memAccounts) DeleteOtherSessions(context.Context, int64, int64) (int64, error) { return 0, nil }
